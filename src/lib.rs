@@ -3,6 +3,7 @@
 //! The library does the work (load, featurize, search, ensemble, register, score); the
 //! `autotab` binary and the HTTP server are thin layers over it.
 
+pub mod data;
 pub mod error;
 pub mod metrics;
 pub mod task;
