@@ -3,11 +3,22 @@
 //! The library does the work (load, featurize, search, ensemble, register, score); the
 //! `autotab` binary and the HTTP server are thin layers over it.
 
+pub mod automl;
 pub mod data;
 pub mod error;
+pub mod featurize;
+pub mod job;
 pub mod metrics;
 pub mod models;
+pub mod pipeline;
+pub mod scoring;
+pub mod search;
+pub mod target;
 pub mod task;
+pub mod validation;
 
+pub use automl::{run, RunObserver, RunOutcome};
 pub use error::{AutotabError, Result};
+pub use job::JobSpec;
+pub use scoring::Predictor;
 pub use task::Task;

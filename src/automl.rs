@@ -1,0 +1,388 @@
+//! The engine: one function that takes a [`JobSpec`] through load, featurization, search and
+//! refit, and returns the leaderboard and the trained [`Pipeline`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{infer_schema, load_table, Column, ColumnValues, Dataset, LoadOptions, Schema};
+use crate::error::{AutotabError, Result};
+use crate::featurize::{fit_featurizer, run_guardrails, FeaturizerConfig, Guardrail};
+use crate::job::JobSpec;
+use crate::metrics::Metric;
+use crate::models::{Estimator, FitContext, TrainSet};
+use crate::pipeline::Pipeline;
+use crate::search::{run_search, PreparedFold, SearchSettings, StopReason, TrialRecord};
+use crate::target::{encode_label, infer_task, Targets};
+use crate::task::Task;
+use crate::validation::{subsample_rows, ValidationPlan};
+
+/// Hears about a run as it goes (the CLI prints; tracking records).
+pub trait RunObserver {
+    /// The data was loaded and its schema inferred.
+    fn schema(&mut self, _schema: &Schema, _task: Task, _metric: Metric, _validation: &str) {}
+    /// The data guardrails were run.
+    fn guardrails(&mut self, _guardrails: &[Guardrail]) {}
+    /// A trial finished.
+    fn trial(&mut self, _trial: &TrialRecord) {}
+    /// A progress message.
+    fn message(&mut self, _message: &str) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl RunObserver for Quiet {}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The task solved.
+    pub task: Task,
+    /// The primary metric.
+    pub metric: Metric,
+    /// The inferred schema.
+    pub schema: Schema,
+    /// Guardrail findings.
+    pub guardrails: Vec<Guardrail>,
+    /// How rows were validated.
+    pub validation: String,
+    /// Every trial, in launch order.
+    pub trials: Vec<TrialRecord>,
+    /// The trial whose configuration was refit.
+    pub best: TrialRecord,
+    /// The refit pipeline.
+    pub pipeline: Pipeline,
+    /// Why the search stopped.
+    pub stop_reason: StopReason,
+    /// Rows used for training (label present).
+    pub n_rows: usize,
+    /// Class counts (classification), in class order.
+    pub class_counts: Vec<(String, usize)>,
+    /// Wall seconds of the whole run.
+    pub elapsed_s: f64,
+    /// Seconds spent refitting the winner on all rows.
+    pub refit_s: f64,
+    /// The first training row's input columns, for a sample request.
+    pub sample: Dataset,
+}
+
+/// A compact, serialisable summary of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Task name.
+    pub task: String,
+    /// Metric name.
+    pub metric: String,
+    /// Best cross-validated score.
+    pub best_score: f64,
+    /// Algorithm of the best trial.
+    pub best_algorithm: String,
+    /// Number of trials.
+    pub trials: usize,
+    /// Wall seconds.
+    pub elapsed_s: f64,
+}
+
+impl RunOutcome {
+    /// The summary of this run.
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            task: self.task.name().to_string(),
+            metric: self.metric.name().to_string(),
+            best_score: self.best.score.unwrap_or(f64::NAN),
+            best_algorithm: self.best.algorithm.name().to_string(),
+            trials: self.trials.len(),
+            elapsed_s: self.elapsed_s,
+        }
+    }
+
+    /// Completed trials, best first.
+    pub fn leaderboard(&self) -> Vec<&TrialRecord> {
+        let mut done: Vec<&TrialRecord> = self.trials.iter().filter(|t| t.score.is_some()).collect();
+        done.sort_by(|a, b| {
+            let la = self.metric.to_loss(a.score.unwrap_or(f64::NAN));
+            let lb = self.metric.to_loss(b.score.unwrap_or(f64::NAN));
+            la.total_cmp(&lb).then(a.index.cmp(&b.index))
+        });
+        done
+    }
+}
+
+/// Seconds kept at the end of the budget for writing results.
+const FINISH_MARGIN_S: f64 = 0.5;
+
+/// Loads the training table (and the validation table, appended at the end).
+pub fn load_job_data(spec: &JobSpec) -> Result<(Dataset, Option<usize>)> {
+    let options = LoadOptions::default();
+    let train = load_table(&spec.training_data, &options)?;
+    let Some(valid_path) = &spec.validation_data else {
+        return Ok((train, None));
+    };
+    let valid = load_table(valid_path, &options)?;
+    let mut columns = Vec::with_capacity(train.columns().len());
+    for col in train.columns() {
+        let other = valid.column(&col.name).ok_or_else(|| {
+            AutotabError::data(format!(
+                "{}: column '{}' of the training data is missing",
+                valid_path.display(),
+                col.name
+            ))
+        })?;
+        columns.push(Column {
+            name: col.name.clone(),
+            values: concat_values(&col.values, &other.values),
+        });
+    }
+    Ok((Dataset::new(columns)?, Some(valid.n_rows())))
+}
+
+fn concat_values(a: &ColumnValues, b: &ColumnValues) -> ColumnValues {
+    match (a, b) {
+        (ColumnValues::Numeric(x), ColumnValues::Numeric(y)) => ColumnValues::Numeric(x.iter().chain(y).copied().collect()),
+        _ => {
+            let text = |v: &ColumnValues| (0..v.len()).map(|i| v.text_at(i)).collect::<Vec<_>>();
+            let mut all = text(a);
+            all.extend(text(b));
+            ColumnValues::Text(all)
+        }
+    }
+}
+
+/// Runs a whole AutoML job within its time budget.
+pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
+    let start = Instant::now();
+    if spec.timeout.is_zero() {
+        return Err(AutotabError::config("the timeout must be more than 0 seconds"));
+    }
+    if spec.max_concurrent_trials == 0 {
+        return Err(AutotabError::config("max_concurrent_trials must be at least 1"));
+    }
+    let hard_end = start + spec.timeout;
+    let (data, n_given_valid) = load_job_data(spec)?;
+    let label_column = data.require(&spec.label).map_err(|_| {
+        AutotabError::data(format!(
+            "{}: label column '{}' not found; the columns are: {}",
+            spec.training_data.display(),
+            spec.label,
+            data.names().join(", ")
+        ))
+    })?;
+    let task = spec.task.unwrap_or_else(|| infer_task(label_column));
+    if task == Task::Forecasting {
+        return Err(AutotabError::config(
+            "forecasting is not supported yet: use classification or regression",
+        ));
+    }
+    let metric = spec.metric.unwrap_or_else(|| Metric::default_for(task));
+    metric.check_task(task)?;
+    let (encoding, targets, kept) = encode_label(label_column, task)?;
+    let data = if kept.len() < data.n_rows() {
+        observer.message(&format!(
+            "dropped {} rows whose label '{}' is missing",
+            data.n_rows() - kept.len(),
+            spec.label
+        ));
+        data.select_rows(&kept)
+    } else {
+        data
+    };
+    let features_table = data.without(&spec.label);
+    let schema = infer_schema(&data, &spec.label, &spec.column_kinds)?;
+    if schema.features().next().is_none() {
+        return Err(AutotabError::data(format!(
+            "{}: no usable feature column (all are ID-like or constant)",
+            spec.training_data.display()
+        )));
+    }
+    let class_counts: Vec<(String, usize)> = match &targets {
+        Targets::Classes(labels, n) => {
+            let mut counts = vec![0usize; *n];
+            labels.iter().for_each(|&l| counts[l] += 1);
+            encoding.classes().iter().cloned().zip(counts).collect()
+        }
+        Targets::Values(_) => Vec::new(),
+    };
+    let guardrails = run_guardrails(&schema, &features_table, (!class_counts.is_empty()).then_some(&class_counts[..]));
+    let n_valid_rows = n_given_valid.filter(|&n| kept.len() == data.n_rows() || n > 0);
+    let plan = match (n_valid_rows, spec.n_cross_validations, spec.validation_size) {
+        (Some(n), _, _) => ValidationPlan::Given {
+            n_valid: n.min(data.n_rows().saturating_sub(1)),
+        },
+        (None, Some(k), _) => ValidationPlan::CrossValidation { folds: k },
+        (None, None, Some(f)) => ValidationPlan::Holdout { fraction: f },
+        (None, None, None) => ValidationPlan::default_for(data.n_rows()),
+    };
+    if let Targets::Classes(_, _) = &targets {
+        let folds_needed = match plan {
+            ValidationPlan::CrossValidation { folds } => folds,
+            _ => 2,
+        };
+        if let Some((name, count)) = class_counts.iter().find(|(_, c)| *c < folds_needed.min(2)) {
+            return Err(AutotabError::data(format!(
+                "class '{name}' of label '{}' has only {count} row(s): too few to validate",
+                spec.label
+            )));
+        }
+    }
+    observer.schema(&schema, task, metric, &plan.describe());
+    observer.guardrails(&guardrails);
+    let algorithms = spec.algorithms_for(task)?;
+    let featurizer_config = FeaturizerConfig {
+        mode: spec.featurization,
+        ..FeaturizerConfig::default()
+    };
+
+    // Featurize every fold once; trials share them read-only.
+    let prep_start = Instant::now();
+    let folds = plan.folds(&targets, spec.seed)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(spec.max_concurrent_trials)
+        .build()
+        .map_err(|e| AutotabError::config(format!("cannot start the worker pool: {e}")))?;
+    let prepared: Vec<PreparedFold> = pool.install(|| {
+        folds
+            .par_iter()
+            .map(|fold| {
+                let train_rows = features_table.select_rows(&fold.train);
+                let valid_rows = features_table.select_rows(&fold.valid);
+                let featurizer = fit_featurizer(&schema, &train_rows, &featurizer_config)?;
+                Ok(PreparedFold {
+                    x_train: featurizer.transform(&train_rows)?,
+                    y_train: targets.select(&fold.train),
+                    x_valid: featurizer.transform(&valid_rows)?,
+                    y_valid: targets.select(&fold.valid),
+                    valid_rows: fold.valid.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let prep_seconds = prep_start.elapsed().as_secs_f64();
+    let mean_train_rows = prepared.iter().map(|f| f.x_train.nrows()).sum::<usize>() as f64 / prepared.len() as f64;
+    let n_rows = data.n_rows();
+    observer.message(&format!(
+        "featurized {} fold(s) in {:.2}s: {} features",
+        prepared.len(),
+        prep_seconds,
+        prepared[0].x_train.ncols()
+    ));
+
+    // The refit of a winner costs about one fold fit scaled to all rows, plus featurization.
+    let scale = n_rows as f64 / mean_train_rows.max(1.0);
+    let featurize_all = prep_seconds / prepared.len() as f64 * scale;
+    let reserve = move |t: &TrialRecord| -> f64 {
+        // A learner capped at fewer rows than a fold refits on the same number of rows.
+        let capped = t.algorithm.max_train_rows().is_some_and(|cap| (cap as f64) < mean_train_rows);
+        let growth = if capped { 1.0 } else { scale.max(1.0) };
+        t.fit_seconds_per_fold * growth * 1.3 + featurize_all + 0.2
+    };
+    let settings = SearchSettings {
+        algorithms,
+        end: Some(hard_end - Duration::from_secs_f64(FINISH_MARGIN_S.min(spec.timeout.as_secs_f64() / 10.0))),
+        trial_timeout: spec.trial_timeout,
+        max_trials: spec.max_trials,
+        max_concurrent: spec.max_concurrent_trials,
+        early_stopping: spec.early_stopping,
+        seed: spec.seed,
+    };
+    let outcome = pool.install(|| {
+        run_search(Arc::new(prepared), n_rows, metric, &settings, reserve, |t| observer.trial(t))
+    })?;
+    let mut ranked: Vec<&TrialRecord> = outcome.trials.iter().filter(|t| t.score.is_some()).collect();
+    ranked.sort_by(|a, b| {
+        metric
+            .to_loss(a.score.unwrap_or(f64::NAN))
+            .total_cmp(&metric.to_loss(b.score.unwrap_or(f64::NAN)))
+            .then(a.index.cmp(&b.index))
+    });
+    if ranked.is_empty() {
+        let reasons: BTreeMap<String, usize> = outcome.trials.iter().fold(BTreeMap::new(), |mut m, t| {
+            *m.entry(format!("{:?}", t.status)).or_default() += 1;
+            m
+        });
+        return Err(AutotabError::Budget(format!(
+            "no trial completed within the {:.0}s budget ({} launched: {}); give a larger --timeout",
+            spec.timeout.as_secs_f64(),
+            outcome.trials.len(),
+            reasons.keys().cloned().collect::<Vec<_>>().join("; ")
+        )));
+    }
+
+    // Refit the best configuration on all rows; fall back to the next ones if it fails.
+    let refit_start = Instant::now();
+    observer.message("refitting the best configuration on all rows");
+    let featurizer = fit_featurizer(&schema, &features_table, &featurizer_config)?;
+    let x_all = featurizer.transform(&features_table)?;
+    let mut last_error = None;
+    let mut fitted = None;
+    for candidate in ranked.iter().take(3) {
+        let estimator = Estimator::new(candidate.algorithm, &candidate.params)?;
+        let train = TrainSet {
+            x: x_all.view(),
+            y: targets.as_ref(),
+            weights: None,
+        };
+        let ctx = FitContext {
+            deadline: Some(hard_end.max(Instant::now() + Duration::from_secs(1))),
+            seed: spec.seed,
+            valid: None,
+        };
+        let result = if let Some(cap) = candidate.algorithm.max_train_rows().filter(|&c| c < x_all.nrows()) {
+            let rows = subsample_rows(x_all.nrows(), cap, spec.seed);
+            let x = x_all.select(ndarray::Axis(0), &rows);
+            let y = targets.select(&rows);
+            estimator.fit(
+                &TrainSet {
+                    x: x.view(),
+                    y: y.as_ref(),
+                    weights: None,
+                },
+                &ctx,
+            )
+        } else {
+            estimator.fit(&train, &ctx)
+        };
+        match result {
+            Ok(model) => {
+                fitted = Some(((*candidate).clone(), model));
+                break;
+            }
+            Err(e) => {
+                observer.message(&format!("refit of trial {} failed: {e}", candidate.index));
+                last_error = Some(e);
+            }
+        }
+    }
+    let Some((best, model)) = fitted else {
+        return Err(last_error.unwrap_or_else(|| AutotabError::Budget("no model could be refit".into())));
+    };
+    let refit_s = refit_start.elapsed().as_secs_f64();
+    let pipeline = Pipeline {
+        task,
+        label: spec.label.clone(),
+        label_encoding: encoding,
+        schema: schema.clone(),
+        algorithm: best.algorithm,
+        featurizer,
+        model,
+    };
+    Ok(RunOutcome {
+        task,
+        metric,
+        schema,
+        guardrails,
+        validation: plan.describe(),
+        trials: outcome.trials,
+        best,
+        pipeline,
+        stop_reason: outcome.stop_reason,
+        n_rows,
+        class_counts,
+        elapsed_s: start.elapsed().as_secs_f64(),
+        refit_s,
+        sample: features_table.select_rows(&[0]),
+    })
+}

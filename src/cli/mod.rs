@@ -1,0 +1,58 @@
+//! Subcommands. Each file parses its flags, calls the library and prints.
+
+mod output;
+mod predict;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// autotab: AutoML for tabular data.
+#[derive(Debug, Parser)]
+#[command(
+    name = "autotab",
+    version,
+    about = "AutoML for tabular data: featurize, search, register, serve"
+)]
+pub struct Cli {
+    /// Workspace folder (runs, models, artifacts).
+    #[arg(
+        long,
+        global = true,
+        env = "AUTOTAB_WORKSPACE",
+        default_value = "autotab-workspace"
+    )]
+    pub workspace: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Search algorithms and hyperparameters for a table and save the best pipeline.
+    Run(run::RunArgs),
+    /// Score a table with a saved model.
+    Predict(predict::PredictArgs),
+}
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::execute(args, &cli.workspace),
+        Command::Predict(args) => predict::execute(args),
+    }
+}
+
+/// An error and its causes on one line.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}

@@ -1,0 +1,47 @@
+//! Formatting shared by the subcommands.
+
+use autotab::featurize::{Guardrail, GuardrailStatus};
+use autotab::search::{TrialRecord, TrialStatus};
+
+/// One line per trial: index, algorithm, score ± std, seconds, params.
+pub fn trial_line(t: &TrialRecord) -> String {
+    let score = match (&t.status, t.score) {
+        (TrialStatus::Completed, Some(s)) => format!("{s:.4} ± {:.4}", t.score_std.unwrap_or(0.0)),
+        (TrialStatus::Failed(reason), _) => format!("failed: {}", shorten(reason, 60)),
+        (TrialStatus::TimedOut(reason), _) => format!("timed out: {}", shorten(reason, 50)),
+        (TrialStatus::Completed, None) => "no score".to_string(),
+    };
+    format!(
+        "#{:<4} {:<20} {:<24} {:>7.2}s  {}",
+        t.index,
+        t.algorithm.name(),
+        score,
+        t.seconds,
+        shorten(&t.params_summary(), 90)
+    )
+}
+
+/// `passed`, `done` or `ALERTED`.
+pub fn guardrail_status(g: &Guardrail) -> &'static str {
+    match g.status {
+        GuardrailStatus::Passed => "passed",
+        GuardrailStatus::Done => "done",
+        GuardrailStatus::Alerted => "ALERTED",
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// A new run id: `run-YYYYMMDD-HHMMSS-xxxx`.
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let nanos = now.timestamp_subsec_nanos() ^ std::process::id();
+    format!("run-{}-{:04x}", now.format("%Y%m%d-%H%M%S"), nanos & 0xffff)
+}

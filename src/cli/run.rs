@@ -1,0 +1,323 @@
+//! `autotab run`: the AutoML job.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use autotab::automl::{self, RunObserver};
+use autotab::data::{ColumnKind, Schema};
+use autotab::featurize::{FeaturizationMode, Guardrail};
+use autotab::job::{parse_duration, JobSpec};
+use autotab::metrics::Metric;
+use autotab::models::Algorithm;
+use autotab::scoring::{save_bundle, BundleInfo, BUNDLE_FORMAT_VERSION};
+use autotab::search::{TrialRecord, TrialStatus};
+use autotab::task::Task;
+
+use super::output;
+
+/// Flags of `autotab run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Job file (YAML with Azure ML AutoML keys); flags given too override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Training table (CSV or Parquet).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Label column.
+    #[arg(long)]
+    label: Option<String>,
+    /// classification, regression (default: inferred from the label).
+    #[arg(long)]
+    task: Option<String>,
+    /// Primary metric, Azure name (AUC_weighted, accuracy, r2_score, ...).
+    #[arg(long)]
+    metric: Option<String>,
+    /// Hard time budget: 90, 90s, 2m, 1h30m.
+    #[arg(long)]
+    timeout: Option<String>,
+    /// Longest one trial may run.
+    #[arg(long)]
+    trial_timeout: Option<String>,
+    /// Most trials.
+    #[arg(long)]
+    max_trials: Option<usize>,
+    /// Most trials at once.
+    #[arg(long)]
+    max_concurrent_trials: Option<usize>,
+    /// Number of cross-validation folds.
+    #[arg(long)]
+    n_cross_validations: Option<usize>,
+    /// Holdout share of rows instead of cross-validation.
+    #[arg(long)]
+    validation_size: Option<f64>,
+    /// Separate validation table.
+    #[arg(long)]
+    validation_data: Option<PathBuf>,
+    /// Experiment name.
+    #[arg(long)]
+    experiment: Option<String>,
+    /// Force a column kind: name=categorical (repeatable).
+    #[arg(long = "column-kind", value_name = "NAME=KIND")]
+    column_kinds: Vec<String>,
+    /// Only these algorithms (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    allowed_algorithms: Vec<String>,
+    /// Never these algorithms (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    blocked_algorithms: Vec<String>,
+    /// Featurization: auto or off.
+    #[arg(long)]
+    featurization: Option<String>,
+    /// Turn experiment-level early stopping off.
+    #[arg(long)]
+    no_early_stopping: bool,
+    /// Early stopping: never before this many trials.
+    #[arg(long)]
+    early_stopping_min_trials: Option<usize>,
+    /// Early stopping: trials without improvement before stopping.
+    #[arg(long)]
+    early_stopping_patience: Option<usize>,
+    /// Seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where to save the model bundle (default: inside the workspace).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Print one JSON summary object as the last line of stdout.
+    #[arg(long)]
+    json: bool,
+    /// Print less: no per-trial lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl RunArgs {
+    fn job_spec(&self) -> anyhow::Result<JobSpec> {
+        let mut spec = match &self.config {
+            Some(path) => JobSpec::from_yaml_file(path)?,
+            None => {
+                let data = self
+                    .data
+                    .clone()
+                    .context("--data is required (or --config)")?;
+                let label = self
+                    .label
+                    .clone()
+                    .context("--label is required (or --config)")?;
+                JobSpec::new(data, label)
+            }
+        };
+        if self.config.is_some() {
+            if let Some(d) = &self.data {
+                spec.training_data = d.clone();
+            }
+            if let Some(l) = &self.label {
+                spec.label = l.clone();
+            }
+        }
+        if let Some(t) = &self.task {
+            spec.task = Some(Task::parse(t)?);
+        }
+        if let Some(m) = &self.metric {
+            spec.metric = Some(Metric::parse(m)?);
+        }
+        if let Some(t) = &self.timeout {
+            spec.timeout = parse_duration(t)?;
+        }
+        if let Some(t) = &self.trial_timeout {
+            spec.trial_timeout = Some(parse_duration(t)?);
+        }
+        if self.max_trials.is_some() {
+            spec.max_trials = self.max_trials;
+        }
+        if let Some(c) = self.max_concurrent_trials {
+            spec.max_concurrent_trials = c;
+        }
+        if self.n_cross_validations.is_some() {
+            spec.n_cross_validations = self.n_cross_validations;
+        }
+        if self.validation_size.is_some() {
+            spec.validation_size = self.validation_size;
+        }
+        if self.validation_data.is_some() {
+            spec.validation_data = self.validation_data.clone();
+        }
+        if let Some(e) = &self.experiment {
+            spec.experiment = e.clone();
+        }
+        for item in &self.column_kinds {
+            let (name, kind) = item
+                .split_once('=')
+                .with_context(|| format!("--column-kind '{item}' must be NAME=KIND"))?;
+            spec.column_kinds
+                .insert(name.to_string(), ColumnKind::parse(kind)?);
+        }
+        if !self.allowed_algorithms.is_empty() {
+            spec.allowed_algorithms = Some(parse_algorithms(&self.allowed_algorithms)?);
+        }
+        if !self.blocked_algorithms.is_empty() {
+            spec.blocked_algorithms = parse_algorithms(&self.blocked_algorithms)?;
+        }
+        if let Some(f) = &self.featurization {
+            spec.featurization = FeaturizationMode::parse(f)?;
+        }
+        if self.no_early_stopping {
+            spec.early_stopping = None;
+        } else if self.early_stopping_min_trials.is_some() || self.early_stopping_patience.is_some()
+        {
+            let mut es = spec.early_stopping.unwrap_or_default();
+            es.min_trials = self.early_stopping_min_trials.unwrap_or(es.min_trials);
+            es.patience = self.early_stopping_patience.unwrap_or(es.patience);
+            spec.early_stopping = Some(es);
+        }
+        if let Some(s) = self.seed {
+            spec.seed = s;
+        }
+        Ok(spec)
+    }
+}
+
+fn parse_algorithms(names: &[String]) -> anyhow::Result<Vec<Algorithm>> {
+    Ok(names
+        .iter()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| Algorithm::parse(n.trim()))
+        .collect::<autotab::Result<Vec<_>>>()?)
+}
+
+/// Prints progress to stdout as the run goes.
+struct Printer {
+    quiet: bool,
+}
+
+impl RunObserver for Printer {
+    fn schema(&mut self, schema: &Schema, task: Task, metric: Metric, validation: &str) {
+        println!("task: {task}   metric: {metric}   validation: {validation}");
+        println!(
+            "schema ({} columns besides the label '{}'):",
+            schema.columns.len(),
+            schema.label
+        );
+        for c in &schema.columns {
+            println!(
+                "  {:<28} {:<12} missing {:>6}  distinct {:>7}  {}",
+                c.name,
+                c.kind.name(),
+                c.missing,
+                c.distinct,
+                c.reason
+            );
+        }
+    }
+
+    fn guardrails(&mut self, guardrails: &[Guardrail]) {
+        println!("data guardrails:");
+        for g in guardrails {
+            println!(
+                "  [{}] {}: {}",
+                output::guardrail_status(g),
+                g.name,
+                g.message
+            );
+        }
+        if !self.quiet {
+            println!("trials:");
+        }
+    }
+
+    fn trial(&mut self, t: &TrialRecord) {
+        if self.quiet {
+            return;
+        }
+        println!("  {}", output::trial_line(t));
+        let _ = std::io::stdout().flush();
+    }
+
+    fn message(&mut self, message: &str) {
+        if !self.quiet {
+            println!("  .. {message}");
+        }
+    }
+}
+
+/// Runs the job, saves the bundle, prints the leaderboard and (with --json) the summary.
+pub fn execute(args: RunArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+    let spec = args.job_spec()?;
+    println!(
+        "autotab run: {} (label '{}', budget {:.0}s, {} concurrent trial(s))",
+        spec.training_data.display(),
+        spec.label,
+        spec.timeout.as_secs_f64(),
+        spec.max_concurrent_trials
+    );
+    let mut printer = Printer { quiet: args.quiet };
+    let outcome = automl::run(&spec, &mut printer)?;
+    let run_id = output::new_run_id();
+    let model_dir = args
+        .output
+        .clone()
+        .unwrap_or_else(|| workspace.join("artifacts").join(&run_id).join("model"));
+    let info = BundleInfo {
+        format_version: BUNDLE_FORMAT_VERSION,
+        autotab_version: env!("CARGO_PKG_VERSION").to_string(),
+        created: chrono::Utc::now().to_rfc3339(),
+        task: outcome.task.name().to_string(),
+        metric: outcome.metric.name().to_string(),
+        score: outcome.best.score.unwrap_or(f64::NAN),
+        algorithm: outcome.best.algorithm.name().to_string(),
+        params: outcome.best.params.clone(),
+        label: spec.label.clone(),
+        classes: outcome.pipeline.label_encoding.classes().to_vec(),
+        input_columns: outcome.pipeline.featurizer.input_columns().to_vec(),
+        featurization: outcome.pipeline.featurizer.steps(),
+        experiment: spec.experiment.clone(),
+        run_id: Some(run_id.clone()),
+    };
+    save_bundle(&model_dir, &outcome.pipeline, &info, &outcome.sample)?;
+    println!(
+        "leaderboard (best {} of {} trials):",
+        outcome.leaderboard().len().min(10),
+        outcome.trials.len()
+    );
+    for t in outcome.leaderboard().iter().take(10) {
+        println!("  {}", output::trial_line(t));
+    }
+    let failed = outcome
+        .trials
+        .iter()
+        .filter(|t| !matches!(t.status, TrialStatus::Completed))
+        .count();
+    println!(
+        "best: {} {} = {:.4} (trial {}), refit on {} rows in {:.2}s; {} trial(s) failed or timed out; stopped by {:?}",
+        outcome.best.algorithm,
+        outcome.metric,
+        outcome.best.score.unwrap_or(f64::NAN),
+        outcome.best.index,
+        outcome.n_rows,
+        outcome.refit_s,
+        failed,
+        outcome.stop_reason
+    );
+    println!("model saved to {}", model_dir.display());
+    println!("elapsed: {:.1}s", outcome.elapsed_s);
+    if args.json {
+        let summary = serde_json::json!({
+            "experiment": spec.experiment,
+            "run_id": run_id,
+            "task": outcome.task.name(),
+            "metric": outcome.metric.name(),
+            "best_score": outcome.best.score,
+            "best_algorithm": outcome.best.algorithm.name(),
+            "trials": outcome.trials.len(),
+            "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
+            "model_path": model_dir.display().to_string(),
+        });
+        println!("{summary}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

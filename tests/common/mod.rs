@@ -1,0 +1,56 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A temporary workspace folder, removed on drop.
+pub struct TempWorkspace {
+    dir: tempfile::TempDir,
+}
+
+impl TempWorkspace {
+    pub fn new() -> Self {
+        TempWorkspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn workspace(&self) -> PathBuf {
+        self.dir.path().join("ws")
+    }
+}
+
+/// The real binary, run from the crate root with the workspace in `ws`.
+pub fn autotab(ws: &TempWorkspace) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autotab"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("AUTOTAB_WORKSPACE", ws.workspace())
+        .env_remove("AUTOTAB_AUTH_KEY");
+    cmd
+}
+
+/// The JSON object on the last line of stdout.
+pub fn json_summary(stdout: &str) -> serde_json::Value {
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"))
+}
+
+/// Header and rows of a CSV file.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
