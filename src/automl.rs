@@ -13,7 +13,8 @@ use crate::error::{AutotabError, Result};
 use crate::featurize::{fit_featurizer, run_guardrails, FeaturizerConfig, Guardrail};
 use crate::job::JobSpec;
 use crate::metrics::Metric;
-use crate::models::{Estimator, FitContext, TrainSet};
+use crate::models::trees::BinnedData;
+use crate::models::{uses_binned_features, Estimator, FitContext, TrainSet};
 use crate::pipeline::Pipeline;
 use crate::search::{run_search, PreparedFold, SearchSettings, StopReason, TrialRecord};
 use crate::target::{encode_label, infer_task, Targets};
@@ -250,13 +251,13 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
                 let train_rows = features_table.select_rows(&fold.train);
                 let valid_rows = features_table.select_rows(&fold.valid);
                 let featurizer = fit_featurizer(&schema, &train_rows, &featurizer_config)?;
-                Ok(PreparedFold {
-                    x_train: featurizer.transform(&train_rows)?,
-                    y_train: targets.select(&fold.train),
-                    x_valid: featurizer.transform(&valid_rows)?,
-                    y_valid: targets.select(&fold.valid),
-                    valid_rows: fold.valid.clone(),
-                })
+                Ok(PreparedFold::new(
+                    featurizer.transform(&train_rows)?,
+                    targets.select(&fold.train),
+                    featurizer.transform(&valid_rows)?,
+                    targets.select(&fold.valid),
+                    fold.valid.clone(),
+                ))
             })
             .collect::<Result<Vec<_>>>()
     })?;
@@ -316,14 +317,19 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     observer.message("refitting the best configuration on all rows");
     let featurizer = fit_featurizer(&schema, &features_table, &featurizer_config)?;
     let x_all = featurizer.transform(&features_table)?;
+    let mut binned_all: Option<BinnedData> = None;
     let mut last_error = None;
     let mut fitted = None;
     for candidate in ranked.iter().take(3) {
         let estimator = Estimator::new(candidate.algorithm, &candidate.params)?;
+        if uses_binned_features(candidate.algorithm) && binned_all.is_none() {
+            binned_all = Some(BinnedData::build(x_all.view(), 255, 0));
+        }
         let train = TrainSet {
             x: x_all.view(),
             y: targets.as_ref(),
             weights: None,
+            binned: binned_all.as_ref().filter(|_| uses_binned_features(candidate.algorithm)),
         };
         let ctx = FitContext {
             deadline: Some(hard_end.max(Instant::now() + Duration::from_secs(1))),
@@ -339,6 +345,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
                     x: x.view(),
                     y: y.as_ref(),
                     weights: None,
+                    binned: None,
                 },
                 &ctx,
             )

@@ -165,6 +165,7 @@ mod tests {
                 n_classes: 2,
             },
             weights: None,
+            binned: None,
         };
         let m = fit_logistic(&ParamReader::new(&p), &train).unwrap();
         let proba = m.predict(x.view());
@@ -184,6 +185,7 @@ mod tests {
             x: x.view(),
             y: TargetRef::Values(&y),
             weights: None,
+            binned: None,
         };
         let m = fit_elastic_net(&ParamReader::new(&p), &train).unwrap();
         let pred = m.predict(x.view());

@@ -5,7 +5,9 @@
 //! hyperparameters (unfitted); [`Estimator::fit`] returns a [`FittedModel`], a serde enum that
 //! predicts without mutating.
 
+mod boosting;
 mod decision_tree;
+mod forest;
 mod knn;
 mod linear;
 mod naive_bayes;
@@ -13,6 +15,7 @@ pub mod params;
 mod scaler;
 mod smartcore_glue;
 mod svm;
+pub mod trees;
 
 use std::time::Instant;
 
@@ -39,13 +42,22 @@ pub enum Algorithm {
     GaussianNaiveBayes,
     /// Linear support vector machine with Platt-scaled probabilities (linfa-svm); classification.
     LinearSvm,
+    /// Random forest on the native histogram tree core.
+    RandomForest,
+    /// Extremely randomised trees on the native histogram tree core.
+    ExtraTrees,
+    /// Gradient-boosted trees (LightGBM-style) on the native histogram tree core.
+    GradientBoosting,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order the search first tries them (cheapest first).
-    pub const ALL: [Algorithm; 6] = [
+    pub const ALL: [Algorithm; 9] = [
+        Algorithm::GradientBoosting,
         Algorithm::LogisticRegression,
         Algorithm::ElasticNet,
+        Algorithm::RandomForest,
+        Algorithm::ExtraTrees,
         Algorithm::GaussianNaiveBayes,
         Algorithm::DecisionTree,
         Algorithm::KNearestNeighbors,
@@ -61,6 +73,9 @@ impl Algorithm {
             Algorithm::KNearestNeighbors => "KNN",
             Algorithm::GaussianNaiveBayes => "GaussianNaiveBayes",
             Algorithm::LinearSvm => "LinearSVM",
+            Algorithm::RandomForest => "RandomForest",
+            Algorithm::ExtraTrees => "ExtremeRandomTrees",
+            Algorithm::GradientBoosting => "LightGBM",
         }
     }
 
@@ -74,6 +89,11 @@ impl Algorithm {
             "knearestneighbors" | "kneighbors" => Some(Algorithm::KNearestNeighbors),
             "naivebayes" | "gaussiannb" => Some(Algorithm::GaussianNaiveBayes),
             "svm" | "linearsvc" => Some(Algorithm::LinearSvm),
+            "rf" | "randomforest" => Some(Algorithm::RandomForest),
+            "extratrees" | "extremerandomtrees" | "et" => Some(Algorithm::ExtraTrees),
+            "gbm" | "gradientboosting" | "lightgbm" | "xgboost" | "xgboostclassifier" => {
+                Some(Algorithm::GradientBoosting)
+            }
             _ => None,
         };
         alias
@@ -97,7 +117,11 @@ impl Algorithm {
             | Algorithm::GaussianNaiveBayes
             | Algorithm::LinearSvm => task == Task::Classification,
             Algorithm::ElasticNet => task != Task::Classification,
-            Algorithm::DecisionTree | Algorithm::KNearestNeighbors => true,
+            Algorithm::DecisionTree
+            | Algorithm::KNearestNeighbors
+            | Algorithm::RandomForest
+            | Algorithm::ExtraTrees
+            | Algorithm::GradientBoosting => true,
         }
     }
 
@@ -110,6 +134,8 @@ impl Algorithm {
             Algorithm::KNearestNeighbors => knn::SPACE,
             Algorithm::GaussianNaiveBayes => naive_bayes::SPACE,
             Algorithm::LinearSvm => svm::SPACE,
+            Algorithm::RandomForest | Algorithm::ExtraTrees => forest::SPACE,
+            Algorithm::GradientBoosting => boosting::SPACE,
         }
     }
 
@@ -176,6 +202,8 @@ pub struct TrainSet<'a> {
     pub y: TargetRef<'a>,
     /// Optional per-row weights.
     pub weights: Option<&'a [f64]>,
+    /// The same rows already binned for the tree learners (built once per fold and shared).
+    pub binned: Option<&'a trees::BinnedData>,
 }
 
 /// What a fit may use besides the rows: its deadline, its seed, and a validation part for
@@ -255,6 +283,9 @@ impl Estimator {
                 FittedModel::NaiveBayes(naive_bayes::fit(&reader, train)?)
             }
             Algorithm::LinearSvm => FittedModel::Svm(svm::fit(&reader, train, ctx)?),
+            Algorithm::RandomForest => FittedModel::Forest(forest::fit(&reader, train, ctx, false)?),
+            Algorithm::ExtraTrees => FittedModel::Forest(forest::fit(&reader, train, ctx, true)?),
+            Algorithm::GradientBoosting => FittedModel::Boosting(boosting::fit(&reader, train, ctx)?),
         };
         Ok(model)
     }
@@ -273,6 +304,10 @@ pub enum FittedModel {
     NaiveBayes(naive_bayes::NaiveBayesModel),
     /// Linear SVM (one-vs-rest for more than two classes).
     Svm(svm::SvmModel),
+    /// Random forest or extra trees.
+    Forest(forest::ForestFit),
+    /// Gradient-boosted trees.
+    Boosting(boosting::BoostingModel),
     /// The same output for every row (a training part that held a single class).
     Constant {
         /// The output row: class probabilities or the single value.
@@ -299,6 +334,8 @@ impl FittedModel {
             FittedModel::Knn(m) => m.predict(x),
             FittedModel::NaiveBayes(m) => Ok(m.predict(x)),
             FittedModel::Svm(m) => Ok(m.predict(x)),
+            FittedModel::Forest(m) => Ok(m.forest.predict(x)),
+            FittedModel::Boosting(m) => Ok(m.gbm.predict(x)),
             FittedModel::Constant { output, .. } => {
                 let row = ndarray::ArrayView1::from(output.as_slice());
                 Ok(row
@@ -317,8 +354,26 @@ impl FittedModel {
             FittedModel::Knn(m) => m.n_features(),
             FittedModel::NaiveBayes(m) => m.n_features(),
             FittedModel::Svm(m) => m.n_features(),
+            FittedModel::Forest(m) => m.forest.n_features(),
+            FittedModel::Boosting(m) => m.gbm.n_features(),
             FittedModel::Constant { n_features, .. } => *n_features,
         }
+    }
+}
+
+/// Whether the algorithm learns from binned features (and so uses a shared [`trees::BinnedData`]).
+pub fn uses_binned_features(algorithm: Algorithm) -> bool {
+    matches!(
+        algorithm,
+        Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::GradientBoosting
+    )
+}
+
+/// The tree core's view of a target.
+pub(crate) fn tree_target(y: TargetRef<'_>) -> trees::TreeTarget<'_> {
+    match y {
+        TargetRef::Classes { labels, n_classes } => trees::TreeTarget::Classes { labels, n_classes },
+        TargetRef::Values(v) => trees::TreeTarget::Values(v),
     }
 }
 

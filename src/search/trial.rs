@@ -1,6 +1,7 @@
 //! One trial: an estimator trained and scored on every fold.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use ndarray::{Array2, Axis};
@@ -8,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AutotabError, Result};
 use crate::metrics::Metric;
-use crate::models::{Algorithm, Estimator, FitContext, Params, TrainSet};
+use crate::models::trees::BinnedData;
+use crate::models::{uses_binned_features, Algorithm, Estimator, FitContext, Params, TrainSet};
 use crate::target::Targets;
 use crate::validation::subsample_rows;
 
@@ -25,6 +27,27 @@ pub struct PreparedFold {
     pub y_valid: Targets,
     /// Row numbers (in the training table) of the validation rows.
     pub valid_rows: Vec<usize>,
+    /// `x_train` binned for the tree learners: built by the first trial that needs it, then shared.
+    pub binned: OnceLock<BinnedData>,
+}
+
+impl PreparedFold {
+    /// A fold from its parts (the binned copy is built on first use).
+    pub fn new(x_train: Array2<f64>, y_train: Targets, x_valid: Array2<f64>, y_valid: Targets, valid_rows: Vec<usize>) -> Self {
+        PreparedFold {
+            x_train,
+            y_train,
+            x_valid,
+            y_valid,
+            valid_rows,
+            binned: OnceLock::new(),
+        }
+    }
+
+    /// The training rows binned (built once; concurrent callers wait for the first).
+    pub fn binned(&self) -> &BinnedData {
+        self.binned.get_or_init(|| BinnedData::build(self.x_train.view(), 255, 0))
+    }
 }
 
 /// How a trial ended.
@@ -173,9 +196,12 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
                 let rows = subsample_rows(fold.x_train.nrows(), cap, seed);
                 let x = fold.x_train.select(Axis(0), &rows);
                 let y = fold.y_train.select(&rows);
-                fit(&estimator, &x, &y, job, seed)?
+                fit(&estimator, &x, &y, None, job, seed)?
             }
-            _ => fit(&estimator, &fold.x_train, &fold.y_train, job, seed)?,
+            _ => {
+                let binned = uses_binned_features(job.algorithm).then(|| fold.binned());
+                fit(&estimator, &fold.x_train, &fold.y_train, binned, job, seed)?
+            }
         };
         fit_seconds += fit_start.elapsed().as_secs_f64();
         let pred = model.predict(fold.x_valid.view())?;
@@ -198,6 +224,7 @@ fn fit(
     estimator: &Estimator,
     x: &Array2<f64>,
     y: &Targets,
+    binned: Option<&BinnedData>,
     job: &TrialJob,
     seed: u64,
 ) -> Result<crate::models::FittedModel> {
@@ -205,6 +232,7 @@ fn fit(
         x: x.view(),
         y: y.as_ref(),
         weights: None,
+        binned,
     };
     // The validation part scores the trial, so it is never shown to the learner: learners that
     // stop early carve their own split out of the training rows.
