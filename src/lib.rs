@@ -5,6 +5,7 @@
 
 pub mod data;
 pub mod error;
+pub mod featurize;
 pub mod metrics;
 pub mod task;
 
