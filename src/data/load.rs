@@ -100,7 +100,8 @@ fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
         .finish()
         .map_err(|e| {
             AutotabError::data(format!(
-                "{}: cannot read as CSV (delimiter '{}'): {e}",
+                "{}: cannot read as CSV (delimiter '{}'): {e}; check the delimiter, the quoting \
+                 and that no row has more fields than the header",
                 path.display(),
                 char::from(delimiter).escape_default()
             ))
@@ -188,9 +189,21 @@ fn count_outside_quotes(line: &[u8], delimiter: u8) -> usize {
 }
 
 fn frame_to_dataset(path: &Path, frame: &pl::DataFrame, options: &LoadOptions) -> Result<Dataset> {
+    let names: Vec<&str> = frame.columns().iter().map(|c| c.name().as_str()).collect();
+    // polars renames a repeated header `x` to `x_duplicated_0`; autotab refuses it instead.
+    for name in &names {
+        if let Some((original, _)) = name.rsplit_once("_duplicated_") {
+            if names.contains(&original) {
+                return Err(AutotabError::data(format!(
+                    "{}: column '{original}' appears more than once in the header",
+                    path.display()
+                )));
+            }
+        }
+    }
     let mut columns = Vec::with_capacity(frame.width());
     for column in frame.columns() {
-        let name = column.name().to_string();
+        let name = column.name().trim().to_string();
         let values = convert_column(column, options)
             .map_err(|e| AutotabError::data(format!("{}: column '{name}': {e}", path.display())))?;
         columns.push(Column { name, values });
@@ -391,6 +404,9 @@ mod tests {
         );
         let data = load_table(file.path(), &LoadOptions::default()).expect("load");
         assert_eq!(data.names(), vec!["id", "name", "score", "flag"]);
+        let spaced = write_temp(".csv", b" a , b\r\n1,2\r\n");
+        let data2 = load_table(spaced.path(), &LoadOptions::default()).expect("load");
+        assert_eq!(data2.names(), vec!["a", "b"]);
         assert_eq!(numeric(&data, "id"), vec![1.0, 2.0, 3.0]);
         assert_eq!(
             text(&data, "name"),
@@ -459,6 +475,17 @@ mod tests {
             .to_string()
             .contains(&header_only.path().display().to_string()));
 
+        let twice = write_temp(".csv", b"a,b,a\n1,2,3\n");
+        let err = load_table(twice.path(), &LoadOptions::default()).expect_err("duplicate");
+        assert!(
+            err.to_string().contains("'a' appears more than once"),
+            "{err}"
+        );
+
+        let ragged = write_temp(".csv", b"a,b\n1,2,3\n");
+        let err = load_table(ragged.path(), &LoadOptions::default()).expect_err("ragged");
+        assert!(err.to_string().contains("more fields"), "{err}");
+
         let binary = write_temp(".csv", &[0xff, 0xfe, 0x00, 0x41, 0x0a, 0x80]);
         let err = load_table(binary.path(), &LoadOptions::default()).expect_err("binary");
         assert!(err.to_string().contains("UTF-8"), "{err}");
@@ -476,6 +503,12 @@ mod tests {
             pl::Column::new("b".into(), &[true, false, true]),
             pl::Column::new("s".into(), &[Some("a"), None, Some("?")]),
             pl::Column::new("n".into(), &["1", "2", "NA"]),
+            pl::Column::new("d".into(), &[0i32, 18_000, 19_000])
+                .cast(&DataType::Date)
+                .expect("date"),
+            pl::Column::new("t".into(), &[0i64, 3_600_500, 86_400_000])
+                .cast(&DataType::Datetime(pl::TimeUnit::Milliseconds, None))
+                .expect("datetime"),
         ])
         .expect("frame");
         let file = tempfile::Builder::new()
@@ -491,6 +524,13 @@ mod tests {
         assert_eq!(text(&data, "b")[1].as_deref(), Some("false"));
         assert_eq!(text(&data, "s"), vec![Some("a".to_string()), None, None]);
         assert_eq!(numeric(&data, "n")[..2], [1.0, 2.0]);
+        assert_eq!(text(&data, "d")[0].as_deref(), Some("1970-01-01"));
+        let times = text(&data, "t");
+        let second = times[1].as_deref().expect("time");
+        assert!(second.starts_with("1970-01-01 01:00:00.5"), "{second}");
+        assert!(times
+            .iter()
+            .all(|t| crate::data::parse_datetime(t.as_deref().unwrap_or("")).is_some()));
     }
 
     #[test]

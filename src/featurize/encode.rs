@@ -410,7 +410,7 @@ impl Encoder {
                     out[0] = mapping
                         .get(&lower)
                         .copied()
-                        .or_else(|| boolean_word(&lower))
+                        .or_else(|| unseen_boolean(mapping, &lower))
                         .ok_or_else(|| {
                             AutotabError::data(format!(
                                 "column '{column}', row {}: '{k}' is not one of its boolean values ({})",
@@ -480,6 +480,22 @@ impl Encoder {
             }
         }
         Ok(())
+    }
+}
+
+/// The 0/1 value of `value`, absent from the training `mapping`. With two training values only a
+/// known word (`true`, `no`, ...) is accepted. When the training rows held a single value, any
+/// other value is its opposite, unless both are known words (then meaning decides).
+fn unseen_boolean(mapping: &BTreeMap<String, f64>, value: &str) -> Option<f64> {
+    let word = boolean_word(value);
+    let mut seen = mapping.iter();
+    match (seen.next(), seen.next()) {
+        (Some((k, &a)), None) => match (boolean_word(k), word) {
+            (Some(_), Some(w)) => Some(w),
+            _ => Some(1.0 - a),
+        },
+        (None, _) => Some(word.unwrap_or(1.0)),
+        _ => word,
     }
 }
 
@@ -605,6 +621,14 @@ mod tests {
         let mf = text(&[Some("M"), Some("F"), Some("F")]);
         let e = Encoder::fit("sex", &mf, &Plan::Boolean, true).expect("fit");
         assert_eq!(encode_all(&e, &mf), vec![vec![1.0], vec![0.0], vec![0.0]]);
+        // A fold that saw one value maps the other one to the opposite.
+        let one = text(&[Some("M"), Some("M")]);
+        let e = Encoder::fit("sex", &one, &Plan::Boolean, true).expect("fit");
+        assert_eq!(encode_all(&e, &mf), vec![vec![0.0], vec![1.0], vec![1.0]]);
+        let yes = text(&[Some("yes")]);
+        let e = Encoder::fit("ok", &yes, &Plan::Boolean, true).expect("fit");
+        let rows = encode_all(&e, &text(&[Some("true"), Some("no"), Some("what")]));
+        assert_eq!(rows, vec![vec![1.0], vec![0.0], vec![0.0]]);
         let three = text(&[Some("a"), Some("b"), Some("c")]);
         assert!(Encoder::fit("z", &three, &Plan::Boolean, true).is_err());
     }

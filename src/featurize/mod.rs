@@ -271,7 +271,7 @@ impl FittedFeaturizer {
                         .filter(|(_, &v)| v == 1.0)
                         .map(|(k, _)| k.as_str())
                         .collect();
-                    let mut s = format!("{column} ({}=1", ones.join("/"));
+                    let mut s = format!("{column} ({} -> 1", ones.join("/"));
                     if *train_missing > 0 {
                         s.push_str(&format!(", {train_missing} missing"));
                     }
@@ -642,17 +642,25 @@ mod tests {
         fn auto_output_is_finite_and_one_hot_rows_sum_to_one_or_zero(
             nums in prop::collection::vec(number(), 30),
             cats in prop::collection::vec(cell(), 30),
+            flags in prop::collection::vec(prop::option::of(prop::bool::ANY), 30),
             split in 1usize..29,
             max_one_hot in 1usize..10,
         ) {
             let data = Dataset::new(vec![
                 Column { name: "x".into(), values: ColumnValues::Numeric(nums) },
                 Column { name: "c".into(), values: ColumnValues::Text(cats) },
+                Column {
+                    name: "b".into(),
+                    values: ColumnValues::Text(
+                        flags.iter().map(|f| f.map(|f| if f { "Yes" } else { "no" }.to_string())).collect(),
+                    ),
+                },
                 Column { name: "y".into(), values: ColumnValues::Numeric(vec![0.0; 30]) },
             ]).expect("dataset");
             let mut overrides = BTreeMap::new();
             overrides.insert("x".to_string(), ColumnKind::Numeric);
             overrides.insert("c".to_string(), ColumnKind::Categorical);
+            overrides.insert("b".to_string(), ColumnKind::Boolean);
             let s = infer_schema(&data, "y", &overrides).expect("schema");
             let train: Vec<usize> = (0..split).collect();
             let test: Vec<usize> = (split..30).collect();
@@ -660,6 +668,8 @@ mod tests {
             let f = fit_featurizer(&s, &data.select_rows(&train), &config).expect("fit");
             let x = f.transform(&data.select_rows(&test)).expect("transform");
             prop_assert!(x.iter().all(|v| v.is_finite()));
+            let b = f.feature_names().iter().position(|n| n == "b").expect("b feature");
+            prop_assert!(x.column(b).iter().all(|&v| v == 0.0 || v == 1.0));
             let one_hot: Vec<usize> = f.feature_names().iter().enumerate()
                 .filter(|(_, n)| n.starts_with("c=")).map(|(j, _)| j).collect();
             let frequency = f.feature_names().iter().any(|n| n == "c__frequency");
