@@ -1,0 +1,710 @@
+//! Per-column encoders: each is fitted on the training rows of one column and writes a fixed
+//! number of `f64` features per row.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{parse_datetime, parse_number, ColumnValues};
+use crate::error::{AutotabError, Result};
+
+use chrono::{Datelike, NaiveDateTime, Timelike};
+
+/// Text read as a missing number when a numeric column arrives as text (JSON scoring input).
+const TEXT_MISSING_MARKERS: [&str; 6] = ["", "NA", "N/A", "null", "?", "NaN"];
+/// Words read as boolean true / false (lowercase).
+const TRUTHY: [&str; 5] = ["true", "yes", "y", "t", "1"];
+const FALSY: [&str; 5] = ["false", "no", "n", "f", "0"];
+/// Name of the one-hot column for missing values.
+const MISSING_CATEGORY: &str = "(missing)";
+
+/// A fitted encoder for one input column.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) enum Encoder {
+    /// The number itself; missing values replaced by `fill` (the training median) and flagged
+    /// in an indicator column when `indicator` is set. `fill == None` means missing is an error.
+    Numeric {
+        column: String,
+        fill: Option<f64>,
+        indicator: bool,
+        train_missing: usize,
+    },
+    /// 0/1 from a learned value mapping, missing values replaced by the most frequent value.
+    Boolean {
+        column: String,
+        mapping: BTreeMap<String, f64>,
+        fill: Option<f64>,
+        indicator: bool,
+        train_missing: usize,
+    },
+    /// One column per training category (most frequent first), plus one for missing values
+    /// when the training rows had some. An unseen category encodes as all zeros.
+    OneHot {
+        column: String,
+        categories: Vec<String>,
+        missing_category: bool,
+    },
+    /// The category's training frequency (share of rows; unseen = 0) plus a one-hot of the
+    /// `top` most frequent categories.
+    Frequency {
+        column: String,
+        frequencies: BTreeMap<String, f64>,
+        missing_frequency: f64,
+        top: Vec<String>,
+        distinct: usize,
+    },
+    /// Date parts; missing dates take the training median of each part.
+    Datetime {
+        column: String,
+        hour: bool,
+        fills: Vec<f64>,
+        indicator: bool,
+    },
+    /// Length in characters, number of words and hashed word counts.
+    Text { column: String, buckets: usize },
+}
+
+/// Reads a column's cells the way the encoders need them.
+struct Cells<'a> {
+    name: &'a str,
+    values: &'a ColumnValues,
+}
+
+impl<'a> Cells<'a> {
+    fn number(&self, i: usize) -> Result<f64> {
+        match self.values {
+            ColumnValues::Numeric(v) => Ok(if v[i].is_finite() { v[i] } else { f64::NAN }),
+            ColumnValues::Text(v) => match v[i].as_deref().map(str::trim) {
+                None => Ok(f64::NAN),
+                Some(s) if TEXT_MISSING_MARKERS.contains(&s) => Ok(f64::NAN),
+                Some(s) => parse_number(s).ok_or_else(|| {
+                    AutotabError::data(format!(
+                        "column '{}', row {}: '{s}' is not a number",
+                        self.name,
+                        i + 1
+                    ))
+                }),
+            },
+        }
+    }
+
+    fn key(&self, i: usize) -> Option<String> {
+        self.values
+            .text_at(i)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn datetime(&self, i: usize) -> Result<Option<NaiveDateTime>> {
+        match self.key(i) {
+            None => Ok(None),
+            Some(s) => parse_datetime(&s).map(Some).ok_or_else(|| {
+                AutotabError::data(format!(
+                    "column '{}', row {}: '{s}' is not a date (expected e.g. YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)",
+                    self.name,
+                    i + 1
+                ))
+            }),
+        }
+    }
+}
+
+fn missing_error(column: &str, row: usize) -> AutotabError {
+    AutotabError::data(format!(
+        "featurization is off: column '{column}', row {} is missing; impute it or use featurization auto",
+        row + 1
+    ))
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
+/// Categories of a column (lowercased when `lowercase`) with their counts, most frequent
+/// first (ties by name), and the number of missing cells.
+fn category_counts(cells: &Cells, n: usize, lowercase: bool) -> (Vec<(String, usize)>, usize) {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut missing = 0;
+    for i in 0..n {
+        let key = cells
+            .key(i)
+            .map(|k| if lowercase { k.to_lowercase() } else { k });
+        match key {
+            Some(k) => *counts.entry(k).or_insert(0) += 1,
+            None => missing += 1,
+        }
+    }
+    let mut sorted: Vec<(String, usize)> = counts.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    (sorted, missing)
+}
+
+fn boolean_word(value: &str) -> Option<f64> {
+    let lower = value.to_lowercase();
+    if TRUTHY.contains(&lower.as_str()) {
+        Some(1.0)
+    } else if FALSY.contains(&lower.as_str()) {
+        Some(0.0)
+    } else {
+        None
+    }
+}
+
+/// FNV-1a: a hash that never changes between builds, so saved models keep their buckets.
+fn stable_hash(word: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in word.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// What kind of encoder to fit (decided from the column kind and the configuration).
+pub(crate) enum Plan {
+    Numeric,
+    Boolean,
+    Categorical { max_one_hot: usize, top_k: usize },
+    Datetime,
+    Text { buckets: usize },
+}
+
+impl Encoder {
+    /// Fits an encoder on the first `n` rows of `values`. `impute` is false in featurization
+    /// mode off, where a missing training value is an error.
+    pub(crate) fn fit(
+        column: &str,
+        values: &ColumnValues,
+        plan: &Plan,
+        impute: bool,
+    ) -> Result<Encoder> {
+        let cells = Cells {
+            name: column,
+            values,
+        };
+        let n = values.len();
+        let column = column.to_string();
+        match plan {
+            Plan::Numeric => {
+                let mut present = Vec::with_capacity(n);
+                for i in 0..n {
+                    let x = cells.number(i)?;
+                    if x.is_nan() {
+                        if !impute {
+                            return Err(missing_error(&column, i));
+                        }
+                    } else {
+                        present.push(x);
+                    }
+                }
+                let train_missing = n - present.len();
+                Ok(Encoder::Numeric {
+                    fill: impute.then(|| median(&mut present).unwrap_or(0.0)),
+                    indicator: impute && train_missing > 0,
+                    train_missing,
+                    column,
+                })
+            }
+            Plan::Boolean => {
+                let (counts, train_missing) = category_counts(&cells, n, true);
+                if train_missing > 0 && !impute {
+                    let row = (0..n).find(|&i| cells.key(i).is_none()).unwrap_or(0);
+                    return Err(missing_error(&column, row));
+                }
+                if counts.len() > 2 {
+                    return Err(AutotabError::data(format!(
+                        "column '{column}' is boolean but has {} distinct values ({}); give it another kind",
+                        counts.len(),
+                        counts
+                            .iter()
+                            .take(5)
+                            .map(|(k, _)| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                let mapping = boolean_mapping(&counts);
+                let fill = counts.first().map(|(k, _)| mapping[&k.to_lowercase()]);
+                Ok(Encoder::Boolean {
+                    mapping,
+                    fill: impute.then(|| fill.unwrap_or(0.0)),
+                    indicator: impute && train_missing > 0,
+                    train_missing,
+                    column,
+                })
+            }
+            Plan::Categorical { max_one_hot, top_k } => {
+                let (counts, missing) = category_counts(&cells, n, false);
+                if counts.len() <= *max_one_hot {
+                    Ok(Encoder::OneHot {
+                        column,
+                        categories: counts.into_iter().map(|(k, _)| k).collect(),
+                        missing_category: missing > 0,
+                    })
+                } else {
+                    let total = n.max(1) as f64;
+                    Ok(Encoder::Frequency {
+                        column,
+                        distinct: counts.len(),
+                        top: counts.iter().take(*top_k).map(|(k, _)| k.clone()).collect(),
+                        frequencies: counts
+                            .into_iter()
+                            .map(|(k, c)| (k, c as f64 / total))
+                            .collect(),
+                        missing_frequency: missing as f64 / total,
+                    })
+                }
+            }
+            Plan::Datetime => {
+                let mut parts: Vec<Vec<f64>> = vec![Vec::new(); 5];
+                let mut missing = 0;
+                let mut hour = false;
+                for i in 0..n {
+                    match cells.datetime(i)? {
+                        Some(d) => {
+                            hour |= d.hour() != 0 || d.minute() != 0 || d.second() != 0;
+                            for (p, x) in parts.iter_mut().zip(date_parts(&d, true)) {
+                                p.push(x);
+                            }
+                        }
+                        None => missing += 1,
+                    }
+                }
+                let fills = parts
+                    .iter_mut()
+                    .take(if hour { 5 } else { 4 })
+                    .map(|p| median(p).unwrap_or(0.0))
+                    .collect();
+                Ok(Encoder::Datetime {
+                    column,
+                    hour,
+                    fills,
+                    indicator: missing > 0,
+                })
+            }
+            Plan::Text { buckets } => Ok(Encoder::Text {
+                column,
+                buckets: (*buckets).max(1),
+            }),
+        }
+    }
+
+    /// The input column this encoder reads.
+    pub(crate) fn column(&self) -> &str {
+        match self {
+            Encoder::Numeric { column, .. }
+            | Encoder::Boolean { column, .. }
+            | Encoder::OneHot { column, .. }
+            | Encoder::Frequency { column, .. }
+            | Encoder::Datetime { column, .. }
+            | Encoder::Text { column, .. } => column,
+        }
+    }
+
+    /// Names of the features this encoder writes, in order.
+    pub(crate) fn feature_names(&self) -> Vec<String> {
+        let c = self.column();
+        let mut names = Vec::new();
+        match self {
+            Encoder::Numeric { indicator, .. } | Encoder::Boolean { indicator, .. } => {
+                names.push(c.to_string());
+                if *indicator {
+                    names.push(format!("{c}__missing"));
+                }
+            }
+            Encoder::OneHot {
+                categories,
+                missing_category,
+                ..
+            } => {
+                names.extend(categories.iter().map(|k| format!("{c}={k}")));
+                if *missing_category {
+                    names.push(format!("{c}={MISSING_CATEGORY}"));
+                }
+            }
+            Encoder::Frequency { top, .. } => {
+                names.push(format!("{c}__frequency"));
+                names.extend(top.iter().map(|k| format!("{c}={k}")));
+            }
+            Encoder::Datetime {
+                hour, indicator, ..
+            } => {
+                for part in ["year", "month", "day", "weekday"] {
+                    names.push(format!("{c}__{part}"));
+                }
+                if *hour {
+                    names.push(format!("{c}__hour"));
+                }
+                if *indicator {
+                    names.push(format!("{c}__missing"));
+                }
+            }
+            Encoder::Text { buckets, .. } => {
+                names.push(format!("{c}__length"));
+                names.push(format!("{c}__words"));
+                names.extend((0..*buckets).map(|b| format!("{c}__hash{b}")));
+            }
+        }
+        names
+    }
+
+    /// Writes this encoder's features of row `i` into `out` (exactly `feature_names().len()`).
+    pub(crate) fn encode_row(
+        &self,
+        values: &ColumnValues,
+        i: usize,
+        out: &mut [f64],
+    ) -> Result<()> {
+        let cells = Cells {
+            name: self.column(),
+            values,
+        };
+        out.fill(0.0);
+        match self {
+            Encoder::Numeric {
+                column,
+                fill,
+                indicator,
+                ..
+            } => {
+                let x = cells.number(i)?;
+                if x.is_nan() {
+                    out[0] = fill.ok_or_else(|| missing_error(column, i))?;
+                    if *indicator {
+                        out[1] = 1.0;
+                    }
+                } else {
+                    out[0] = x;
+                }
+            }
+            Encoder::Boolean {
+                column,
+                mapping,
+                fill,
+                indicator,
+                ..
+            } => match cells.key(i) {
+                None => {
+                    out[0] = fill.ok_or_else(|| missing_error(column, i))?;
+                    if *indicator {
+                        out[1] = 1.0;
+                    }
+                }
+                Some(k) => {
+                    let lower = k.to_lowercase();
+                    out[0] = mapping
+                        .get(&lower)
+                        .copied()
+                        .or_else(|| unseen_boolean(mapping, &lower))
+                        .ok_or_else(|| {
+                            AutotabError::data(format!(
+                                "column '{column}', row {}: '{k}' is not one of its boolean values ({})",
+                                i + 1,
+                                mapping.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ))
+                        })?;
+                }
+            },
+            Encoder::OneHot {
+                categories,
+                missing_category,
+                ..
+            } => match cells.key(i) {
+                None => {
+                    if *missing_category {
+                        out[categories.len()] = 1.0;
+                    }
+                }
+                Some(k) => {
+                    if let Some(pos) = categories.iter().position(|c| *c == k) {
+                        out[pos] = 1.0;
+                    }
+                }
+            },
+            Encoder::Frequency {
+                frequencies,
+                missing_frequency,
+                top,
+                ..
+            } => match cells.key(i) {
+                None => out[0] = *missing_frequency,
+                Some(k) => {
+                    out[0] = frequencies.get(&k).copied().unwrap_or(0.0);
+                    if let Some(pos) = top.iter().position(|c| *c == k) {
+                        out[1 + pos] = 1.0;
+                    }
+                }
+            },
+            Encoder::Datetime {
+                hour,
+                fills,
+                indicator,
+                ..
+            } => match cells.datetime(i)? {
+                Some(d) => {
+                    for (o, x) in out.iter_mut().zip(date_parts(&d, *hour)) {
+                        *o = x;
+                    }
+                }
+                None => {
+                    out[..fills.len()].copy_from_slice(fills);
+                    if *indicator {
+                        out[fills.len()] = 1.0;
+                    }
+                }
+            },
+            Encoder::Text { buckets, .. } => {
+                if let Some(text) = cells.key(i) {
+                    out[0] = text.chars().count() as f64;
+                    for word in words(&text) {
+                        out[1] += 1.0;
+                        let bucket = (stable_hash(&word) % *buckets as u64) as usize;
+                        out[2 + bucket] += 1.0;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The 0/1 value of `value`, absent from the training `mapping`. With two training values only a
+/// known word (`true`, `no`, ...) is accepted. When the training rows held a single value, any
+/// other value is its opposite, unless both are known words (then meaning decides).
+fn unseen_boolean(mapping: &BTreeMap<String, f64>, value: &str) -> Option<f64> {
+    let word = boolean_word(value);
+    let mut seen = mapping.iter();
+    match (seen.next(), seen.next()) {
+        (Some((k, &a)), None) => match (boolean_word(k), word) {
+            (Some(_), Some(w)) => Some(w),
+            _ => Some(1.0 - a),
+        },
+        (None, _) => Some(word.unwrap_or(1.0)),
+        _ => word,
+    }
+}
+
+fn date_parts(d: &NaiveDateTime, hour: bool) -> Vec<f64> {
+    let mut parts = vec![
+        f64::from(d.year()),
+        f64::from(d.month()),
+        f64::from(d.day()),
+        f64::from(d.weekday().num_days_from_monday()),
+    ];
+    if hour {
+        parts.push(f64::from(d.hour()));
+    }
+    parts
+}
+
+/// Maps the (at most two) training values to 0/1: known words by meaning (`yes` = 1), an
+/// unknown value the opposite of a known one, two unknown values in sorted order.
+fn boolean_mapping(counts: &[(String, usize)]) -> BTreeMap<String, f64> {
+    let mut values: Vec<String> = counts.iter().map(|(k, _)| k.to_lowercase()).collect();
+    values.sort();
+    values.dedup();
+    let known: Vec<Option<f64>> = values.iter().map(|v| boolean_word(v)).collect();
+    let mut mapping = BTreeMap::new();
+    match (values.len(), known.as_slice()) {
+        (2, [Some(a), Some(b)]) if a != b => {
+            mapping.insert(values[0].clone(), *a);
+            mapping.insert(values[1].clone(), *b);
+        }
+        (2, [Some(a), None]) => {
+            mapping.insert(values[0].clone(), *a);
+            mapping.insert(values[1].clone(), 1.0 - a);
+        }
+        (2, [None, Some(b)]) => {
+            mapping.insert(values[0].clone(), 1.0 - b);
+            mapping.insert(values[1].clone(), *b);
+        }
+        (1, [Some(a)]) => {
+            mapping.insert(values[0].clone(), *a);
+        }
+        _ => {
+            for (idx, v) in values.iter().enumerate() {
+                mapping.insert(v.clone(), idx.min(1) as f64);
+            }
+        }
+    }
+    mapping
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(values: &[Option<&str>]) -> ColumnValues {
+        ColumnValues::Text(values.iter().map(|s| s.map(String::from)).collect())
+    }
+
+    fn encode_all(encoder: &Encoder, values: &ColumnValues) -> Vec<Vec<f64>> {
+        let width = encoder.feature_names().len();
+        (0..values.len())
+            .map(|i| {
+                let mut row = vec![f64::NAN; width];
+                encoder.encode_row(values, i, &mut row).expect("encode");
+                row
+            })
+            .collect()
+    }
+
+    #[test]
+    fn numeric_median_and_indicator() {
+        let values = ColumnValues::Numeric(vec![1.0, f64::NAN, 3.0, 10.0]);
+        let e = Encoder::fit("x", &values, &Plan::Numeric, true).expect("fit");
+        assert_eq!(e.feature_names(), vec!["x", "x__missing"]);
+        let rows = encode_all(&e, &values);
+        assert_eq!(rows[1], vec![3.0, 1.0]);
+        assert_eq!(rows[3], vec![10.0, 0.0]);
+        let strings = text(&[Some("60"), Some(" 2.5 "), Some("NA"), None]);
+        assert_eq!(encode_all(&e, &strings)[1], vec![2.5, 0.0]);
+        assert_eq!(encode_all(&e, &strings)[2], vec![3.0, 1.0]);
+        let bad = text(&[Some("sixty")]);
+        let err = e
+            .encode_row(&bad, 0, &mut [0.0, 0.0])
+            .expect_err("not a number");
+        assert!(err.to_string().contains("'x', row 1"), "{err}");
+    }
+
+    #[test]
+    fn numeric_without_imputation_rejects_missing() {
+        let values = ColumnValues::Numeric(vec![1.0, f64::NAN]);
+        let err = Encoder::fit("x", &values, &Plan::Numeric, false).expect_err("missing");
+        assert!(err.to_string().contains("featurization is off"), "{err}");
+        let e = Encoder::fit(
+            "x",
+            &ColumnValues::Numeric(vec![1.0]),
+            &Plan::Numeric,
+            false,
+        )
+        .expect("fit");
+        assert!(e.encode_row(&values, 1, &mut [0.0]).is_err());
+    }
+
+    #[test]
+    fn boolean_mapping_by_meaning() {
+        let values = text(&[Some("No"), Some("yes"), None, Some("no")]);
+        let e = Encoder::fit("b", &values, &Plan::Boolean, true).expect("fit");
+        let rows = encode_all(&e, &values);
+        assert_eq!(
+            rows,
+            vec![
+                vec![0.0, 0.0],
+                vec![1.0, 0.0],
+                vec![0.0, 1.0],
+                vec![0.0, 0.0]
+            ]
+        );
+        // Other spellings of true/false are understood; other words are errors.
+        assert_eq!(encode_all(&e, &text(&[Some("TRUE")]))[0][0], 1.0);
+        let err = e
+            .encode_row(&text(&[Some("maybe")]), 0, &mut [0.0, 0.0])
+            .expect_err("unknown");
+        assert!(err.to_string().contains("maybe"));
+
+        let mf = text(&[Some("M"), Some("F"), Some("F")]);
+        let e = Encoder::fit("sex", &mf, &Plan::Boolean, true).expect("fit");
+        assert_eq!(encode_all(&e, &mf), vec![vec![1.0], vec![0.0], vec![0.0]]);
+        // A fold that saw one value maps the other one to the opposite.
+        let one = text(&[Some("M"), Some("M")]);
+        let e = Encoder::fit("sex", &one, &Plan::Boolean, true).expect("fit");
+        assert_eq!(encode_all(&e, &mf), vec![vec![0.0], vec![1.0], vec![1.0]]);
+        let yes = text(&[Some("yes")]);
+        let e = Encoder::fit("ok", &yes, &Plan::Boolean, true).expect("fit");
+        let rows = encode_all(&e, &text(&[Some("true"), Some("no"), Some("what")]));
+        assert_eq!(rows, vec![vec![1.0], vec![0.0], vec![0.0]]);
+        let three = text(&[Some("a"), Some("b"), Some("c")]);
+        assert!(Encoder::fit("z", &three, &Plan::Boolean, true).is_err());
+    }
+
+    #[test]
+    fn one_hot_with_missing_and_unseen() {
+        let values = text(&[Some("b"), Some("a"), Some("b"), None]);
+        let plan = Plan::Categorical {
+            max_one_hot: 5,
+            top_k: 2,
+        };
+        let e = Encoder::fit("c", &values, &plan, true).expect("fit");
+        assert_eq!(e.feature_names(), vec!["c=b", "c=a", "c=(missing)"]);
+        let rows = encode_all(&e, &text(&[Some("a "), None, Some("zzz")]));
+        assert_eq!(
+            rows,
+            vec![vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0], vec![0.0; 3]]
+        );
+    }
+
+    #[test]
+    fn high_cardinality_frequency() {
+        let values = text(&[Some("a"), Some("a"), Some("b"), Some("c"), None]);
+        let plan = Plan::Categorical {
+            max_one_hot: 2,
+            top_k: 1,
+        };
+        let e = Encoder::fit("c", &values, &plan, true).expect("fit");
+        assert_eq!(e.feature_names(), vec!["c__frequency", "c=a"]);
+        let rows = encode_all(&e, &text(&[Some("a"), Some("c"), None, Some("new")]));
+        assert_eq!(
+            rows,
+            vec![
+                vec![0.4, 1.0],
+                vec![0.2, 0.0],
+                vec![0.2, 0.0],
+                vec![0.0, 0.0]
+            ]
+        );
+    }
+
+    #[test]
+    fn datetime_parts() {
+        let values = text(&[Some("2024-02-29"), None, Some("2020-01-06")]);
+        let e = Encoder::fit("d", &values, &Plan::Datetime, true).expect("fit");
+        assert_eq!(
+            e.feature_names(),
+            vec!["d__year", "d__month", "d__day", "d__weekday", "d__missing"]
+        );
+        let rows = encode_all(&e, &values);
+        assert_eq!(rows[0], vec![2024.0, 2.0, 29.0, 3.0, 0.0]);
+        assert_eq!(rows[1], vec![2022.0, 1.5, 17.5, 1.5, 1.0]);
+        let timed = text(&[Some("2020-01-06 13:30:00"), Some("2020-01-07 00:00:00")]);
+        let e = Encoder::fit("t", &timed, &Plan::Datetime, true).expect("fit");
+        assert_eq!(encode_all(&e, &timed)[0], vec![2020.0, 1.0, 6.0, 0.0, 13.0]);
+        let err = e
+            .encode_row(&text(&[Some("yesterday")]), 0, &mut [0.0; 5])
+            .expect_err("bad date");
+        assert!(err.to_string().contains("'t', row 1"), "{err}");
+    }
+
+    #[test]
+    fn text_features() {
+        let values = text(&[Some("Good good, very good"), None]);
+        let e = Encoder::fit("r", &values, &Plan::Text { buckets: 4 }, true).expect("fit");
+        let rows = encode_all(&e, &values);
+        assert_eq!(rows[0][0], 20.0);
+        assert_eq!(rows[0][1], 4.0);
+        assert_eq!(rows[0][2..].iter().sum::<f64>(), 4.0);
+        assert!(rows[0][2..].contains(&3.0));
+        assert_eq!(rows[1], vec![0.0; 6]);
+    }
+
+    #[test]
+    fn hash_is_stable() {
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,685 @@
+//! Featurization: turns a [`Dataset`] into the `f64` matrix learners train on.
+//!
+//! [`fit_featurizer`] learns everything from the training rows it is given (medians, category
+//! lists, frequencies), so the engine fits it once per fold without leakage; the
+//! [`FittedFeaturizer`] is plain serde data saved with the model and applied to new rows by
+//! [`FittedFeaturizer::transform`]. No scaling happens here: learners that need it scale
+//! themselves.
+//!
+//! Mode `auto`, per column kind:
+//! - numeric: median imputation, plus a `col__missing` 0/1 column when the training rows had
+//!   any missing value;
+//! - boolean: 0/1 (`true`/`yes`/`y`/`t`/`1` are 1; two other values in sorted order), the most
+//!   frequent value for missing cells, plus a `col__missing` column as for numbers;
+//! - categorical with at most `max_one_hot_categories` categories: one-hot (`col=value`), with a
+//!   `col=(missing)` column when the training rows had missing cells; an unseen category is all
+//!   zeros;
+//! - categorical with more categories: frequency encoding (`col__frequency`, the share of training
+//!   rows with that value; unseen = 0) plus a one-hot of the `high_cardinality_top_k` most
+//!   frequent categories;
+//! - datetime: year, month, day, weekday (0 = Monday) and, when the training values have times,
+//!   hour; missing dates take the training median of each part, plus `col__missing`;
+//! - free text: length in characters, word count and `text_hash_buckets` hashed word counts;
+//! - ID-like and constant columns are dropped.
+//!
+//! Mode `off`: numeric and boolean columns only, no imputation; any other feature kind or a
+//! missing value is an error starting with "featurization is off".
+
+mod encode;
+mod guardrails;
+
+pub use guardrails::{run_guardrails, Guardrail, GuardrailStatus};
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{ColumnKind, Dataset, Schema};
+use crate::error::{AutotabError, Result};
+use encode::{Encoder, Plan};
+
+/// Whether autotab featurizes the data (`auto`) or takes numeric columns as they are (`off`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeaturizationMode {
+    /// Impute, encode categories, dates and text.
+    #[default]
+    Auto,
+    /// Numeric and boolean columns only; missing values are errors.
+    Off,
+}
+
+impl FeaturizationMode {
+    /// Parses `auto` or `off` (any case).
+    pub fn parse(name: &str) -> Result<FeaturizationMode> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(FeaturizationMode::Auto),
+            "off" => Ok(FeaturizationMode::Off),
+            _ => Err(AutotabError::config(format!(
+                "unknown featurization mode '{name}': expected auto or off"
+            ))),
+        }
+    }
+}
+
+/// Settings of the featurizer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FeaturizerConfig {
+    /// `auto` or `off`.
+    pub mode: FeaturizationMode,
+    /// Categorical columns with at most this many categories (in the training rows) are
+    /// one-hot encoded; above it they are frequency encoded.
+    pub max_one_hot_categories: usize,
+    /// For high-cardinality columns, how many of the most frequent categories also get a
+    /// one-hot column.
+    pub high_cardinality_top_k: usize,
+    /// Number of hashed word-count buckets per free-text column.
+    pub text_hash_buckets: usize,
+}
+
+impl Default for FeaturizerConfig {
+    fn default() -> Self {
+        FeaturizerConfig {
+            mode: FeaturizationMode::Auto,
+            max_one_hot_categories: crate::data::HIGH_CARDINALITY,
+            high_cardinality_top_k: 10,
+            text_hash_buckets: 32,
+        }
+    }
+}
+
+/// A featurizer fitted on training rows: turns datasets with the same columns into matrices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FittedFeaturizer {
+    mode: FeaturizationMode,
+    encoders: Vec<Encoder>,
+    feature_names: Vec<String>,
+    input_columns: Vec<String>,
+    dropped: Vec<(String, ColumnKind)>,
+}
+
+/// Fits a featurizer on `train` (the training rows of one fold, or all rows for the final
+/// model) following `schema`. The label column, if present in `train`, is not used.
+pub fn fit_featurizer(
+    schema: &Schema,
+    train: &Dataset,
+    config: &FeaturizerConfig,
+) -> Result<FittedFeaturizer> {
+    if train.n_rows() == 0 {
+        return Err(AutotabError::data(
+            "cannot fit the featurizer on zero training rows",
+        ));
+    }
+    let impute = config.mode == FeaturizationMode::Auto;
+    // Check every column's kind before fitting, so that mode off reports the column that
+    // cannot be used rather than a missing value met earlier.
+    let mut plans = Vec::new();
+    let mut dropped = Vec::new();
+    for column in &schema.columns {
+        if !column.kind.is_feature() {
+            dropped.push((column.name.clone(), column.kind));
+            continue;
+        }
+        let plan = match (config.mode, column.kind) {
+            (_, ColumnKind::Numeric) => Plan::Numeric,
+            (_, ColumnKind::Boolean) => Plan::Boolean,
+            (FeaturizationMode::Off, kind) => {
+                return Err(AutotabError::config(format!(
+                    "featurization is off: column '{}' is {} and only numeric and boolean columns can be used as they are; \
+                     drop it, override its kind, or use featurization auto",
+                    column.name,
+                    kind.name()
+                )))
+            }
+            (FeaturizationMode::Auto, ColumnKind::Categorical) => Plan::Categorical {
+                max_one_hot: config.max_one_hot_categories,
+                top_k: config.high_cardinality_top_k,
+            },
+            (FeaturizationMode::Auto, ColumnKind::Datetime) => Plan::Datetime,
+            (FeaturizationMode::Auto, ColumnKind::Text) => Plan::Text {
+                buckets: config.text_hash_buckets,
+            },
+            (FeaturizationMode::Auto, ColumnKind::IdLike | ColumnKind::Constant) => continue,
+        };
+        plans.push((column.name.as_str(), plan));
+    }
+    let mut encoders = Vec::with_capacity(plans.len());
+    for (name, plan) in &plans {
+        let values = &train.require(name)?.values;
+        encoders.push(Encoder::fit(name, values, plan, impute)?);
+    }
+    let feature_names: Vec<String> = encoders.iter().flat_map(|e| e.feature_names()).collect();
+    if feature_names.is_empty() {
+        return Err(AutotabError::data(format!(
+            "no feature columns left to train on: every column other than the label '{}' is ID-like or constant",
+            schema.label
+        )));
+    }
+    Ok(FittedFeaturizer {
+        mode: config.mode,
+        input_columns: encoders.iter().map(|e| e.column().to_string()).collect(),
+        encoders,
+        feature_names,
+        dropped,
+    })
+}
+
+impl FittedFeaturizer {
+    /// The feature matrix of `data`: one row per row, one column per [`Self::feature_names`]
+    /// entry. Extra columns are ignored; a missing input column is an error naming it. In mode
+    /// auto the output holds no NaN.
+    pub fn transform(&self, data: &Dataset) -> Result<Array2<f64>> {
+        let absent: Vec<&str> = self
+            .input_columns
+            .iter()
+            .filter(|c| data.column(c).is_none())
+            .map(String::as_str)
+            .collect();
+        if !absent.is_empty() {
+            return Err(AutotabError::data(format!(
+                "input is missing column{} {} (the model needs: {})",
+                if absent.len() > 1 { "s" } else { "" },
+                absent
+                    .iter()
+                    .map(|c| format!("'{c}'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.input_columns.join(", ")
+            )));
+        }
+        let n_rows = data.n_rows();
+        let mut out = Array2::<f64>::zeros((n_rows, self.feature_names.len()));
+        let mut offset = 0;
+        for encoder in &self.encoders {
+            let width = encoder.feature_names().len();
+            let values = &data.require(encoder.column())?.values;
+            let mut buffer = vec![0.0; width];
+            for i in 0..n_rows {
+                encoder.encode_row(values, i, &mut buffer)?;
+                for (j, &x) in buffer.iter().enumerate() {
+                    out[[i, offset + j]] = x;
+                }
+            }
+            offset += width;
+        }
+        Ok(out)
+    }
+
+    /// The names of the output columns, in order.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// The raw input columns [`Self::transform`] needs, in schema order.
+    pub fn input_columns(&self) -> &[String] {
+        &self.input_columns
+    }
+
+    /// The mode this featurizer was fitted in.
+    pub fn mode(&self) -> FeaturizationMode {
+        self.mode
+    }
+
+    /// What was done, one line per group of columns.
+    pub fn steps(&self) -> Vec<String> {
+        let mut steps = Vec::new();
+        let impute = self.mode == FeaturizationMode::Auto;
+        let numeric: Vec<&Encoder> = self
+            .encoders
+            .iter()
+            .filter(|e| matches!(e, Encoder::Numeric { .. }))
+            .collect();
+        if !numeric.is_empty() {
+            let mut line = format!(
+                "numeric ({}): {}",
+                numeric.len(),
+                if impute {
+                    "kept as is, median imputation"
+                } else {
+                    "kept as is"
+                }
+            );
+            let flagged: Vec<String> = numeric
+                .iter()
+                .filter_map(|e| match e {
+                    Encoder::Numeric {
+                        column,
+                        indicator: true,
+                        train_missing,
+                        ..
+                    } => Some(format!("{column} ({train_missing} missing)")),
+                    _ => None,
+                })
+                .collect();
+            if !flagged.is_empty() {
+                line.push_str(&format!("; missing indicators for {}", flagged.join(", ")));
+            }
+            steps.push(line);
+        }
+        let booleans: Vec<String> = self
+            .encoders
+            .iter()
+            .filter_map(|e| match e {
+                Encoder::Boolean {
+                    column,
+                    mapping,
+                    train_missing,
+                    ..
+                } => {
+                    let ones: Vec<&str> = mapping
+                        .iter()
+                        .filter(|(_, &v)| v == 1.0)
+                        .map(|(k, _)| k.as_str())
+                        .collect();
+                    let mut s = format!("{column} ({} -> 1", ones.join("/"));
+                    if *train_missing > 0 {
+                        s.push_str(&format!(", {train_missing} missing"));
+                    }
+                    s.push(')');
+                    Some(s)
+                }
+                _ => None,
+            })
+            .collect();
+        if !booleans.is_empty() {
+            steps.push(format!(
+                "boolean ({}): mapped to 0/1{}: {}",
+                booleans.len(),
+                if impute {
+                    ", most frequent value for missing cells"
+                } else {
+                    ""
+                },
+                booleans.join(", ")
+            ));
+        }
+        let one_hot: Vec<String> = self
+            .encoders
+            .iter()
+            .filter_map(|e| match e {
+                Encoder::OneHot {
+                    column,
+                    categories,
+                    missing_category,
+                } => Some(format!(
+                    "{column} ({} categories{})",
+                    categories.len(),
+                    if *missing_category { " + missing" } else { "" }
+                )),
+                _ => None,
+            })
+            .collect();
+        if !one_hot.is_empty() {
+            steps.push(format!(
+                "categorical ({}): one-hot encoded, unseen categories all zeros: {}",
+                one_hot.len(),
+                one_hot.join(", ")
+            ));
+        }
+        let frequency: Vec<String> = self
+            .encoders
+            .iter()
+            .filter_map(|e| match e {
+                Encoder::Frequency {
+                    column,
+                    distinct,
+                    top,
+                    ..
+                } => Some(format!(
+                    "{column} ({distinct} categories, top {} one-hot)",
+                    top.len()
+                )),
+                _ => None,
+            })
+            .collect();
+        if !frequency.is_empty() {
+            steps.push(format!(
+                "high-cardinality categorical ({}): frequency encoded plus one-hot of the most frequent: {}",
+                frequency.len(),
+                frequency.join(", ")
+            ));
+        }
+        let dates: Vec<String> = self
+            .encoders
+            .iter()
+            .filter_map(|e| match e {
+                Encoder::Datetime { column, hour, .. } => Some(format!(
+                    "{column} (year, month, day, weekday{})",
+                    if *hour { ", hour" } else { "" }
+                )),
+                _ => None,
+            })
+            .collect();
+        if !dates.is_empty() {
+            steps.push(format!(
+                "datetime ({}): split into parts, median of each part for missing dates: {}",
+                dates.len(),
+                dates.join(", ")
+            ));
+        }
+        let texts: Vec<String> = self
+            .encoders
+            .iter()
+            .filter_map(|e| match e {
+                Encoder::Text { column, buckets } => {
+                    Some(format!("{column} ({buckets} hashed word buckets)"))
+                }
+                _ => None,
+            })
+            .collect();
+        if !texts.is_empty() {
+            steps.push(format!(
+                "free text ({}): length, word count and hashed word counts: {}",
+                texts.len(),
+                texts.join(", ")
+            ));
+        }
+        if !self.dropped.is_empty() {
+            steps.push(format!(
+                "dropped ({}): {}",
+                self.dropped.len(),
+                self.dropped
+                    .iter()
+                    .map(|(c, k)| format!("{c} ({})", k.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{infer_schema, load_table, Column, ColumnValues, LoadOptions};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn load(name: &str) -> Dataset {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("datasets")
+            .join(name);
+        load_table(&path, &LoadOptions::default()).expect("load")
+    }
+
+    fn small() -> Dataset {
+        let text = |v: &[Option<&str>]| {
+            ColumnValues::Text(v.iter().map(|s| s.map(String::from)).collect())
+        };
+        Dataset::new(vec![
+            Column {
+                name: "age".into(),
+                values: ColumnValues::Numeric(vec![30.0, f64::NAN, 50.0, 40.0]),
+            },
+            Column {
+                name: "smoker".into(),
+                values: text(&[Some("yes"), Some("no"), None, Some("no")]),
+            },
+            Column {
+                name: "color".into(),
+                values: text(&[Some("red"), Some("blue"), Some("red"), None]),
+            },
+            Column {
+                name: "y".into(),
+                values: ColumnValues::Numeric(vec![1.0, 0.0, 1.0, 0.0]),
+            },
+        ])
+        .expect("dataset")
+    }
+
+    fn schema(data: &Dataset, label: &str) -> Schema {
+        infer_schema(data, label, &BTreeMap::new()).expect("schema")
+    }
+
+    #[test]
+    fn auto_mode_small_table() {
+        let data = small();
+        let s = schema(&data, "y");
+        let f = fit_featurizer(&s, &data, &FeaturizerConfig::default()).expect("fit");
+        assert_eq!(
+            f.feature_names(),
+            [
+                "age",
+                "age__missing",
+                "smoker",
+                "smoker__missing",
+                "color=red",
+                "color=blue",
+                "color=(missing)"
+            ]
+        );
+        assert_eq!(f.input_columns(), ["age", "smoker", "color"]);
+        let x = f.transform(&data).expect("transform");
+        assert_eq!(x.row(1).to_vec(), vec![40.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        assert_eq!(x.row(2).to_vec(), vec![50.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(f.steps().len(), 3);
+        assert!(f.steps()[0].contains("age (1 missing)"), "{:?}", f.steps());
+
+        // Serde round trip gives the same featurizer.
+        let json = serde_json::to_string(&f).expect("serialize");
+        let back: FittedFeaturizer = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, f);
+    }
+
+    #[test]
+    fn transform_checks_columns_and_parses_text_numbers() {
+        let data = small();
+        let s = schema(&data, "y");
+        let f = fit_featurizer(&s, &data, &FeaturizerConfig::default()).expect("fit");
+        let err = f
+            .transform(&data.without("color"))
+            .expect_err("missing column");
+        assert!(err.to_string().contains("'color'"), "{err}");
+
+        let mut columns: Vec<Column> = data.without("age").columns().to_vec();
+        columns.push(Column {
+            name: "age".into(),
+            values: ColumnValues::Text(vec![
+                Some("60".into()),
+                None,
+                Some("1e1".into()),
+                Some("x".into()),
+            ]),
+        });
+        columns.push(Column {
+            name: "extra".into(),
+            values: ColumnValues::Numeric(vec![0.0; 4]),
+        });
+        let as_text = Dataset::new(columns).expect("dataset");
+        let err = f.transform(&as_text).expect_err("unparsable");
+        assert!(err.to_string().contains("'age', row 4"), "{err}");
+        let x = f
+            .transform(&as_text.select_rows(&[0, 1, 2]))
+            .expect("transform");
+        assert_eq!(x[[0, 0]], 60.0);
+        assert_eq!(x[[2, 0]], 10.0);
+    }
+
+    #[test]
+    fn off_mode() {
+        let data = small();
+        let s = schema(&data, "y");
+        let off = FeaturizerConfig {
+            mode: FeaturizationMode::Off,
+            ..FeaturizerConfig::default()
+        };
+        let err = fit_featurizer(&s, &data, &off).expect_err("categorical");
+        assert!(err.to_string().starts_with("featurization is off"), "{err}");
+        assert!(err.to_string().contains("'color'"), "{err}");
+        let numeric = data.without("color");
+        let s = schema(&numeric, "y");
+        let err = fit_featurizer(&s, &numeric, &off).expect_err("missing value");
+        assert!(err.to_string().contains("featurization is off"), "{err}");
+        let complete = numeric.select_rows(&[0, 3]);
+        let f = fit_featurizer(&s, &complete, &off).expect("fit");
+        assert_eq!(f.feature_names(), ["age", "smoker"]);
+        assert!(f.transform(&numeric).is_err());
+        assert_eq!(
+            f.transform(&complete).expect("transform").row(0).to_vec(),
+            vec![30.0, 1.0]
+        );
+        assert_eq!(
+            FeaturizationMode::parse("OFF").expect("off"),
+            FeaturizationMode::Off
+        );
+        assert!(FeaturizationMode::parse("none").is_err());
+    }
+
+    #[test]
+    fn heart_failure_features() {
+        let data = load("heart_failure.csv");
+        let s = schema(&data, "DEATH_EVENT");
+        let f = fit_featurizer(&s, &data, &FeaturizerConfig::default()).expect("fit");
+        assert_eq!(f.feature_names().len(), 12);
+        let x = f.transform(&data).expect("transform");
+        assert_eq!(x.dim(), (299, 12));
+    }
+
+    #[test]
+    fn adult_ames_penguins_have_no_nan() {
+        for (file, label) in [
+            ("adult.csv", "class"),
+            ("ames_housing.csv", "SalePrice"),
+            ("penguins.csv", "species"),
+        ] {
+            let data = load(file);
+            let s = schema(&data, label);
+            let train: Vec<usize> = (0..data.n_rows()).filter(|i| i % 3 != 0).collect();
+            let test: Vec<usize> = (0..data.n_rows()).filter(|i| i % 3 == 0).collect();
+            let f = fit_featurizer(&s, &data.select_rows(&train), &FeaturizerConfig::default())
+                .expect("fit");
+            let x = f.transform(&data.select_rows(&test)).expect("transform");
+            assert_eq!(x.ncols(), f.feature_names().len());
+            assert!(x.iter().all(|v| v.is_finite()), "{file} has NaN");
+            assert!(!f.feature_names().iter().any(|n| n == "Order" || n == "PID"));
+        }
+    }
+
+    #[test]
+    fn adult_native_country_is_frequency_encoded() {
+        let data = load("adult.csv");
+        let s = schema(&data, "class");
+        let f = fit_featurizer(&s, &data, &FeaturizerConfig::default()).expect("fit");
+        assert!(f
+            .feature_names()
+            .iter()
+            .any(|n| n == "native-country__frequency"));
+        assert!(f.feature_names().iter().any(|n| n == "workclass=(missing)"));
+        assert!(f
+            .steps()
+            .iter()
+            .any(|s| s.starts_with("high-cardinality") && s.contains("native-country")));
+    }
+
+    #[test]
+    fn datetime_and_text_columns() {
+        let n = 30;
+        let dates: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 7 != 3).then(|| format!("2021-03-{:02} 1{}:00:00", i % 28 + 1, i % 10)))
+            .collect();
+        let reviews: Vec<Option<String>> = (0..n)
+            .map(|i| Some(format!("review {i}: the item arrived late but works fine")))
+            .collect();
+        let data = Dataset::new(vec![
+            Column {
+                name: "when".into(),
+                values: ColumnValues::Text(dates),
+            },
+            Column {
+                name: "review".into(),
+                values: ColumnValues::Text(reviews),
+            },
+            Column {
+                name: "y".into(),
+                values: ColumnValues::Numeric((0..n).map(|i| (i % 2) as f64).collect()),
+            },
+        ])
+        .expect("dataset");
+        let s = schema(&data, "y");
+        assert_eq!(s.column("when").expect("when").kind, ColumnKind::Datetime);
+        assert_eq!(s.column("review").expect("review").kind, ColumnKind::Text);
+        let f = fit_featurizer(&s, &data, &FeaturizerConfig::default()).expect("fit");
+        assert_eq!(f.feature_names().len(), 6 + 2 + 32);
+        let x = f.transform(&data).expect("transform");
+        assert!(x.iter().all(|v| v.is_finite()));
+        assert_eq!(x[[0, 4]], 10.0);
+    }
+
+    #[test]
+    fn all_dropped_is_an_error() {
+        let data = Dataset::new(vec![
+            Column {
+                name: "c".into(),
+                values: ColumnValues::Numeric(vec![1.0; 5]),
+            },
+            Column {
+                name: "y".into(),
+                values: ColumnValues::Numeric(vec![0.0, 1.0, 0.0, 1.0, 0.0]),
+            },
+        ])
+        .expect("dataset");
+        let s = schema(&data, "y");
+        let err = fit_featurizer(&s, &data, &FeaturizerConfig::default()).expect_err("empty");
+        assert!(err.to_string().contains("no feature columns"), "{err}");
+    }
+
+    fn cell() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            prop::sample::select(vec!["a", "b", "c", "d", "e", "f", "g", "h"])
+                .prop_map(|s| Some(s.to_string())),
+        ]
+    }
+
+    fn number() -> impl Strategy<Value = f64> {
+        prop_oneof![Just(f64::NAN), -1e6..1e6f64]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn auto_output_is_finite_and_one_hot_rows_sum_to_one_or_zero(
+            nums in prop::collection::vec(number(), 30),
+            cats in prop::collection::vec(cell(), 30),
+            flags in prop::collection::vec(prop::option::of(prop::bool::ANY), 30),
+            split in 1usize..29,
+            max_one_hot in 1usize..10,
+        ) {
+            let data = Dataset::new(vec![
+                Column { name: "x".into(), values: ColumnValues::Numeric(nums) },
+                Column { name: "c".into(), values: ColumnValues::Text(cats) },
+                Column {
+                    name: "b".into(),
+                    values: ColumnValues::Text(
+                        flags.iter().map(|f| f.map(|f| if f { "Yes" } else { "no" }.to_string())).collect(),
+                    ),
+                },
+                Column { name: "y".into(), values: ColumnValues::Numeric(vec![0.0; 30]) },
+            ]).expect("dataset");
+            let mut overrides = BTreeMap::new();
+            overrides.insert("x".to_string(), ColumnKind::Numeric);
+            overrides.insert("c".to_string(), ColumnKind::Categorical);
+            overrides.insert("b".to_string(), ColumnKind::Boolean);
+            let s = infer_schema(&data, "y", &overrides).expect("schema");
+            let train: Vec<usize> = (0..split).collect();
+            let test: Vec<usize> = (split..30).collect();
+            let config = FeaturizerConfig { max_one_hot_categories: max_one_hot, ..FeaturizerConfig::default() };
+            let f = fit_featurizer(&s, &data.select_rows(&train), &config).expect("fit");
+            let x = f.transform(&data.select_rows(&test)).expect("transform");
+            prop_assert!(x.iter().all(|v| v.is_finite()));
+            let b = f.feature_names().iter().position(|n| n == "b").expect("b feature");
+            prop_assert!(x.column(b).iter().all(|&v| v == 0.0 || v == 1.0));
+            let one_hot: Vec<usize> = f.feature_names().iter().enumerate()
+                .filter(|(_, n)| n.starts_with("c=")).map(|(j, _)| j).collect();
+            let frequency = f.feature_names().iter().any(|n| n == "c__frequency");
+            for row in x.rows() {
+                let sum: f64 = one_hot.iter().map(|&j| row[j]).sum();
+                prop_assert!(sum == 0.0 || sum == 1.0);
+                if !frequency {
+                    prop_assert!(one_hot.iter().all(|&j| row[j] == 0.0 || row[j] == 1.0));
+                }
+            }
+        }
+    }
+}
