@@ -144,6 +144,8 @@ pub(super) fn average_precision(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn pairs(scores: &[f64], labels: &[bool]) -> Vec<Scored> {
@@ -184,5 +186,49 @@ mod tests {
         let mut p = pairs(&[0.5, 0.5, 0.5], &[true, false, true]);
         assert!((binary_average_precision(&mut p).unwrap() - 2.0 / 3.0).abs() < 1e-15);
         assert_eq!(binary_average_precision(&mut pairs(&[0.5], &[false])), None);
+    }
+
+    /// Mann-Whitney form of the AUC: the share of (positive, negative) pairs ranked right,
+    /// ties counting one half. Quadratic, for checking only.
+    fn pairwise_auc(pairs: &[Scored]) -> Option<f64> {
+        let (mut right, mut total) = (0.0, 0.0);
+        for &(sp, _) in pairs.iter().filter(|p| p.1) {
+            for &(sn, _) in pairs.iter().filter(|p| !p.1) {
+                total += 1.0;
+                right += if sp > sn {
+                    1.0
+                } else if sp == sn {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+        (total > 0.0).then(|| right / total)
+    }
+
+    proptest! {
+        #[test]
+        fn auc_equals_the_pairwise_definition(
+            rows in proptest::collection::vec((0u8..12, any::<bool>()), 1..60)
+        ) {
+            let mut p: Vec<Scored> = rows.iter().map(|&(s, y)| (f64::from(s), y)).collect();
+            let expected = pairwise_auc(&p);
+            let got = binary_auc(&mut p);
+            prop_assert_eq!(got.is_some(), expected.is_some());
+            if let (Some(got), Some(expected)) = (got, expected) {
+                prop_assert!((got - expected).abs() < 1e-12, "{} vs {}", got, expected);
+            }
+        }
+
+        #[test]
+        fn average_precision_is_a_fraction(
+            rows in proptest::collection::vec((0u8..12, any::<bool>()), 1..60)
+        ) {
+            let mut p: Vec<Scored> = rows.iter().map(|&(s, y)| (f64::from(s), y)).collect();
+            if let Some(ap) = binary_average_precision(&mut p) {
+                prop_assert!(ap > 0.0 && ap <= 1.0 + 1e-12, "{}", ap);
+            }
+        }
     }
 }
