@@ -289,9 +289,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         early_stopping: spec.early_stopping,
         seed: spec.seed,
     };
-    let outcome = pool.install(|| {
-        run_search(Arc::new(prepared), n_rows, metric, &settings, reserve, |t| observer.trial(t))
-    })?;
+    let outcome = run_search(Arc::new(prepared), n_rows, metric, &settings, reserve, |t| observer.trial(t))?;
     let mut ranked: Vec<&TrialRecord> = outcome.trials.iter().filter(|t| t.score.is_some()).collect();
     ranked.sort_by(|a, b| {
         metric
