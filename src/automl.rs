@@ -2,9 +2,11 @@
 //! refit, and returns the leaderboard and the trained [`Pipeline`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +16,7 @@ use crate::featurize::{fit_featurizer, run_guardrails, FeaturizerConfig, Guardra
 use crate::job::JobSpec;
 use crate::metrics::Metric;
 use crate::models::trees::BinnedData;
-use crate::models::{uses_binned_features, Estimator, FitContext, TrainSet};
+use crate::models::{uses_binned_features, Estimator, FitContext, FittedModel, TrainSet};
 use crate::pipeline::Pipeline;
 use crate::search::{run_search, PreparedFold, SearchSettings, StopReason, TrialRecord};
 use crate::target::{encode_label, infer_task, Targets};
@@ -242,6 +244,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     let folds = plan.folds(&targets, spec.seed)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.max_concurrent_trials)
+        .stack_size(crate::search::TRIAL_STACK_BYTES)
         .build()
         .map_err(|e| AutotabError::config(format!("cannot start the worker pool: {e}")))?;
     let prepared: Vec<PreparedFold> = pool.install(|| {
@@ -315,41 +318,13 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     observer.message("refitting the best configuration on all rows");
     let featurizer = fit_featurizer(&schema, &features_table, &featurizer_config)?;
     let x_all = featurizer.transform(&features_table)?;
-    let mut binned_all: Option<BinnedData> = None;
+    let binned_all: OnceLock<BinnedData> = OnceLock::new();
     let mut last_error = None;
     let mut fitted = None;
     for candidate in ranked.iter().take(3) {
-        let estimator = Estimator::new(candidate.algorithm, &candidate.params)?;
-        if uses_binned_features(candidate.algorithm) && binned_all.is_none() {
-            binned_all = Some(BinnedData::build(x_all.view(), 255, 0));
-        }
-        let train = TrainSet {
-            x: x_all.view(),
-            y: targets.as_ref(),
-            weights: None,
-            binned: binned_all.as_ref().filter(|_| uses_binned_features(candidate.algorithm)),
-        };
-        let ctx = FitContext {
-            deadline: Some(hard_end.max(Instant::now() + Duration::from_secs(1))),
-            seed: spec.seed,
-            valid: None,
-        };
-        let result = if let Some(cap) = candidate.algorithm.max_train_rows().filter(|&c| c < x_all.nrows()) {
-            let rows = subsample_rows(x_all.nrows(), cap, spec.seed);
-            let x = x_all.select(ndarray::Axis(0), &rows);
-            let y = targets.select(&rows);
-            estimator.fit(
-                &TrainSet {
-                    x: x.view(),
-                    y: y.as_ref(),
-                    weights: None,
-                    binned: None,
-                },
-                &ctx,
-            )
-        } else {
-            estimator.fit(&train, &ctx)
-        };
+        let deadline = hard_end.max(Instant::now() + Duration::from_secs(1));
+        // On the pool: its threads have the large stack some learners need.
+        let result = pool.install(|| refit(candidate, &x_all, &targets, &binned_all, deadline, spec.seed));
         match result {
             Ok(model) => {
                 fitted = Some(((*candidate).clone(), model));
@@ -390,4 +365,48 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         refit_s,
         sample: features_table.select_rows(&[0]),
     })
+}
+
+/// Fits `trial`'s configuration on all rows (subsampled for capped learners), turning a panic
+/// of the learner into an error.
+fn refit(
+    trial: &TrialRecord,
+    x_all: &Array2<f64>,
+    targets: &Targets,
+    binned_all: &OnceLock<BinnedData>,
+    deadline: Instant,
+    seed: u64,
+) -> Result<FittedModel> {
+    let estimator = Estimator::new(trial.algorithm, &trial.params)?;
+    let ctx = FitContext {
+        deadline: Some(deadline),
+        seed,
+        valid: None,
+    };
+    let fit = || match trial.algorithm.max_train_rows().filter(|&c| c < x_all.nrows()) {
+        Some(cap) => {
+            let rows = subsample_rows(x_all.nrows(), cap, seed);
+            let x = x_all.select(Axis(0), &rows);
+            let y = targets.select(&rows);
+            let train = TrainSet {
+                x: x.view(),
+                y: y.as_ref(),
+                weights: None,
+                binned: None,
+            };
+            estimator.fit(&train, &ctx)
+        }
+        None => {
+            let binned = uses_binned_features(trial.algorithm)
+                .then(|| binned_all.get_or_init(|| BinnedData::build(x_all.view(), 255, 0)));
+            let train = TrainSet {
+                x: x_all.view(),
+                y: targets.as_ref(),
+                weights: None,
+                binned,
+            };
+            estimator.fit(&train, &ctx)
+        }
+    };
+    catch_unwind(AssertUnwindSafe(fit)).unwrap_or_else(|_| Err(AutotabError::fit(trial.algorithm, "the learner panicked")))
 }
