@@ -6,7 +6,9 @@
 pub mod data;
 pub mod error;
 pub mod metrics;
+pub mod registry;
 pub mod task;
+pub mod tracking;
 
 pub use error::{AutotabError, Result};
 pub use task::Task;
