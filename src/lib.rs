@@ -6,6 +6,7 @@
 pub mod automl;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod featurize;
 pub mod job;
 pub mod metrics;

@@ -1,8 +1,10 @@
 //! Subcommands. Each file parses its flags, calls the library and prints.
 
+mod models;
 mod output;
 mod predict;
 mod run;
+mod runs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +37,10 @@ enum Command {
     Run(run::RunArgs),
     /// Score a table with a saved model.
     Predict(predict::PredictArgs),
+    /// Recorded runs: list, show.
+    Runs(runs::RunsArgs),
+    /// Registered models: list, show, register, delete.
+    Models(models::ModelsArgs),
 }
 
 /// Runs the parsed command.
@@ -42,6 +48,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::execute(args, &cli.workspace),
         Command::Predict(args) => predict::execute(args),
+        Command::Runs(args) => runs::execute(args, &cli.workspace),
+        Command::Models(args) => models::execute(args, &cli.workspace),
     }
 }
 

@@ -80,6 +80,11 @@ impl fmt::Display for RunStatus {
 pub struct RunId(String);
 
 impl RunId {
+    /// A run id given as text (e.g. on the command line); the store checks it exists.
+    pub fn parse(id: &str) -> RunId {
+        RunId(id.trim().to_string())
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
