@@ -1,0 +1,3 @@
+//! Learning algorithms. Each family lives in its own module.
+
+pub mod trees;
