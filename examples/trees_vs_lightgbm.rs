@@ -222,8 +222,10 @@ fn main() -> Result<(), String> {
         .num_threads(threads)
         .build()
         .map_err(|e| e.to_string())?;
+    // An optional fifth argument changes the number of rounds (for profiling only).
+    let rounds: usize = args.get(5).and_then(|r| r.parse().ok()).unwrap_or(200);
     let params = GbmParams {
-        n_estimators: 200,
+        n_estimators: rounds,
         num_leaves: 31,
         learning_rate: 0.1,
         ..GbmParams::default()
