@@ -81,9 +81,10 @@ fn one_boosting_round_with_unit_rate_fits_a_step_function_exactly() {
     )
     .unwrap();
     let p = m.predict(x.view());
+    // Histograms hold gradients as f32 (like LightGBM): the fit is exact to f32 precision.
     for (i, &t) in y.iter().enumerate() {
         assert!(
-            (p[[i, 0]] - t).abs() < 1e-9,
+            (p[[i, 0]] - t).abs() < 1e-5,
             "row {i}: {} vs {t}",
             p[[i, 0]]
         );
