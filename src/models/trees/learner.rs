@@ -709,7 +709,8 @@ fn group_job(
     match ctx.sig {
         Ordered::Grad(gh) if nf == 4 && (f0..f0 + 4).all(|f| ctx.active[f]) => {
             let cols = [0, 1, 2, 3].map(|j| ctx.data.column(f0 + j));
-            build_grad4(small, cols, ctx.rows, gh);
+            let used = [0, 1, 2, 3].map(|j| (ctx.data.mapper(f0 + j).n_value_bins() + 1) * 3);
+            build_grad4(small, cols, used, ctx.rows, gh);
         }
         sig => {
             for (j, sm) in small.chunks_mut(region).enumerate() {
@@ -718,10 +719,11 @@ fn group_job(
                     continue;
                 }
                 let col = ctx.data.column(f);
+                let used = (ctx.data.mapper(f).n_value_bins() + 1) * ctx.stride;
                 match sig {
-                    Ordered::Grad(gh) => build_grad(sm, col, ctx.rows, gh),
+                    Ordered::Grad(gh) => build_grad(sm, col, used, ctx.rows, gh),
                     Ordered::Classes { labels, w, k } => {
-                        build_classes(sm, col, ctx.rows, labels, w, k)
+                        build_classes(&mut sm[..used], col, ctx.rows, labels, w, k)
                     }
                 }
             }
@@ -780,14 +782,24 @@ fn as_region(r: &mut [f64]) -> &mut [f64; BINS * 3] {
         .expect("a one-output histogram region holds 256 bins of 3 numbers")
 }
 
-/// Four one-output histograms in one pass over the rows.
-fn build_grad4(regions: &mut [f64], cols: [&[u8]; 4], rows: Option<&[u32]>, gh: &[[f32; 2]]) {
+/// Four one-output histograms in one pass over the rows; only the first `used[j]` numbers of
+/// region `j` (its value bins and NaN bin) are cleared.
+fn build_grad4(
+    regions: &mut [f64],
+    cols: [&[u8]; 4],
+    used: [usize; 4],
+    rows: Option<&[u32]>,
+    gh: &[[f32; 2]],
+) {
     let (r0, rest) = regions.split_at_mut(BINS * 3);
     let (r1, rest) = rest.split_at_mut(BINS * 3);
     let (r2, r3) = rest.split_at_mut(BINS * 3);
     let (r0, r1, r2, r3) = (as_region(r0), as_region(r1), as_region(r2), as_region(r3));
-    for r in [&mut *r0, &mut *r1, &mut *r2, &mut *r3] {
-        r.fill(0.0);
+    for (r, u) in [&mut *r0, &mut *r1, &mut *r2, &mut *r3]
+        .into_iter()
+        .zip(used)
+    {
+        r[..u].fill(0.0);
     }
     let mut add = |b: [u8; 4], g: f64, h: f64| {
         for (r, b) in [&mut *r0, &mut *r1, &mut *r2, &mut *r3].into_iter().zip(b) {
@@ -821,11 +833,12 @@ fn build_grad4(regions: &mut [f64], cols: [&[u8]; 4], rows: Option<&[u32]>, gh: 
     }
 }
 
-fn build_grad(region: &mut [f64], col: &[u8], rows: Option<&[u32]>, gh: &[[f32; 2]]) {
+/// One one-output histogram; only its first `used` numbers (value bins and NaN bin) are cleared.
+fn build_grad(region: &mut [f64], col: &[u8], used: usize, rows: Option<&[u32]>, gh: &[[f32; 2]]) {
     let region: &mut [f64; BINS * 3] = region
         .try_into()
         .expect("a one-output histogram region holds 256 bins of 3 numbers");
-    region.fill(0.0);
+    region[..used].fill(0.0);
     match rows {
         None => {
             for (&b, &[gi, hi]) in col.iter().zip(gh) {
@@ -879,17 +892,9 @@ fn build_classes(
 /// The bin range a random (extra-trees) threshold is drawn from: `[lo, hi)` over the value
 /// bins that hold rows, or `None` if at most one does.
 fn random_bin(region: &[f64], nv: usize, s: usize, seed: u64, f: usize) -> Option<u8> {
-    let mut lo = usize::MAX;
-    let mut hi = 0;
-    for b in 0..nv {
-        if region[b * s + s - 1] > 0.0 {
-            lo = lo.min(b);
-            hi = b;
-        }
-    }
-    if lo == usize::MAX {
-        return None;
-    }
+    let filled = |b: &usize| region[b * s + s - 1] > 0.0;
+    let lo = (0..nv).find(filled)?;
+    let hi = (lo..nv).rev().find(filled)?;
     if hi == lo {
         // Only NaN against the values remains possible.
         return Some(hi as u8);
@@ -939,13 +944,27 @@ fn find(
         let (g, h, n) = (tot[0], tot[1], tot[2]);
         let parent = leaf_score(g, h, cfg.lambda, cfg.alpha);
         let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0.0);
-        for t in 0..=last {
-            gl += region[t * 3];
-            hl += region[t * 3 + 1];
-            nl += region[t * 3 + 2];
-            if only.is_some_and(|o| o != t) {
+        // A random threshold only needs the sums below it.
+        let first = match only {
+            Some(o) => {
+                for b in region[..o * 3].chunks_exact(3) {
+                    gl += b[0];
+                    hl += b[1];
+                    nl += b[2];
+                }
+                o
+            }
+            None => 0,
+        };
+        for t in first..=last {
+            let bin_n = region[t * 3 + 2];
+            if bin_n == 0.0 && only.is_none() {
+                // An empty bin repeats the previous threshold's split.
                 continue;
             }
+            gl += region[t * 3];
+            hl += region[t * 3 + 1];
+            nl += bin_n;
             for dir in 0..1 + has_nan as usize {
                 let (gl, hl, nl) = if dir == 1 {
                     (gl + nan[0], hl + nan[1], nl + nan[2])
@@ -970,6 +989,10 @@ fn find(
             .map(|c| leaf_score(tot[c], tot[k], cfg.lambda, cfg.alpha))
             .sum();
         for t in 0..=last {
+            if region[t * s + s - 1] == 0.0 && only.is_none() {
+                // An empty bin repeats the previous threshold's split.
+                continue;
+            }
             for c in 0..s {
                 cum[c] += region[t * s + c];
             }
