@@ -159,7 +159,8 @@ fn read_f64(dir: &Path, name: &str, part: &str, p: usize) -> Result<Table, Strin
     let mut r = std::io::BufReader::new(file);
     let mut next = || -> Result<f64, String> {
         let mut b = [0u8; 8];
-        r.read_exact(&mut b).map_err(|e| format!("{}: {e}", path.display()))?;
+        r.read_exact(&mut b)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(f64::from_le_bytes(b))
     };
     let mut x = Array2::zeros((n, p));
