@@ -5,15 +5,15 @@
 //! cargo run --release --example trees_vs_lightgbm -- prepare <dataset|synthetic> <encoded-dir>
 //! cargo run --release --example trees_vs_lightgbm -- run <dataset|synthetic> <encoded-dir> <threads>
 //! ```
-//! Loads `../shared/bench/<dataset>/{train,test}.csv` (strings ordinal-encoded in sorted order,
-//! unseen test strings as missing), or generates the synthetic 1,000,000 x 50 table (seed 42).
-//! `prepare` writes the encoded matrices to `<encoded-dir>/<dataset>.{train,test}.f64`
-//! (row-major f64, label last) for the Python side. `run` trains 200 rounds of 31 leaves at
-//! learning rate 0.1 on a local rayon pool of `<threads>` threads and prints one JSON line of
-//! timings and the test metric.
+//! `prepare` loads `../shared/bench/<dataset>/{train,test}.csv` (strings ordinal-encoded in
+//! sorted order, unseen test strings as missing), or generates the synthetic 1,000,000 x 50
+//! table (train seed 42, 100,000 test rows seed 43), and writes the encoded matrices to
+//! `<encoded-dir>/<dataset>.{train,test}.f64` (row-major f64, label last). `run` reads them
+//! (as the Python side does), trains 200 rounds of 31 leaves at learning rate 0.1 on a local
+//! rayon pool of `<threads>` threads and prints one JSON line of timings and the test metric.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -150,6 +150,30 @@ fn write_f64(path: &Path, t: &Table) -> Result<(), String> {
     w.flush().map_err(|e| e.to_string())
 }
 
+/// Reads a matrix written by `write_f64` (`p` features, label last), streaming it into place.
+fn read_f64(dir: &Path, name: &str, part: &str, p: usize) -> Result<Table, String> {
+    let path = dir.join(format!("{name}.{part}.f64"));
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len() as usize;
+    let n = len / 8 / (p + 1);
+    let mut r = std::io::BufReader::new(file);
+    let mut next = || -> Result<f64, String> {
+        let mut b = [0u8; 8];
+        r.read_exact(&mut b)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(f64::from_le_bytes(b))
+    };
+    let mut x = Array2::zeros((n, p));
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        for j in 0..p {
+            x[[i, j]] = next()?;
+        }
+        y.push(next()?);
+    }
+    Ok((x, y))
+}
+
 /// Area under the ROC curve (ties get average ranks).
 fn auc(score: &[f64], y: &[f64]) -> f64 {
     let mut idx: Vec<usize> = (0..score.len()).collect();
@@ -193,12 +217,12 @@ fn main() -> Result<(), String> {
     }
     let name = &args[2];
     let out = Path::new(&args[3]);
-    let (train, test, binary) = if name == "synthetic" {
-        (synthetic(1_000_000, 42), synthetic(100_000, 43), true)
-    } else {
-        load_bench(&Path::new("../shared/bench").join(name))?
-    };
     if args[1] == "prepare" {
+        let (train, test, binary) = if name == "synthetic" {
+            (synthetic(1_000_000, 42), synthetic(100_000, 43), true)
+        } else {
+            load_bench(&Path::new("../shared/bench").join(name))?
+        };
         std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
         write_f64(&out.join(format!("{name}.train.f64")), &train)?;
         write_f64(&out.join(format!("{name}.test.f64")), &test)?;
@@ -217,13 +241,23 @@ fn main() -> Result<(), String> {
         .ok_or(usage)?
         .parse()
         .map_err(|e| format!("threads: {e}"))?;
-    let ((x, y), (tx, ty)) = (train, test);
+    // Both sides read the same encoded matrices, so peak memory compares like with like.
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("{name}.json"))).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let p = meta["n_features"].as_u64().ok_or("n_features")? as usize;
+    let binary = meta["binary"].as_bool().ok_or("binary")?;
+    let (x, y) = read_f64(out, name, "train", p)?;
+    let (tx, ty) = read_f64(out, name, "test", p)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| e.to_string())?;
+    // An optional fifth argument changes the number of rounds (for profiling only).
+    let rounds: usize = args.get(5).and_then(|r| r.parse().ok()).unwrap_or(200);
     let params = GbmParams {
-        n_estimators: 200,
+        n_estimators: rounds,
         num_leaves: 31,
         learning_rate: 0.1,
         ..GbmParams::default()

@@ -5,7 +5,7 @@
 //! after the value bins. A split "bin <= t" is therefore exactly the raw test `v <= upper[t]`,
 //! which lets fitted trees predict from raw features.
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis, Slice};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -141,21 +141,42 @@ impl BinnedData {
     }
 
     fn with_mappers(x: ArrayView2<f64>, mappers: Vec<BinMapper>) -> BinnedData {
+        const BLOCK: usize = 8192;
         let n = x.nrows();
-        let mut bins = vec![0u8; n * mappers.len()];
-        if n > 0 {
-            bins.par_chunks_mut(n)
-                .zip(mappers.par_iter())
-                .enumerate()
-                .for_each(|(f, (out, mapper))| {
-                    if f < x.ncols() {
-                        for (o, &v) in out.iter_mut().zip(x.column(f).iter()) {
-                            *o = mapper.bin(v);
-                        }
-                    } else {
-                        out.fill(mapper.bin(f64::NAN));
+        let p = mappers.len();
+        let width = x.ncols().min(p);
+        // Read row blocks in their memory order, write each block column by column, then copy
+        // the block columns into place: no strided walk over a row-major matrix.
+        let blocks: Vec<Vec<u8>> = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|bi| {
+                let start = bi * BLOCK;
+                let len = BLOCK.min(n - start);
+                let mut local = vec![0u8; len * p];
+                for (f, m) in mappers.iter().enumerate().skip(width) {
+                    local[f * len..(f + 1) * len].fill(m.bin(f64::NAN));
+                }
+                for (i, row) in x
+                    .slice_axis(Axis(0), Slice::from(start..start + len))
+                    .rows()
+                    .into_iter()
+                    .enumerate()
+                {
+                    for (f, (&v, m)) in row.iter().zip(&mappers).enumerate() {
+                        local[f * len + i] = m.bin(v);
                     }
-                });
+                }
+                local
+            })
+            .collect();
+        let mut bins = vec![0u8; n * p];
+        for (bi, local) in blocks.iter().enumerate() {
+            let start = bi * BLOCK;
+            let len = local.len() / p.max(1);
+            for f in 0..p {
+                bins[f * n + start..f * n + start + len]
+                    .copy_from_slice(&local[f * len..(f + 1) * len]);
+            }
         }
         BinnedData {
             n_rows: n,

@@ -354,9 +354,10 @@ impl GbmModel {
         let k = self.per_round;
         let params = self.params.clone();
         if let Some((v, vy)) = valid {
-            if v.n_features() != train.n_features() {
+            if v.n_features() != train.n_features() || v.fingerprint() != self.fingerprint {
                 return Err(AutotabError::data(format!(
-                    "validation data has {} features, the training data {}",
+                    "validation data ({} features) must be binned with the training data's \
+                     boundaries (`BinnedData::bin_like`; training data has {} features)",
                     v.n_features(),
                     train.n_features()
                 )));
