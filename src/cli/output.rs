@@ -38,10 +38,3 @@ fn shorten(text: &str, max: usize) -> String {
         format!("{cut}…")
     }
 }
-
-/// A new run id: `run-YYYYMMDD-HHMMSS-xxxx`.
-pub fn new_run_id() -> String {
-    let now = chrono::Utc::now();
-    let nanos = now.timestamp_subsec_nanos() ^ std::process::id();
-    format!("run-{}-{:04x}", now.format("%Y%m%d-%H%M%S"), nanos & 0xffff)
-}

@@ -15,7 +15,11 @@ use crate::models::{Algorithm, Domain, ParamSpec, ParamValue, Params};
 /// What the sampler knows of one algorithm so far.
 #[derive(Debug, Clone, Default)]
 struct AlgorithmStats {
+    /// Trials proposed.
     trials: usize,
+    /// Trials observed (finished), failed ones included.
+    finished: usize,
+    /// Trials that completed with a score.
     completed: usize,
     best_loss: Option<f64>,
     best_params: Option<Params>,
@@ -47,6 +51,7 @@ impl Sampler {
     pub fn observe(&mut self, algorithm: Algorithm, params: &Params, loss: Option<f64>, seconds: f64) {
         let s = self.stats.entry(algorithm).or_default();
         s.total_seconds += seconds;
+        s.finished += 1;
         if let Some(loss) = loss {
             s.completed += 1;
             if s.best_loss.is_none_or(|b| loss < b) {
@@ -60,8 +65,8 @@ impl Sampler {
     pub fn mean_seconds(&self, algorithm: Algorithm) -> Option<f64> {
         self.stats
             .get(&algorithm)
-            .filter(|s| s.trials > 0 && s.total_seconds > 0.0)
-            .map(|s| s.total_seconds / s.trials.max(1) as f64)
+            .filter(|s| s.finished > 0)
+            .map(|s| s.total_seconds / s.finished as f64)
     }
 
     /// The next trial, or `None` when every algorithm would cost more than `seconds_left`.
