@@ -277,6 +277,12 @@ pub fn execute(args: RunArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
         featurization: outcome.pipeline.featurizer.steps(),
         experiment: spec.experiment.clone(),
         run_id: Some(run_id.clone()),
+        guardrails: outcome
+            .guardrails
+            .iter()
+            .filter_map(|g| serde_json::to_value(g).ok())
+            .collect(),
+        data_fingerprint: None,
     };
     save_bundle(&model_dir, &outcome.pipeline, &info, &outcome.sample)?;
     println!(
