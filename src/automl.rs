@@ -2,9 +2,11 @@
 //! refit, and returns the leaderboard and the trained [`Pipeline`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -14,23 +16,44 @@ use crate::featurize::{fit_featurizer, run_guardrails, FeaturizerConfig, Guardra
 use crate::job::JobSpec;
 use crate::metrics::Metric;
 use crate::models::trees::BinnedData;
-use crate::models::{uses_binned_features, Estimator, FitContext, TrainSet};
+use crate::models::{uses_binned_features, Estimator, FitContext, FittedModel, TrainSet};
 use crate::pipeline::Pipeline;
 use crate::search::{run_search, PreparedFold, SearchSettings, StopReason, TrialRecord};
-use crate::target::{encode_label, infer_task, Targets};
+use crate::target::{encode_label, infer_task, LabelEncoding, Targets};
 use crate::task::Task;
 use crate::validation::{subsample_rows, ValidationPlan};
+
+/// What is known when a run starts searching: the data's shape, schema, task and metric.
+#[derive(Debug)]
+pub struct RunStart<'a> {
+    /// The job.
+    pub spec: &'a JobSpec,
+    /// The inferred schema.
+    pub schema: &'a Schema,
+    /// The task.
+    pub task: Task,
+    /// The primary metric.
+    pub metric: Metric,
+    /// The validation scheme, described.
+    pub validation: String,
+    /// Training rows (label present).
+    pub rows: usize,
+    /// Columns of the training table, label included.
+    pub columns: usize,
+}
 
 /// Hears about a run as it goes (the CLI prints; tracking records).
 pub trait RunObserver {
     /// The data was loaded and its schema inferred.
-    fn schema(&mut self, _schema: &Schema, _task: Task, _metric: Metric, _validation: &str) {}
+    fn schema(&mut self, _start: &RunStart) {}
     /// The data guardrails were run.
     fn guardrails(&mut self, _guardrails: &[Guardrail]) {}
     /// A trial finished.
     fn trial(&mut self, _trial: &TrialRecord) {}
     /// A progress message.
     fn message(&mut self, _message: &str) {}
+    /// The run was recorded under this id (tracked runs only).
+    fn run_started(&mut self, _run_id: &str) {}
 }
 
 /// An observer that ignores everything.
@@ -153,16 +176,24 @@ fn concat_values(a: &ColumnValues, b: &ColumnValues) -> ColumnValues {
     }
 }
 
-/// Runs a whole AutoML job within its time budget.
-pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
-    let start = Instant::now();
-    if spec.timeout.is_zero() {
-        return Err(AutotabError::config("the timeout must be more than 0 seconds"));
-    }
-    if spec.max_concurrent_trials == 0 {
-        return Err(AutotabError::config("max_concurrent_trials must be at least 1"));
-    }
-    let hard_end = start + spec.timeout;
+/// The job's data, ready to split: label encoded, rows without a label dropped, schema inferred.
+struct Prepared {
+    data: Dataset,
+    features_table: Dataset,
+    targets: Targets,
+    encoding: LabelEncoding,
+    task: Task,
+    metric: Metric,
+    schema: Schema,
+    class_counts: Vec<(String, usize)>,
+    /// Rows of a given validation table (at the end of `data`).
+    n_valid_rows: Option<usize>,
+    /// Rows dropped for a missing label.
+    dropped: usize,
+}
+
+/// Loads the job's data and works out task, metric, targets and schema.
+fn prepare(spec: &JobSpec) -> Result<Prepared> {
     let (data, n_given_valid) = load_job_data(spec)?;
     let label_column = data.require(&spec.label).map_err(|_| {
         AutotabError::data(format!(
@@ -181,16 +212,10 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     let metric = spec.metric.unwrap_or_else(|| Metric::default_for(task));
     metric.check_task(task)?;
     let (encoding, targets, kept) = encode_label(label_column, task)?;
-    let data = if kept.len() < data.n_rows() {
-        observer.message(&format!(
-            "dropped {} rows whose label '{}' is missing",
-            data.n_rows() - kept.len(),
-            spec.label
-        ));
-        data.select_rows(&kept)
-    } else {
-        data
-    };
+    let total = data.n_rows();
+    let dropped = total - kept.len();
+    let n_valid_rows = n_given_valid.map(|n| kept.iter().filter(|&&i| i >= total - n).count());
+    let data = if dropped > 0 { data.select_rows(&kept) } else { data };
     let features_table = data.without(&spec.label);
     let schema = infer_schema(&data, &spec.label, &spec.column_kinds)?;
     if schema.features().next().is_none() {
@@ -207,8 +232,75 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         }
         Targets::Values(_) => Vec::new(),
     };
+    Ok(Prepared {
+        data,
+        features_table,
+        targets,
+        encoding,
+        task,
+        metric,
+        schema,
+        class_counts,
+        n_valid_rows,
+        dropped,
+    })
+}
+
+/// Fits one configuration on all rows of the job's data (no search): what registering a
+/// chosen child run needs. Returns the pipeline and the first row's inputs (a sample request).
+pub fn fit_configuration(spec: &JobSpec, trial: &TrialRecord) -> Result<(Pipeline, Dataset)> {
+    let p = prepare(spec)?;
+    let config = FeaturizerConfig {
+        mode: spec.featurization,
+        ..FeaturizerConfig::default()
+    };
+    let featurizer = fit_featurizer(&p.schema, &p.features_table, &config)?;
+    let x_all = featurizer.transform(&p.features_table)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(spec.max_concurrent_trials.max(1))
+        .stack_size(crate::search::TRIAL_STACK_BYTES)
+        .build()
+        .map_err(|e| AutotabError::config(format!("cannot start the worker pool: {e}")))?;
+    let deadline = Instant::now() + spec.timeout.max(Duration::from_secs(60));
+    let model = pool.install(|| refit(trial, &x_all, &p.targets, &OnceLock::new(), deadline, spec.seed))?;
+    let pipeline = Pipeline {
+        task: p.task,
+        label: spec.label.clone(),
+        label_encoding: p.encoding,
+        schema: p.schema,
+        algorithm: trial.algorithm,
+        featurizer,
+        model,
+    };
+    Ok((pipeline, p.features_table.select_rows(&[0])))
+}
+
+/// Runs a whole AutoML job within its time budget.
+pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
+    let start = Instant::now();
+    if spec.timeout.is_zero() {
+        return Err(AutotabError::config("the timeout must be more than 0 seconds"));
+    }
+    if spec.max_concurrent_trials == 0 {
+        return Err(AutotabError::config("max_concurrent_trials must be at least 1"));
+    }
+    let hard_end = start + spec.timeout;
+    let Prepared {
+        data,
+        features_table,
+        targets,
+        encoding,
+        task,
+        metric,
+        schema,
+        class_counts,
+        n_valid_rows,
+        dropped,
+    } = prepare(spec)?;
+    if dropped > 0 {
+        observer.message(&format!("dropped {dropped} rows whose label '{}' is missing", spec.label));
+    }
     let guardrails = run_guardrails(&schema, &features_table, (!class_counts.is_empty()).then_some(&class_counts[..]));
-    let n_valid_rows = n_given_valid.filter(|&n| kept.len() == data.n_rows() || n > 0);
     let plan = match (n_valid_rows, spec.n_cross_validations, spec.validation_size) {
         (Some(n), _, _) => ValidationPlan::Given {
             n_valid: n.min(data.n_rows().saturating_sub(1)),
@@ -229,7 +321,15 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
             )));
         }
     }
-    observer.schema(&schema, task, metric, &plan.describe());
+    observer.schema(&RunStart {
+        spec,
+        schema: &schema,
+        task,
+        metric,
+        validation: plan.describe(),
+        rows: data.n_rows(),
+        columns: data.columns().len(),
+    });
     observer.guardrails(&guardrails);
     let algorithms = spec.algorithms_for(task)?;
     let featurizer_config = FeaturizerConfig {
@@ -242,6 +342,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     let folds = plan.folds(&targets, spec.seed)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.max_concurrent_trials)
+        .stack_size(crate::search::TRIAL_STACK_BYTES)
         .build()
         .map_err(|e| AutotabError::config(format!("cannot start the worker pool: {e}")))?;
     let prepared: Vec<PreparedFold> = pool.install(|| {
@@ -289,9 +390,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         early_stopping: spec.early_stopping,
         seed: spec.seed,
     };
-    let outcome = pool.install(|| {
-        run_search(Arc::new(prepared), n_rows, metric, &settings, reserve, |t| observer.trial(t))
-    })?;
+    let outcome = run_search(Arc::new(prepared), n_rows, metric, &settings, reserve, |t| observer.trial(t))?;
     let mut ranked: Vec<&TrialRecord> = outcome.trials.iter().filter(|t| t.score.is_some()).collect();
     ranked.sort_by(|a, b| {
         metric
@@ -317,41 +416,13 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     observer.message("refitting the best configuration on all rows");
     let featurizer = fit_featurizer(&schema, &features_table, &featurizer_config)?;
     let x_all = featurizer.transform(&features_table)?;
-    let mut binned_all: Option<BinnedData> = None;
+    let binned_all: OnceLock<BinnedData> = OnceLock::new();
     let mut last_error = None;
     let mut fitted = None;
     for candidate in ranked.iter().take(3) {
-        let estimator = Estimator::new(candidate.algorithm, &candidate.params)?;
-        if uses_binned_features(candidate.algorithm) && binned_all.is_none() {
-            binned_all = Some(BinnedData::build(x_all.view(), 255, 0));
-        }
-        let train = TrainSet {
-            x: x_all.view(),
-            y: targets.as_ref(),
-            weights: None,
-            binned: binned_all.as_ref().filter(|_| uses_binned_features(candidate.algorithm)),
-        };
-        let ctx = FitContext {
-            deadline: Some(hard_end.max(Instant::now() + Duration::from_secs(1))),
-            seed: spec.seed,
-            valid: None,
-        };
-        let result = if let Some(cap) = candidate.algorithm.max_train_rows().filter(|&c| c < x_all.nrows()) {
-            let rows = subsample_rows(x_all.nrows(), cap, spec.seed);
-            let x = x_all.select(ndarray::Axis(0), &rows);
-            let y = targets.select(&rows);
-            estimator.fit(
-                &TrainSet {
-                    x: x.view(),
-                    y: y.as_ref(),
-                    weights: None,
-                    binned: None,
-                },
-                &ctx,
-            )
-        } else {
-            estimator.fit(&train, &ctx)
-        };
+        let deadline = hard_end.max(Instant::now() + Duration::from_secs(1));
+        // On the pool: its threads have the large stack some learners need.
+        let result = pool.install(|| refit(candidate, &x_all, &targets, &binned_all, deadline, spec.seed));
         match result {
             Ok(model) => {
                 fitted = Some(((*candidate).clone(), model));
@@ -392,4 +463,48 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         refit_s,
         sample: features_table.select_rows(&[0]),
     })
+}
+
+/// Fits `trial`'s configuration on all rows (subsampled for capped learners), turning a panic
+/// of the learner into an error.
+fn refit(
+    trial: &TrialRecord,
+    x_all: &Array2<f64>,
+    targets: &Targets,
+    binned_all: &OnceLock<BinnedData>,
+    deadline: Instant,
+    seed: u64,
+) -> Result<FittedModel> {
+    let estimator = Estimator::new(trial.algorithm, &trial.params)?;
+    let ctx = FitContext {
+        deadline: Some(deadline),
+        seed,
+        valid: None,
+    };
+    let fit = || match trial.algorithm.max_train_rows().filter(|&c| c < x_all.nrows()) {
+        Some(cap) => {
+            let rows = subsample_rows(x_all.nrows(), cap, seed);
+            let x = x_all.select(Axis(0), &rows);
+            let y = targets.select(&rows);
+            let train = TrainSet {
+                x: x.view(),
+                y: y.as_ref(),
+                weights: None,
+                binned: None,
+            };
+            estimator.fit(&train, &ctx)
+        }
+        None => {
+            let binned = uses_binned_features(trial.algorithm)
+                .then(|| binned_all.get_or_init(|| BinnedData::build(x_all.view(), 255, 0)));
+            let train = TrainSet {
+                x: x_all.view(),
+                y: targets.as_ref(),
+                weights: None,
+                binned,
+            };
+            estimator.fit(&train, &ctx)
+        }
+    };
+    catch_unwind(AssertUnwindSafe(fit)).unwrap_or_else(|_| Err(AutotabError::fit(trial.algorithm, "the learner panicked")))
 }

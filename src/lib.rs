@@ -6,15 +6,18 @@
 pub mod automl;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod featurize;
 pub mod job;
 pub mod metrics;
 pub mod models;
 pub mod pipeline;
+pub mod registry;
 pub mod scoring;
 pub mod search;
 pub mod target;
 pub mod task;
+pub mod tracking;
 pub mod validation;
 
 pub use automl::{run, RunObserver, RunOutcome};
@@ -22,3 +25,4 @@ pub use error::{AutotabError, Result};
 pub use job::JobSpec;
 pub use scoring::Predictor;
 pub use task::Task;
+pub use tracking::Workspace;

@@ -1,9 +1,11 @@
 //! Subcommands. Each file parses its flags, calls the library and prints.
 
+mod models;
 mod output;
 mod predict;
 mod run;
 mod serve;
+mod runs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Score JSON-lines requests from stdin (the process behind the generated score.py).
     ScoreWorker(serve::ScoreWorkerArgs),
+    /// Recorded runs: list, show.
+    Runs(runs::RunsArgs),
+    /// Registered models: list, show, register, delete.
+    Models(models::ModelsArgs),
 }
 
 /// Runs the parsed command.
@@ -49,6 +55,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(args) => predict::execute(args),
         Command::Serve(args) => serve::execute(args, &cli.workspace),
         Command::ScoreWorker(args) => serve::execute_worker(args, &cli.workspace),
+        Command::Runs(args) => runs::execute(args, &cli.workspace),
+        Command::Models(args) => models::execute(args, &cli.workspace),
     }
 }
 

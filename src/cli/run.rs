@@ -3,19 +3,21 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::Args;
 
-use autotab::automl::{self, RunObserver};
-use autotab::data::{ColumnKind, Schema};
+use autotab::automl::{RunObserver, RunStart};
+use autotab::data::ColumnKind;
 use autotab::featurize::{FeaturizationMode, Guardrail};
+use autotab::experiment::{run_tracked, Registration};
 use autotab::job::{parse_duration, JobSpec};
 use autotab::metrics::Metric;
 use autotab::models::Algorithm;
-use autotab::scoring::{save_bundle, BundleInfo, BUNDLE_FORMAT_VERSION};
 use autotab::search::{TrialRecord, TrialStatus};
 use autotab::task::Task;
+use autotab::tracking::{RunId, RunStatus, Workspace};
 
 use super::output;
 
@@ -88,6 +90,15 @@ pub struct RunArgs {
     /// Where to save the model bundle (default: inside the workspace).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Register the best model under this name (next version if it exists).
+    #[arg(long)]
+    register: Option<String>,
+    /// Tag of the registered model: key=value (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+    /// Description of the registered model.
+    #[arg(long)]
+    description: Option<String>,
     /// Print one JSON summary object as the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -190,14 +201,19 @@ fn parse_algorithms(names: &[String]) -> anyhow::Result<Vec<Algorithm>> {
         .collect::<autotab::Result<Vec<_>>>()?)
 }
 
-/// Prints progress to stdout as the run goes.
+/// Prints progress to stdout as the run goes, and remembers the run id for Ctrl-C.
 struct Printer {
     quiet: bool,
+    run_id: Arc<Mutex<Option<String>>>,
 }
 
 impl RunObserver for Printer {
-    fn schema(&mut self, schema: &Schema, task: Task, metric: Metric, validation: &str) {
-        println!("task: {task}   metric: {metric}   validation: {validation}");
+    fn schema(&mut self, start: &RunStart) {
+        let schema = start.schema;
+        println!(
+            "task: {}   metric: {}   validation: {}   rows: {}",
+            start.task, start.metric, start.validation, start.rows
+        );
         println!(
             "schema ({} columns besides the label '{}'):",
             schema.columns.len(),
@@ -243,11 +259,44 @@ impl RunObserver for Printer {
             println!("  .. {message}");
         }
     }
+
+    fn run_started(&mut self, run_id: &str) {
+        println!("run: {run_id}");
+        if let Ok(mut slot) = self.run_id.lock() {
+            *slot = Some(run_id.to_string());
+        }
+    }
 }
 
-/// Runs the job, saves the bundle, prints the leaderboard and (with --json) the summary.
-pub fn execute(args: RunArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+/// On Ctrl-C, marks the run `canceled` (finished trials stay recorded) and exits with 130.
+fn cancel_on_ctrl_c(workspace: &Path, run_id: Arc<Mutex<Option<String>>>) {
+    let root = workspace.to_path_buf();
+    let _ = ctrlc::set_handler(move || {
+        let id = run_id.lock().ok().and_then(|s| s.clone());
+        if let (Some(id), Ok(ws)) = (id, Workspace::open(&root)) {
+            if let Ok(detail) = ws.get_run(&id) {
+                let run = RunId::parse(&detail.summary.id);
+                let _ = ws.finish_run(&run, RunStatus::Canceled, &serde_json::json!({"error": "canceled by Ctrl-C"}));
+            }
+            eprintln!("canceled: run {id} is recorded as canceled");
+        }
+        std::process::exit(130);
+    });
+}
+
+/// Runs the job in the workspace, saves (and registers) the bundle, prints the leaderboard
+/// and, with --json, the summary.
+pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> {
     let spec = args.job_spec()?;
+    let register = match &args.register {
+        Some(name) => Some(Registration {
+            name: name.clone(),
+            description: args.description.clone(),
+            tags: parse_tags(&args.tags)?,
+        }),
+        None => None,
+    };
+    let workspace = Workspace::open(workspace_dir)?;
     println!(
         "autotab run: {} (label '{}', budget {:.0}s, {} concurrent trial(s))",
         spec.training_data.display(),
@@ -255,41 +304,15 @@ pub fn execute(args: RunArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
         spec.timeout.as_secs_f64(),
         spec.max_concurrent_trials
     );
-    let mut printer = Printer { quiet: args.quiet };
-    let outcome = automl::run(&spec, &mut printer)?;
-    let run_id = output::new_run_id();
-    let model_dir = args
-        .output
-        .clone()
-        .unwrap_or_else(|| workspace.join("artifacts").join(&run_id).join("model"));
-    let info = BundleInfo {
-        format_version: BUNDLE_FORMAT_VERSION,
-        autotab_version: env!("CARGO_PKG_VERSION").to_string(),
-        created: chrono::Utc::now().to_rfc3339(),
-        task: outcome.task.name().to_string(),
-        metric: outcome.metric.name().to_string(),
-        score: outcome.best.score.unwrap_or(f64::NAN),
-        algorithm: outcome.best.algorithm.name().to_string(),
-        params: outcome.best.params.clone(),
-        label: spec.label.clone(),
-        classes: outcome.pipeline.label_encoding.classes().to_vec(),
-        input_columns: outcome.pipeline.featurizer.input_columns().to_vec(),
-        featurization: outcome.pipeline.featurizer.steps(),
-        experiment: spec.experiment.clone(),
-        run_id: Some(run_id.clone()),
-        guardrails: outcome
-            .guardrails
-            .iter()
-            .filter_map(|g| serde_json::to_value(g).ok())
-            .collect(),
-        data_fingerprint: None,
+    let run_id = Arc::new(Mutex::new(None));
+    cancel_on_ctrl_c(workspace_dir, Arc::clone(&run_id));
+    let mut printer = Printer {
+        quiet: args.quiet,
+        run_id,
     };
-    save_bundle(&model_dir, &outcome.pipeline, &info, &outcome.sample)?;
-    println!(
-        "leaderboard (best {} of {} trials):",
-        outcome.leaderboard().len().min(10),
-        outcome.trials.len()
-    );
+    let tracked = run_tracked(&spec, &workspace, args.output.as_deref(), register.as_ref(), &mut printer)?;
+    let outcome = &tracked.outcome;
+    println!("leaderboard (best {} of {} trials):", outcome.leaderboard().len().min(10), outcome.trials.len());
     for t in outcome.leaderboard().iter().take(10) {
         println!("  {}", output::trial_line(t));
     }
@@ -309,21 +332,39 @@ pub fn execute(args: RunArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
         failed,
         outcome.stop_reason
     );
-    println!("model saved to {}", model_dir.display());
+    println!("model saved to {}", tracked.model_dir.display());
+    if let Some(v) = &tracked.registered {
+        println!("registered model {}:{}", v.name, v.version);
+    }
     println!("elapsed: {:.1}s", outcome.elapsed_s);
     if args.json {
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "experiment": spec.experiment,
-            "run_id": run_id,
+            "run_id": tracked.run_id.as_str(),
             "task": outcome.task.name(),
             "metric": outcome.metric.name(),
             "best_score": outcome.best.score,
             "best_algorithm": outcome.best.algorithm.name(),
             "trials": outcome.trials.len(),
             "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
-            "model_path": model_dir.display().to_string(),
+            "model_path": tracked.model_dir.display().to_string(),
         });
+        if let Some(v) = &tracked.registered {
+            summary["registered_model"] = serde_json::json!(format!("{}:{}", v.name, v.version));
+        }
         println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `key=value` pairs.
+pub fn parse_tags(items: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .with_context(|| format!("--tag '{t}' must be KEY=VALUE"))
+        })
+        .collect()
 }

@@ -12,11 +12,12 @@ use clap::Args;
 use autotab::scoring::server::{serve, shutdown_signal};
 use autotab::scoring::worker::run_worker;
 use autotab::scoring::Predictor;
+use autotab::tracking::Workspace;
 
 /// Flags of `autotab serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The model: a bundle folder (registry names come with the workspace store).
+    /// The model: a bundle folder, or a registered model `name` (latest) or `name:version`.
     #[arg(long)]
     model: String,
     /// TCP port.
@@ -33,24 +34,34 @@ pub struct ServeArgs {
 /// Flags of `autotab score-worker`.
 #[derive(Debug, Args)]
 pub struct ScoreWorkerArgs {
-    /// The model: a bundle folder.
+    /// The model: a bundle folder, or a registered model `name` or `name:version`.
     #[arg(long)]
     model: String,
 }
 
-/// The bundle folder a model reference names. For now a reference is a path to a bundle
-/// folder; registry names (`name`, `name:version`) are looked up in `workspace` once the
-/// registry exists.
+/// The bundle folder a model reference names: an existing folder is taken as a bundle path;
+/// otherwise the reference is a registered model, `name` (latest version) or `name:version`,
+/// looked up in `workspace`.
 pub fn resolve_model_dir(reference: &str, workspace: &Path) -> anyhow::Result<PathBuf> {
     let path = PathBuf::from(reference);
     if path.exists() {
         return Ok(path);
     }
-    anyhow::bail!(
-        "model '{reference}' not found: no folder at that path, and registry names are not \
-         supported yet (workspace {}); pass the bundle folder written by `autotab run --output`",
-        workspace.display()
-    )
+    if !workspace.exists() {
+        anyhow::bail!(
+            "model '{reference}' not found: no folder at that path, and no workspace at {} to              look it up as a registered model (set --workspace or AUTOTAB_WORKSPACE)",
+            workspace.display()
+        );
+    }
+    let found = Workspace::open(workspace)
+        .and_then(|ws| ws.resolve_model(reference))
+        .with_context(|| {
+            format!(
+                "model '{reference}' not found: no folder at that path, and not a registered                  model of workspace {}",
+                workspace.display()
+            )
+        })?;
+    Ok(found.path)
 }
 
 /// Serves the model over HTTP until Ctrl-C or SIGTERM.

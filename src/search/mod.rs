@@ -97,6 +97,9 @@ impl SearchOutcome {
     }
 }
 
+/// Stack of each trial thread (reserved, not committed, until used).
+pub(crate) const TRIAL_STACK_BYTES: usize = 256 << 20;
+
 /// How many out-of-fold prediction sets are kept for ensembling.
 const KEEP_OOF: usize = 40;
 
@@ -122,6 +125,8 @@ pub fn run_search(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(concurrency)
         .thread_name(|i| format!("autotab-trial-{i}"))
+        // Some library learners recurse deeply (tree building, cover trees): give them room.
+        .stack_size(TRIAL_STACK_BYTES)
         .build()
         .map_err(|e| AutotabError::config(format!("cannot start the trial pool: {e}")))?;
     let mut sampler = Sampler::new(settings.algorithms.clone(), ChaCha8Rng::seed_from_u64(settings.seed));

@@ -1,0 +1,159 @@
+//! `autotab models list|show|register|delete`: the model registry.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use autotab::experiment::{register_run, Registration};
+use autotab::tracking::Workspace;
+
+use super::run::parse_tags;
+
+/// `autotab models ...`
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Registered models: name, latest version, metric, created.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A model version's card: algorithm, params, metrics, schema, tags.
+    Show {
+        /// `name` (latest version) or `name:version`.
+        reference: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register the model of a run (a parent run's best model, or one child run's trial refit on all rows).
+    Register {
+        /// Run id (parent or child).
+        #[arg(long)]
+        run: String,
+        /// Model name.
+        #[arg(long)]
+        name: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Tag key=value (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Delete `name:version`, or every version of `name`.
+    Delete {
+        /// `name` or `name:version`.
+        reference: String,
+    },
+}
+
+/// Runs the subcommand.
+pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+    let ws = Workspace::open(workspace)?;
+    match args.command {
+        ModelsCommand::List { json } => {
+            let models = ws.list_models()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&models)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{:<24} {:>7}  {:<36} {:<28} created", "name", "latest", "metrics", "run");
+            for m in models {
+                println!(
+                    "{:<24} {:>7}  {:<36} {:<28} {}",
+                    m.name,
+                    m.version,
+                    compact_metrics(&m.metrics),
+                    m.run_id.clone().unwrap_or_else(|| "-".into()),
+                    m.created
+                );
+            }
+        }
+        ModelsCommand::Show { reference, json } => {
+            let m = ws.resolve_model(&reference)?;
+            let bundle: serde_json::Value = std::fs::read_to_string(m.path.join("bundle.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            let schema: serde_json::Value = std::fs::read_to_string(m.path.join("schema.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            if json {
+                let card = serde_json::json!({"model": m, "bundle": bundle, "schema": schema});
+                println!("{}", serde_json::to_string_pretty(&card)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("model:       {}:{}", m.name, m.version);
+            println!("created:     {}", m.created);
+            println!("run:         {}", m.run_id.clone().unwrap_or_else(|| "-".into()));
+            println!("description: {}", m.description.clone().unwrap_or_else(|| "-".into()));
+            let tags: Vec<String> = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("tags:        {}", if tags.is_empty() { "-".into() } else { tags.join(", ") });
+            println!("path:        {}", m.path.display());
+            println!("task:        {}", bundle["task"].as_str().unwrap_or("?"));
+            println!("algorithm:   {}", bundle["algorithm"].as_str().unwrap_or("?"));
+            println!("params:      {}", bundle["params"]);
+            println!(
+                "score:       {} = {}",
+                bundle["metric"].as_str().unwrap_or("?"),
+                bundle["score"]
+            );
+            println!("metrics:     {}", compact_metrics(&m.metrics));
+            if let Some(classes) = bundle["classes"].as_array().filter(|c| !c.is_empty()) {
+                let names: Vec<String> = classes.iter().map(|c| c.as_str().unwrap_or("?").to_string()).collect();
+                println!("classes:     {}", names.join(", "));
+            }
+            println!("inputs:");
+            for c in schema["columns"].as_array().into_iter().flatten() {
+                println!(
+                    "  {:<28} {}",
+                    c["name"].as_str().unwrap_or("?"),
+                    c["kind"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        ModelsCommand::Register {
+            run,
+            name,
+            description,
+            tags,
+        } => {
+            let registration = Registration {
+                name,
+                description,
+                tags: parse_tags(&tags)?,
+            };
+            let v = register_run(&ws, &run, &registration)?;
+            println!("registered model {}:{} from run {run}", v.name, v.version);
+        }
+        ModelsCommand::Delete { reference } => {
+            let n = ws.delete_model(&reference)?;
+            println!("deleted {n} version(s) of {reference}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compact_metrics(metrics: &serde_json::Value) -> String {
+    match metrics.as_object() {
+        Some(map) if !map.is_empty() => map
+            .iter()
+            .filter(|(k, _)| !k.ends_with("_std") && *k != "duration_s")
+            .map(|(k, v)| match v.as_f64() {
+                Some(x) => format!("{k}={x:.4}"),
+                None => format!("{k}={v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => "-".into(),
+    }
+}

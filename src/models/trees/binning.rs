@@ -1,0 +1,269 @@
+//! Quantisation of raw `f64` features into at most 255 value bins plus one bin for NaN.
+//!
+//! A feature's bins are described by their upper bounds: a value `v` falls in the first bin `b`
+//! with `v <= upper[b]`; the last value bin's upper bound is `+inf`. NaN goes to the bin right
+//! after the value bins. A split "bin <= t" is therefore exactly the raw test `v <= upper[t]`,
+//! which lets fitted trees predict from raw features.
+
+use ndarray::ArrayView2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Rows sampled to choose the bin boundaries (LightGBM's `bin_construct_sample_cnt`).
+const SAMPLE_ROWS: usize = 200_000;
+
+/// Largest number of value bins a feature can have (one more byte value is kept for NaN).
+pub const MAX_VALUE_BINS: usize = 255;
+
+/// How one feature's raw values map to bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct BinMapper {
+    /// Upper bound of each value bin, increasing; the last one is `+inf`.
+    pub(crate) upper: Vec<f64>,
+}
+
+impl BinMapper {
+    /// Number of value bins; the NaN bin has this index.
+    pub(crate) fn n_value_bins(&self) -> usize {
+        self.upper.len()
+    }
+
+    /// The bin of a raw value.
+    #[inline]
+    pub(crate) fn bin(&self, v: f64) -> u8 {
+        if v.is_nan() {
+            self.upper.len() as u8
+        } else {
+            self.upper.partition_point(|&u| u < v) as u8
+        }
+    }
+
+    /// Chooses at most `max_bins` value bins from the (non-NaN) sample values.
+    fn from_sample(mut values: Vec<f64>, max_bins: usize) -> BinMapper {
+        values.retain(|v| !v.is_nan());
+        if values.is_empty() {
+            return BinMapper {
+                upper: vec![f64::INFINITY],
+            };
+        }
+        values.sort_unstable_by(f64::total_cmp);
+        let mut distinct: Vec<(f64, usize)> = Vec::new();
+        for &v in &values {
+            match distinct.last_mut() {
+                Some((last, count)) if *last == v => *count += 1,
+                _ => distinct.push((v, 1)),
+            }
+        }
+        let mut upper = Vec::new();
+        if distinct.len() <= max_bins {
+            for pair in distinct.windows(2) {
+                upper.push(midpoint(pair[0].0, pair[1].0));
+            }
+        } else {
+            let mut remaining = values.len() as f64;
+            let mut bins_left = max_bins as f64;
+            let mut acc = 0usize;
+            let mut target = remaining / bins_left;
+            for i in 0..distinct.len() - 1 {
+                acc += distinct[i].1;
+                if bins_left <= 1.0 {
+                    break;
+                }
+                // Close the bin when it is full, or when the next value alone would overfill it.
+                let next = distinct[i + 1].1 as f64;
+                if acc as f64 >= target || (acc as f64 + next / 2.0 >= target && acc > 0) {
+                    upper.push(midpoint(distinct[i].0, distinct[i + 1].0));
+                    remaining -= acc as f64;
+                    bins_left -= 1.0;
+                    acc = 0;
+                    target = remaining / bins_left;
+                }
+            }
+        }
+        upper.push(f64::INFINITY);
+        BinMapper { upper }
+    }
+}
+
+/// A threshold strictly between `a < b` that keeps `a` below or on it and `b` above it.
+fn midpoint(a: f64, b: f64) -> f64 {
+    let m = a + (b - a) / 2.0;
+    if m >= b || !m.is_finite() {
+        a
+    } else {
+        m
+    }
+}
+
+/// A feature matrix quantised once, shared read-only by every tree-based trial on a fold.
+///
+/// Each feature has at most 255 value bins plus its own NaN bin, stored as `u8` column by column.
+#[derive(Debug, Clone)]
+pub struct BinnedData {
+    n_rows: usize,
+    /// Column-major bins: feature `f` occupies `f * n_rows .. (f + 1) * n_rows`.
+    bins: Vec<u8>,
+    mappers: Vec<BinMapper>,
+}
+
+impl BinnedData {
+    /// Chooses each feature's bins from a sample of at most 200,000 rows (drawn with `seed`)
+    /// and quantises every row. `max_bins` is clamped to `2..=255` value bins.
+    pub fn build(x: ArrayView2<f64>, max_bins: usize, seed: u64) -> BinnedData {
+        let max_bins = max_bins.clamp(2, MAX_VALUE_BINS);
+        let n = x.nrows();
+        let sample: Option<Vec<usize>> = (n > SAMPLE_ROWS).then(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut idx = rand::seq::index::sample(&mut rng, n, SAMPLE_ROWS).into_vec();
+            idx.sort_unstable();
+            idx
+        });
+        let mappers: Vec<BinMapper> = (0..x.ncols())
+            .into_par_iter()
+            .map(|f| {
+                let col = x.column(f);
+                let values: Vec<f64> = match &sample {
+                    Some(idx) => idx.iter().map(|&i| col[i]).collect(),
+                    None => col.iter().copied().collect(),
+                };
+                BinMapper::from_sample(values, max_bins)
+            })
+            .collect();
+        Self::with_mappers(x, mappers)
+    }
+
+    /// Quantises other rows (a validation part, a test set) with this data's bin boundaries.
+    /// Columns beyond this data's feature count are ignored; missing columns read as NaN.
+    pub fn bin_like(&self, x: ArrayView2<f64>) -> BinnedData {
+        Self::with_mappers(x, self.mappers.clone())
+    }
+
+    fn with_mappers(x: ArrayView2<f64>, mappers: Vec<BinMapper>) -> BinnedData {
+        let n = x.nrows();
+        let mut bins = vec![0u8; n * mappers.len()];
+        if n > 0 {
+            bins.par_chunks_mut(n)
+                .zip(mappers.par_iter())
+                .enumerate()
+                .for_each(|(f, (out, mapper))| {
+                    if f < x.ncols() {
+                        for (o, &v) in out.iter_mut().zip(x.column(f).iter()) {
+                            *o = mapper.bin(v);
+                        }
+                    } else {
+                        out.fill(mapper.bin(f64::NAN));
+                    }
+                });
+        }
+        BinnedData {
+            n_rows: n,
+            bins,
+            mappers,
+        }
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.mappers.len()
+    }
+
+    /// The bins of feature `f`, one per row.
+    #[inline]
+    pub(crate) fn column(&self, f: usize) -> &[u8] {
+        &self.bins[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+
+    /// The bin boundaries of feature `f`.
+    #[inline]
+    pub(crate) fn mapper(&self, f: usize) -> &BinMapper {
+        &self.mappers[f]
+    }
+
+    /// A fingerprint of the bin boundaries: models remember it so that warm starts refuse data
+    /// binned differently.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for m in &self.mappers {
+            h = mix(h ^ m.upper.len() as u64);
+            for u in &m.upper {
+                h = mix(h ^ u.to_bits());
+            }
+        }
+        h
+    }
+}
+
+/// A 64-bit mixing step (splitmix64 finaliser).
+#[inline]
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use proptest::prelude::*;
+
+    #[test]
+    fn few_distinct_values_get_one_bin_each_and_nan_its_own() {
+        let x = Array2::from_shape_vec((6, 1), vec![1.0, 2.0, 2.0, 3.0, f64::NAN, 1.0]).unwrap();
+        let b = BinnedData::build(x.view(), 255, 0);
+        assert_eq!(b.mapper(0).n_value_bins(), 3);
+        assert_eq!(b.column(0), &[0, 1, 1, 2, 3, 0]);
+    }
+
+    #[test]
+    fn many_values_are_capped_at_max_bins() {
+        let x = Array2::from_shape_fn((10_000, 1), |(i, _)| i as f64);
+        let b = BinnedData::build(x.view(), 64, 0);
+        assert!(b.mapper(0).n_value_bins() <= 64);
+        assert!(b.mapper(0).n_value_bins() >= 60);
+    }
+
+    #[test]
+    fn bin_like_uses_the_same_boundaries() {
+        let x = Array2::from_shape_fn((100, 2), |(i, j)| (i * (j + 1)) as f64);
+        let b = BinnedData::build(x.view(), 16, 0);
+        let again = b.bin_like(x.view());
+        assert_eq!(b.bins, again.bins);
+        assert_eq!(b.fingerprint(), again.fingerprint());
+    }
+
+    proptest! {
+        #[test]
+        fn bins_are_monotone_and_match_raw_thresholds(
+            values in proptest::collection::vec(-1e6f64..1e6, 1..300),
+            max_bins in 2usize..40,
+        ) {
+            let n = values.len();
+            let x = Array2::from_shape_vec((n, 1), values.clone()).unwrap();
+            let b = BinnedData::build(x.view(), max_bins, 0);
+            let m = b.mapper(0);
+            prop_assert!(m.n_value_bins() <= max_bins);
+            let col = b.column(0);
+            for i in 0..n {
+                for j in 0..n {
+                    if values[i] < values[j] {
+                        prop_assert!(col[i] <= col[j]);
+                    }
+                }
+                let t = col[i] as usize;
+                prop_assert!(values[i] <= m.upper[t]);
+                if t > 0 {
+                    prop_assert!(values[i] > m.upper[t - 1]);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,895 @@
+//! The histogram tree learner shared by boosting and forests.
+//!
+//! Rows of the tree live in one index array; every leaf owns a contiguous range of it, and a
+//! split partitions that range in place (stably, so each range stays sorted). For each split
+//! the smaller child's gradient histogram is built from its rows (gradients gathered into
+//! ordered arrays first) and the larger child's is the parent's minus the smaller's. Building,
+//! subtracting and split finding are fused per feature and run in parallel over features on
+//! rayon's current pool. Histogram buffers come from a pool reused across leaves and trees.
+
+use rayon::prelude::*;
+
+use super::binning::{mix, BinnedData};
+use super::tree::{Node, Tree};
+
+/// Bins per feature region of a histogram (255 value bins + NaN).
+const BINS: usize = 256;
+
+/// Below this many (row, feature) cells a histogram is built on the calling thread.
+const PAR_MIN_CELLS: usize = 32_768;
+
+/// How the tree grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Growth {
+    /// Split the leaf with the largest gain next (LightGBM's leaf-wise growth).
+    BestFirst,
+    /// Split every splittable leaf, depth first; with no leaf limit this grows the same tree as
+    /// level-by-level growth while keeping only `depth` histograms alive.
+    DepthFirst,
+}
+
+/// Settings of one tree.
+#[derive(Debug, Clone)]
+pub(crate) struct LearnerConfig {
+    pub(crate) max_leaves: usize,
+    pub(crate) max_depth: Option<usize>,
+    pub(crate) min_child_samples: usize,
+    pub(crate) min_child_weight: f64,
+    pub(crate) lambda: f64,
+    pub(crate) alpha: f64,
+    pub(crate) min_split_gain: f64,
+    /// Fraction of the tree's features tried at each node.
+    pub(crate) feature_fraction_node: f64,
+    /// One random threshold per feature and node instead of the best one.
+    pub(crate) extra_trees: bool,
+    pub(crate) growth: Growth,
+    /// Parallelise over features (on rayon's current pool).
+    pub(crate) parallel: bool,
+}
+
+/// The per-row training signal of a tree.
+#[derive(Clone, Copy)]
+pub(crate) enum Signal<'a> {
+    /// One output: gradient and hessian per row.
+    Grad { g: &'a [f64], h: &'a [f64] },
+    /// `k` outputs from a class label and a weight per row (gradient `-w` on the row's class,
+    /// hessian `w`): leaf values become weighted class frequencies, gains Gini decreases.
+    Classes {
+        labels: &'a [u32],
+        w: &'a [f64],
+        k: usize,
+    },
+}
+
+impl Signal<'_> {
+    fn n_outputs(&self) -> usize {
+        match self {
+            Signal::Grad { .. } => 1,
+            Signal::Classes { k, .. } => *k,
+        }
+    }
+}
+
+/// A candidate split of a leaf.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    gain: f64,
+    feature: usize,
+    bin: u8,
+    default_left: bool,
+}
+
+impl Split {
+    const NONE: Split = Split {
+        gain: f64::NEG_INFINITY,
+        feature: usize::MAX,
+        bin: 0,
+        default_left: false,
+    };
+
+    fn is_valid(&self) -> bool {
+        self.feature != usize::MAX
+    }
+
+    /// The better of two candidates (ties go to the lower feature index, for determinism).
+    fn better(self, other: Split) -> Split {
+        if other.gain > self.gain || (other.gain == self.gain && other.feature < self.feature) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// A leaf while the tree grows.
+#[derive(Debug)]
+struct Leaf {
+    begin: usize,
+    end: usize,
+    depth: usize,
+    /// Parent node index, or -1 for the root.
+    parent: i32,
+    is_left: bool,
+    hist: Option<Vec<f64>>,
+    split: Split,
+}
+
+/// Everything the per-feature job reads.
+struct Ctx<'a> {
+    data: &'a BinnedData,
+    cfg: &'a LearnerConfig,
+    stride: usize,
+    /// Ordered signal of the rows the histogram is built from.
+    sig: Signal<'a>,
+    /// Rows of that child (`None`: all rows in order, signal not gathered).
+    rows: Option<&'a [u32]>,
+    active: &'a [bool],
+    small: Child<'a>,
+    large: Option<Child<'a>>,
+}
+
+/// What the job needs to know to find one child's split.
+#[derive(Clone, Copy)]
+struct Child<'a> {
+    can_split: bool,
+    mask: &'a [bool],
+    sums: &'a [f64],
+    seed: u64,
+}
+
+/// The learner and its reusable buffers (allocated once, reused by every tree it grows).
+pub(crate) struct Learner {
+    cfg: LearnerConfig,
+    n_features: usize,
+    stride: usize,
+    indices: Vec<u32>,
+    tmp: Vec<u32>,
+    og: Vec<f64>,
+    oh: Vec<f64>,
+    olab: Vec<u32>,
+    pool: Vec<Vec<f64>>,
+    leaves: Vec<Leaf>,
+    sums: Vec<f64>,
+    frontier: Vec<usize>,
+    masks: [Vec<bool>; 2],
+    active: Vec<bool>,
+    active_list: Vec<usize>,
+    shuffle: Vec<usize>,
+    scratch: Vec<f64>,
+}
+
+#[inline]
+fn soft_threshold(g: f64, alpha: f64) -> f64 {
+    if g > alpha {
+        g - alpha
+    } else if g < -alpha {
+        g + alpha
+    } else {
+        0.0
+    }
+}
+
+/// The objective reduction of a leaf with gradient sum `g` and hessian sum `h`.
+#[inline]
+fn leaf_score(g: f64, h: f64, lambda: f64, alpha: f64) -> f64 {
+    let d = h + lambda;
+    if d <= 0.0 {
+        0.0
+    } else {
+        let t = soft_threshold(g, alpha);
+        t * t / d
+    }
+}
+
+impl Learner {
+    /// A learner for `data` producing `n_outputs` values per leaf.
+    pub(crate) fn new(cfg: LearnerConfig, data: &BinnedData, n_outputs: usize) -> Learner {
+        let n_features = data.n_features();
+        let stride = n_outputs + 2;
+        Learner {
+            cfg,
+            n_features,
+            stride,
+            indices: Vec::with_capacity(data.n_rows()),
+            tmp: vec![0; data.n_rows()],
+            og: Vec::new(),
+            oh: Vec::new(),
+            olab: Vec::new(),
+            pool: Vec::new(),
+            leaves: Vec::new(),
+            sums: Vec::new(),
+            frontier: Vec::new(),
+            masks: [vec![false; n_features], vec![false; n_features]],
+            active: vec![false; n_features],
+            active_list: Vec::with_capacity(n_features),
+            shuffle: Vec::with_capacity(n_features),
+            scratch: vec![0.0; 2 * stride],
+        }
+    }
+
+    /// The rows of leaf `leaf` of the last grown tree.
+    pub(crate) fn leaf_rows(&self, leaf: usize) -> &[u32] {
+        let l = &self.leaves[leaf];
+        &self.indices[l.begin..l.end]
+    }
+
+    /// Number of leaves of the last grown tree.
+    pub(crate) fn n_leaves(&self) -> usize {
+        self.leaves.len()
+    }
+
+    fn take_hist(&mut self) -> Vec<f64> {
+        self.pool
+            .pop()
+            .unwrap_or_else(|| vec![0.0; self.n_features * BINS * self.stride])
+    }
+
+    /// Grows one tree on `rows` (sorted, distinct; `None` = every row) using the features
+    /// flagged in `tree_features`. Leaf values are `-T(G)/(H + lambda)` per output.
+    pub(crate) fn grow(
+        &mut self,
+        data: &BinnedData,
+        rows: Option<&[u32]>,
+        signal: Signal,
+        tree_features: &[bool],
+        seed: u64,
+    ) -> Tree {
+        let k = signal.n_outputs();
+        let s = self.stride;
+        debug_assert_eq!(k + 2, s);
+        for l in self.leaves.drain(..) {
+            if let Some(h) = l.hist {
+                self.pool.push(h);
+            }
+        }
+        self.frontier.clear();
+        self.sums.clear();
+        self.indices.clear();
+        match rows {
+            Some(r) => self.indices.extend_from_slice(r),
+            None => self.indices.extend(0..data.n_rows() as u32),
+        }
+        self.active_list.clear();
+        for f in 0..self.n_features {
+            self.active[f] = tree_features.get(f).copied().unwrap_or(false);
+            if self.active[f] {
+                self.active_list.push(f);
+            }
+        }
+        let n = self.indices.len();
+
+        // Root sums.
+        self.sums.resize(s, 0.0);
+        match signal {
+            Signal::Grad { g, h } => {
+                let (mut sg, mut sh) = (0.0, 0.0);
+                if rows.is_none() {
+                    sg = g.iter().sum();
+                    sh = h.iter().sum();
+                } else {
+                    for &r in &self.indices {
+                        sg += g[r as usize];
+                        sh += h[r as usize];
+                    }
+                }
+                self.sums[0] = sg;
+                self.sums[1] = sh;
+            }
+            Signal::Classes { labels, w, .. } => {
+                for &r in &self.indices {
+                    let r = r as usize;
+                    self.sums[labels[r] as usize] -= w[r];
+                    self.sums[k] += w[r];
+                }
+            }
+        }
+        self.sums[k + 1] = n as f64;
+
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut gains: Vec<f64> = Vec::new();
+        self.leaves.push(Leaf {
+            begin: 0,
+            end: n,
+            depth: 0,
+            parent: -1,
+            is_left: false,
+            hist: None,
+            split: Split::NONE,
+        });
+        let root_can = self.can_split(0, 0, 1);
+        if root_can {
+            let mut hist = self.take_hist();
+            let root_seed = mix(seed);
+            self.fill_mask(0, root_seed);
+            let split = self.build_and_find(
+                data,
+                signal,
+                (0, n),
+                rows.is_none(),
+                &mut hist,
+                None,
+                [(0, root_can, root_seed), (usize::MAX, false, 0)],
+            );
+            self.leaves[0].hist = Some(hist);
+            self.leaves[0].split = split.0;
+            if split.0.is_valid() {
+                self.frontier.push(0);
+            } else if let Some(h) = self.leaves[0].hist.take() {
+                self.pool.push(h);
+            }
+        }
+
+        while self.leaves.len() < self.cfg.max_leaves {
+            let pick = match self.cfg.growth {
+                Growth::BestFirst => {
+                    let mut best: Option<usize> = None;
+                    for (pos, &l) in self.frontier.iter().enumerate() {
+                        let better = match best {
+                            None => true,
+                            Some(b) => {
+                                self.leaves[l].split.gain > self.leaves[self.frontier[b]].split.gain
+                            }
+                        };
+                        if better {
+                            best = Some(pos);
+                        }
+                    }
+                    best.map(|pos| self.frontier.swap_remove(pos))
+                }
+                Growth::DepthFirst => self.frontier.pop(),
+            };
+            let Some(l) = pick else { break };
+            self.split_leaf(data, signal, l, &mut nodes, &mut gains, seed);
+        }
+        for l in self.leaves.iter_mut() {
+            if let Some(h) = l.hist.take() {
+                self.pool.push(h);
+            }
+        }
+
+        let n_leaves = self.leaves.len();
+        let mut values = vec![0.0; n_leaves * k];
+        for leaf in 0..n_leaves {
+            let sums = &self.sums[leaf * s..(leaf + 1) * s];
+            let d = sums[k] + self.cfg.lambda;
+            for c in 0..k {
+                values[leaf * k + c] = if d > 0.0 {
+                    -soft_threshold(sums[c], self.cfg.alpha) / d
+                } else {
+                    0.0
+                };
+            }
+        }
+        Tree {
+            nodes,
+            values,
+            n_outputs: k,
+            gains,
+        }
+    }
+
+    /// Whether a leaf with these sums, at this depth, may be split once the tree has
+    /// `leaves_after` leaves.
+    fn can_split(&self, leaf: usize, depth: usize, leaves_after: usize) -> bool {
+        let s = self.stride;
+        let sums = &self.sums[leaf * s..(leaf + 1) * s];
+        let min_n = self.cfg.min_child_samples.max(1) as f64;
+        leaves_after < self.cfg.max_leaves
+            && self.cfg.max_depth.is_none_or(|d| depth < d)
+            && sums[s - 1] >= 2.0 * min_n
+            && sums[s - 2] >= 2.0 * self.cfg.min_child_weight
+            && !self.active_list.is_empty()
+    }
+
+    /// Chooses the features tried at a node into `masks[which]`.
+    fn fill_mask(&mut self, which: usize, seed: u64) {
+        let frac = self.cfg.feature_fraction_node;
+        let mask = &mut self.masks[which];
+        mask.fill(false);
+        if frac >= 1.0 {
+            for &f in &self.active_list {
+                mask[f] = true;
+            }
+            return;
+        }
+        let n = self.active_list.len();
+        let m = ((frac * n as f64).round() as usize).clamp(1, n.max(1));
+        self.shuffle.clear();
+        self.shuffle.extend_from_slice(&self.active_list);
+        let mut state = seed;
+        for i in 0..m.min(n) {
+            state = mix(state);
+            let j = i + (state % (n - i) as u64) as usize;
+            self.shuffle.swap(i, j);
+            mask[self.shuffle[i]] = true;
+        }
+    }
+
+    fn split_leaf(
+        &mut self,
+        data: &BinnedData,
+        signal: Signal,
+        l: usize,
+        nodes: &mut Vec<Node>,
+        gains: &mut Vec<f64>,
+        seed: u64,
+    ) {
+        let s = self.stride;
+        let split = self.leaves[l].split;
+        let f = split.feature;
+        let t = split.bin;
+        let nv = data.mapper(f).n_value_bins();
+        let (begin, end) = (self.leaves[l].begin, self.leaves[l].end);
+
+        // Partition the leaf's rows, stably.
+        let col = data.column(f);
+        let mut w = begin;
+        let mut tc = 0;
+        for i in begin..end {
+            let r = self.indices[i];
+            let b = col[r as usize];
+            if b <= t || (b as usize == nv && split.default_left) {
+                self.indices[w] = r;
+                w += 1;
+            } else {
+                self.tmp[tc] = r;
+                tc += 1;
+            }
+        }
+        self.indices[w..end].copy_from_slice(&self.tmp[..tc]);
+        let mid = w;
+
+        // Child sums from the parent's histogram of the split feature.
+        let r_id = self.leaves.len();
+        self.sums.resize((r_id + 1) * s, 0.0);
+        {
+            let parent_hist = self.leaves[l]
+                .hist
+                .as_ref()
+                .expect("a splittable leaf keeps its histogram");
+            let region = &parent_hist[f * BINS * s..(f + 1) * BINS * s];
+            let (lo, hi) = self.sums.split_at_mut(r_id * s);
+            let left = &mut self.scratch[..s];
+            left.fill(0.0);
+            for b in 0..=t as usize {
+                for c in 0..s {
+                    left[c] += region[b * s + c];
+                }
+            }
+            if split.default_left {
+                for c in 0..s {
+                    left[c] += region[nv * s + c];
+                }
+            }
+            let parent = &mut lo[l * s..(l + 1) * s];
+            for c in 0..s {
+                hi[c] = parent[c] - left[c];
+                parent[c] = left[c];
+            }
+            // Counts are exact: take them from the partition.
+            parent[s - 1] = (mid - begin) as f64;
+            hi[s - 1] = (end - mid) as f64;
+        }
+
+        // The new node replaces the leaf in its parent.
+        let node = nodes.len() as i32;
+        nodes.push(Node {
+            // The NaN-against-values split has an infinite bound; JSON cannot hold it.
+            threshold: data.mapper(f).upper[t as usize].min(f64::MAX),
+            feature: f as u32,
+            left: !(l as i32),
+            right: !(r_id as i32),
+            bin_threshold: t,
+            default_left: split.default_left,
+        });
+        gains.push(split.gain);
+        let parent = self.leaves[l].parent;
+        if parent >= 0 {
+            let p = &mut nodes[parent as usize];
+            if self.leaves[l].is_left {
+                p.left = node;
+            } else {
+                p.right = node;
+            }
+        }
+        let depth = self.leaves[l].depth + 1;
+        let parent_hist = self.leaves[l].hist.take();
+        self.leaves[l] = Leaf {
+            begin,
+            end: mid,
+            depth,
+            parent: node,
+            is_left: true,
+            hist: None,
+            split: Split::NONE,
+        };
+        self.leaves.push(Leaf {
+            begin: mid,
+            end,
+            depth,
+            parent: node,
+            is_left: false,
+            hist: None,
+            split: Split::NONE,
+        });
+
+        let leaves_after = self.leaves.len();
+        let can_l = self.can_split(l, depth, leaves_after);
+        let can_r = self.can_split(r_id, depth, leaves_after);
+        let Some(mut parent_hist) = parent_hist else {
+            return;
+        };
+        if !can_l && !can_r {
+            self.pool.push(parent_hist);
+            return;
+        }
+        let (small, large, can_small, can_large) = if mid - begin <= end - mid {
+            (l, r_id, can_l, can_r)
+        } else {
+            (r_id, l, can_r, can_l)
+        };
+        let seed_small = mix(seed ^ mix(small as u64 ^ ((node as u64) << 32)));
+        let seed_large = mix(seed ^ mix(large as u64 ^ ((node as u64) << 32)));
+        self.fill_mask(0, seed_small);
+        self.fill_mask(1, seed_large);
+        let mut small_hist = self.take_hist();
+        let range = (self.leaves[small].begin, self.leaves[small].end);
+        let (split_small, split_large) = self.build_and_find(
+            data,
+            signal,
+            range,
+            false,
+            &mut small_hist,
+            if can_large {
+                Some(&mut parent_hist)
+            } else {
+                None
+            },
+            [
+                (small, can_small, seed_small),
+                (large, can_large, seed_large),
+            ],
+        );
+        for (leaf, hist, sp) in [
+            (small, small_hist, split_small),
+            (large, parent_hist, split_large),
+        ] {
+            if sp.is_valid() {
+                self.leaves[leaf].hist = Some(hist);
+                self.leaves[leaf].split = sp;
+                self.frontier.push(leaf);
+            } else {
+                self.pool.push(hist);
+            }
+        }
+    }
+
+    /// Builds the histogram of the rows `range` of `indices` into `hist` (`full`: the range is
+    /// every row in order), turns `parent` (if any) into the sibling's histogram by
+    /// subtraction, and finds the best split of both.
+    #[allow(clippy::too_many_arguments)]
+    fn build_and_find(
+        &mut self,
+        data: &BinnedData,
+        signal: Signal,
+        range: (usize, usize),
+        full: bool,
+        hist: &mut [f64],
+        parent: Option<&mut Vec<f64>>,
+        children: [(usize, bool, u64); 2],
+    ) -> (Split, Split) {
+        let s = self.stride;
+        let (begin, end) = range;
+        let rows = &self.indices[begin..end];
+        let n_rows = end - begin;
+        // Gather the signal of the rows in order.
+        let sig = if full {
+            signal
+        } else {
+            match signal {
+                Signal::Grad { g, h } => {
+                    self.og.clear();
+                    self.oh.clear();
+                    self.og.extend(rows.iter().map(|&r| g[r as usize]));
+                    self.oh.extend(rows.iter().map(|&r| h[r as usize]));
+                    Signal::Grad {
+                        g: &self.og,
+                        h: &self.oh,
+                    }
+                }
+                Signal::Classes { labels, w, k } => {
+                    self.olab.clear();
+                    self.oh.clear();
+                    self.olab.extend(rows.iter().map(|&r| labels[r as usize]));
+                    self.oh.extend(rows.iter().map(|&r| w[r as usize]));
+                    Signal::Classes {
+                        labels: &self.olab,
+                        w: &self.oh,
+                        k,
+                    }
+                }
+            }
+        };
+        let child = |which: usize| {
+            let (leaf, can, seed) = children[which];
+            Child {
+                can_split: can,
+                mask: &self.masks[which],
+                sums: if leaf == usize::MAX {
+                    &[]
+                } else {
+                    &self.sums[leaf * s..(leaf + 1) * s]
+                },
+                seed,
+            }
+        };
+        let ctx = Ctx {
+            data,
+            cfg: &self.cfg,
+            stride: s,
+            sig,
+            rows: if full { None } else { Some(rows) },
+            active: &self.active,
+            small: child(0),
+            large: parent.is_some().then(|| child(1)),
+        };
+        let region = BINS * s;
+        let parallel = self.cfg.parallel
+            && matches!(signal, Signal::Grad { .. })
+            && n_rows * self.active_list.len() >= PAR_MIN_CELLS
+            && rayon::current_num_threads() > 1;
+        let none = (Split::NONE, Split::NONE);
+        let merge = |a: (Split, Split), b: (Split, Split)| (a.0.better(b.0), a.1.better(b.1));
+        match parent {
+            Some(parent) => {
+                if parallel {
+                    hist.par_chunks_mut(region)
+                        .zip(parent.par_chunks_mut(region))
+                        .enumerate()
+                        .map(|(f, (sm, lg))| feature_job(&ctx, f, sm, Some(lg), &mut []))
+                        .reduce(|| none, merge)
+                } else {
+                    let scratch = &mut self.scratch;
+                    hist.chunks_mut(region)
+                        .zip(parent.chunks_mut(region))
+                        .enumerate()
+                        .map(|(f, (sm, lg))| feature_job(&ctx, f, sm, Some(lg), scratch))
+                        .fold(none, merge)
+                }
+            }
+            None => {
+                if parallel {
+                    hist.par_chunks_mut(region)
+                        .enumerate()
+                        .map(|(f, sm)| feature_job(&ctx, f, sm, None, &mut []))
+                        .reduce(|| none, merge)
+                } else {
+                    let scratch = &mut self.scratch;
+                    hist.chunks_mut(region)
+                        .enumerate()
+                        .map(|(f, sm)| feature_job(&ctx, f, sm, None, scratch))
+                        .fold(none, merge)
+                }
+            }
+        }
+    }
+}
+
+/// For one feature: build the small child's histogram region, derive the large child's by
+/// subtraction, and find each child's best split on this feature.
+fn feature_job(
+    ctx: &Ctx,
+    f: usize,
+    small: &mut [f64],
+    large: Option<&mut [f64]>,
+    scratch: &mut [f64],
+) -> (Split, Split) {
+    if !ctx.active[f] {
+        return (Split::NONE, Split::NONE);
+    }
+    let col = ctx.data.column(f);
+    let nv = ctx.data.mapper(f).n_value_bins();
+    let s = ctx.stride;
+    match ctx.sig {
+        Signal::Grad { g, h } => build_grad(small, col, ctx.rows, g, h),
+        Signal::Classes { labels, w, k } => build_classes(small, col, ctx.rows, labels, w, k),
+    }
+    let sp_small = if ctx.small.can_split && ctx.small.mask[f] {
+        find(ctx, f, small, nv, &ctx.small, scratch)
+    } else {
+        Split::NONE
+    };
+    let sp_large = match (large, ctx.large) {
+        (Some(large), Some(child)) => {
+            let used = (nv + 1) * s;
+            for (p, c) in large[..used].iter_mut().zip(&small[..used]) {
+                *p -= *c;
+            }
+            if child.can_split && child.mask[f] {
+                find(ctx, f, large, nv, &child, scratch)
+            } else {
+                Split::NONE
+            }
+        }
+        _ => Split::NONE,
+    };
+    (sp_small, sp_large)
+}
+
+fn build_grad(region: &mut [f64], col: &[u8], rows: Option<&[u32]>, g: &[f64], h: &[f64]) {
+    let region: &mut [f64; BINS * 3] = region
+        .try_into()
+        .expect("a one-output histogram region holds 256 bins of 3 numbers");
+    region.fill(0.0);
+    match rows {
+        None => {
+            for ((&b, &gi), &hi) in col.iter().zip(g).zip(h) {
+                let j = b as usize * 3;
+                region[j] += gi;
+                region[j + 1] += hi;
+                region[j + 2] += 1.0;
+            }
+        }
+        Some(rows) => {
+            for ((&r, &gi), &hi) in rows.iter().zip(g).zip(h) {
+                let j = col[r as usize] as usize * 3;
+                region[j] += gi;
+                region[j + 1] += hi;
+                region[j + 2] += 1.0;
+            }
+        }
+    }
+}
+
+fn build_classes(
+    region: &mut [f64],
+    col: &[u8],
+    rows: Option<&[u32]>,
+    labels: &[u32],
+    w: &[f64],
+    k: usize,
+) {
+    let s = k + 2;
+    region.fill(0.0);
+    let mut add = |b: u8, y: u32, wi: f64| {
+        let j = b as usize * s;
+        region[j + y as usize] -= wi;
+        region[j + k] += wi;
+        region[j + k + 1] += 1.0;
+    };
+    match rows {
+        None => {
+            for ((&b, &y), &wi) in col.iter().zip(labels).zip(w) {
+                add(b, y, wi);
+            }
+        }
+        Some(rows) => {
+            for ((&r, &y), &wi) in rows.iter().zip(labels).zip(w) {
+                add(col[r as usize], y, wi);
+            }
+        }
+    }
+}
+
+/// The bin range a random (extra-trees) threshold is drawn from: `[lo, hi)` over the value
+/// bins that hold rows, or `None` if at most one does.
+fn random_bin(region: &[f64], nv: usize, s: usize, seed: u64, f: usize) -> Option<u8> {
+    let mut lo = usize::MAX;
+    let mut hi = 0;
+    for b in 0..nv {
+        if region[b * s + s - 1] > 0.0 {
+            lo = lo.min(b);
+            hi = b;
+        }
+    }
+    if lo == usize::MAX {
+        return None;
+    }
+    if hi == lo {
+        // Only NaN against the values remains possible.
+        return Some(hi as u8);
+    }
+    let r = mix(seed ^ mix(f as u64 + 1));
+    Some((lo + (r % (hi - lo) as u64) as usize) as u8)
+}
+
+/// Best split of one feature's histogram region for a leaf with totals `child.sums`.
+fn find(
+    ctx: &Ctx,
+    f: usize,
+    region: &[f64],
+    nv: usize,
+    child: &Child,
+    scratch: &mut [f64],
+) -> Split {
+    let cfg = ctx.cfg;
+    let s = ctx.stride;
+    let k = s - 2;
+    let tot = child.sums;
+    let min_n = cfg.min_child_samples.max(1) as f64;
+    let min_h = cfg.min_child_weight;
+    let only = if cfg.extra_trees {
+        match random_bin(region, nv, s, child.seed, f) {
+            Some(b) => Some(b as usize),
+            None => return Split::NONE,
+        }
+    } else {
+        None
+    };
+    let nan = &region[nv * s..(nv + 1) * s];
+    let has_nan = nan[s - 1] > 0.0;
+    let mut best = Split::NONE;
+    let mut consider = |gain: f64, scale: f64, t: usize, default_left: bool| {
+        if gain > cfg.min_split_gain && gain > 1e-10 * scale && gain > best.gain {
+            best = Split {
+                gain,
+                feature: f,
+                bin: t as u8,
+                default_left,
+            };
+        }
+    };
+    let last = only.unwrap_or(nv - 1);
+    if k == 1 {
+        let (g, h, n) = (tot[0], tot[1], tot[2]);
+        let parent = leaf_score(g, h, cfg.lambda, cfg.alpha);
+        let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0.0);
+        for t in 0..=last {
+            gl += region[t * 3];
+            hl += region[t * 3 + 1];
+            nl += region[t * 3 + 2];
+            if only.is_some_and(|o| o != t) {
+                continue;
+            }
+            for dir in 0..1 + has_nan as usize {
+                let (gl, hl, nl) = if dir == 1 {
+                    (gl + nan[0], hl + nan[1], nl + nan[2])
+                } else {
+                    (gl, hl, nl)
+                };
+                let (gr, hr, nr) = (g - gl, h - hl, n - nl);
+                if nl < min_n || nr < min_n || hl < min_h || hr < min_h {
+                    continue;
+                }
+                let sl = leaf_score(gl, hl, cfg.lambda, cfg.alpha);
+                let sr = leaf_score(gr, hr, cfg.lambda, cfg.alpha);
+                // Without NaN in the leaf, unseen NaN follows the heavier side.
+                let default_left = if has_nan { dir == 1 } else { hl >= hr };
+                consider(sl + sr - parent, sl + sr, t, default_left);
+            }
+        }
+    } else {
+        let (cum, left) = scratch.split_at_mut(s);
+        cum.fill(0.0);
+        let parent_score: f64 = (0..k)
+            .map(|c| leaf_score(tot[c], tot[k], cfg.lambda, cfg.alpha))
+            .sum();
+        for t in 0..=last {
+            for c in 0..s {
+                cum[c] += region[t * s + c];
+            }
+            if only.is_some_and(|o| o != t) {
+                continue;
+            }
+            for dir in 0..1 + has_nan as usize {
+                for c in 0..s {
+                    left[c] = cum[c] + if dir == 1 { nan[c] } else { 0.0 };
+                }
+                let (hl, nl) = (left[k], left[k + 1]);
+                let (hr, nr) = (tot[k] - hl, tot[k + 1] - nl);
+                if nl < min_n || nr < min_n || hl < min_h || hr < min_h {
+                    continue;
+                }
+                let mut sl = 0.0;
+                let mut sr = 0.0;
+                for c in 0..k {
+                    sl += leaf_score(left[c], hl, cfg.lambda, cfg.alpha);
+                    sr += leaf_score(tot[c] - left[c], hr, cfg.lambda, cfg.alpha);
+                }
+                let default_left = if has_nan { dir == 1 } else { hl >= hr };
+                consider(sl + sr - parent_score, sl + sr, t, default_left);
+            }
+        }
+    }
+    best
+}

@@ -1,0 +1,107 @@
+//! A fitted tree as flat node arrays: prediction walks indices, never pointers.
+
+use serde::{Deserialize, Serialize};
+
+use super::binning::BinnedData;
+
+/// One internal node. A child index `>= 0` is another node; a negative child `c` is leaf `!c`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Node {
+    /// Raw threshold: rows with `x[feature] <= threshold` go left.
+    pub(crate) threshold: f64,
+    /// Feature tested.
+    pub(crate) feature: u32,
+    /// Left child (node index, or `!leaf`).
+    pub(crate) left: i32,
+    /// Right child (node index, or `!leaf`).
+    pub(crate) right: i32,
+    /// Same test on bins: `bin <= bin_threshold` goes left (valid for the training binning).
+    pub(crate) bin_threshold: u8,
+    /// Where NaN goes.
+    pub(crate) default_left: bool,
+}
+
+/// A fitted tree. `values` holds `n_outputs` numbers per leaf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Tree {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) values: Vec<f64>,
+    pub(crate) n_outputs: usize,
+    /// Gain of each internal node's split (for importances).
+    pub(crate) gains: Vec<f64>,
+}
+
+impl Tree {
+    /// Number of leaves.
+    #[cfg(test)]
+    pub(crate) fn n_leaves(&self) -> usize {
+        self.values.len() / self.n_outputs.max(1)
+    }
+
+    /// The leaf a raw row falls in; features beyond the row's length read as NaN.
+    #[inline]
+    pub(crate) fn leaf_of_row(&self, row: &[f64]) -> usize {
+        if self.nodes.is_empty() {
+            return 0;
+        }
+        let mut i = 0i32;
+        loop {
+            let n = &self.nodes[i as usize];
+            let v = row.get(n.feature as usize).copied().unwrap_or(f64::NAN);
+            let left = if v.is_nan() {
+                n.default_left
+            } else {
+                v <= n.threshold
+            };
+            i = if left { n.left } else { n.right };
+            if i < 0 {
+                return !i as usize;
+            }
+        }
+    }
+
+    /// The leaf row `r` of binned data falls in (the data must use the training binning).
+    #[inline]
+    pub(crate) fn leaf_of_binned(&self, data: &BinnedData, r: usize) -> usize {
+        if self.nodes.is_empty() {
+            return 0;
+        }
+        let mut i = 0i32;
+        loop {
+            let n = &self.nodes[i as usize];
+            let f = n.feature as usize;
+            let b = data.column(f)[r];
+            let left = if b as usize == data.mapper(f).n_value_bins() {
+                n.default_left
+            } else {
+                b <= n.bin_threshold
+            };
+            i = if left { n.left } else { n.right };
+            if i < 0 {
+                return !i as usize;
+            }
+        }
+    }
+
+    /// The output values of leaf `leaf`.
+    #[inline]
+    pub(crate) fn leaf_values(&self, leaf: usize) -> &[f64] {
+        &self.values[leaf * self.n_outputs..(leaf + 1) * self.n_outputs]
+    }
+
+    /// Multiplies every leaf value by `factor` (shrinkage).
+    pub(crate) fn scale(&mut self, factor: f64) {
+        self.values.iter_mut().for_each(|v| *v *= factor);
+    }
+
+    /// Adds the tree's gains and split counts to per-feature totals.
+    pub(crate) fn add_importance(&self, gain: &mut [f64], split: &mut [u64]) {
+        for (n, g) in self.nodes.iter().zip(&self.gains) {
+            let f = n.feature as usize;
+            if f < gain.len() {
+                gain[f] += g;
+                split[f] += 1;
+            }
+        }
+    }
+}
