@@ -21,7 +21,9 @@ const TUTORIAL_REQUEST: &str = r#"{"data":[{"age":"60","anaemia":"false","creati
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = args.first().ok_or("usage: serve_bench <bundle dir> [requests] [batch rows] [batches]")?;
+    let dir = args
+        .first()
+        .ok_or("usage: serve_bench <bundle dir> [requests] [batch rows] [batches]")?;
     let requests: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(2000);
     let batch_rows: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1000);
     let batches: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(50);
@@ -47,17 +49,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     report("in-process score_request, 1 record", &mut inproc);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(serve_listener(listener, Arc::clone(&predictor), None, async {
-        let _ = stopped.await;
-    }));
+    let server = runtime.spawn(serve_listener(
+        listener,
+        Arc::clone(&predictor),
+        None,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let url = format!("http://{addr}/score");
-    let agent = ureq::AgentBuilder::new().max_idle_connections_per_host(1).build();
+    let agent = ureq::AgentBuilder::new()
+        .max_idle_connections_per_host(1)
+        .build();
     let post = |body: &str| -> Result<Value, Box<dyn std::error::Error>> {
-        let response = agent.post(&url).set("Content-Type", "application/json").send_string(body)?;
+        let response = agent
+            .post(&url)
+            .set("Content-Type", "application/json")
+            .send_string(body)?;
         Ok(serde_json::from_str(&response.into_string()?)?)
     };
 
@@ -73,17 +87,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("unexpected answer {answer}").into());
         }
     }
-    report("POST /score, 1 record, keep-alive, sequential", &mut latencies);
+    report(
+        "POST /score, 1 record, keep-alive, sequential",
+        &mut latencies,
+    );
 
     // Batches of real rows from the training file, values as strings.
-    let table = load_table(std::path::Path::new("datasets/heart_failure.csv"), &LoadOptions::default())?;
+    let table = load_table(
+        std::path::Path::new("datasets/heart_failure.csv"),
+        &LoadOptions::default(),
+    )?;
     let records: Vec<Value> = (0..batch_rows)
         .map(|i| {
             let row = i % table.n_rows();
             let fields: serde_json::Map<String, Value> = table
                 .columns()
                 .iter()
-                .map(|c| (c.name.clone(), c.values.text_at(row).map(Value::String).unwrap_or(Value::Null)))
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.values
+                            .text_at(row)
+                            .map(Value::String)
+                            .unwrap_or(Value::Null),
+                    )
+                })
                 .collect();
             Value::Object(fields)
         })
@@ -123,7 +151,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn report(what: &str, samples: &mut [Duration]) {
     samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
+    let at =
+        |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
     let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
     println!(
         "{what}: n = {}, p50 = {:.3} ms, p90 = {:.3} ms, p99 = {:.3} ms, max = {:.3} ms, mean = {:.3} ms",

@@ -32,7 +32,11 @@ fn predict_cli() -> (String, f64) {
         .arg(&csv)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -45,10 +49,16 @@ fn predict_cli() -> (String, f64) {
 fn score_py_main_scores_the_sample() {
     let script = model_dir().join("score.py");
     let out = python(&[script.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let sample: Value =
-        serde_json::from_str(&std::fs::read_to_string(model_dir().join("sample_input.json")).unwrap()).unwrap();
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(model_dir().join("sample_input.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(
         answer["result"].as_array().map(Vec::len),
         sample["data"].as_array().map(Vec::len),
@@ -80,24 +90,61 @@ print(json.dumps(answers))
         request = TUTORIAL_REQUEST,
     );
     let out = python(&["-c", &snippet]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let (label, proba_1) = predict_cli();
 
     let predicted = &answers[0]["result"][0];
-    assert_eq!(predicted.to_string(), label, "score.py {predicted} vs autotab predict {label}");
+    assert_eq!(
+        predicted.to_string(),
+        label,
+        "score.py {predicted} vs autotab predict {label}"
+    );
     let p1 = answers[1]["result"][0]["1"].as_f64().unwrap();
-    assert!((p1 - proba_1).abs() < 1e-6, "score.py p(1) = {p1}, autotab predict {proba_1}");
-    assert!(answers[2]["error"].as_str().unwrap().contains("not valid JSON"), "{}", answers[2]);
-    assert!(answers[3]["error"].as_str().unwrap().contains("empty list"), "{}", answers[3]);
-    assert!(answers[4]["error"].as_str().unwrap().contains("record 0: missing field"), "{}", answers[4]);
+    assert!(
+        (p1 - proba_1).abs() < 1e-6,
+        "score.py p(1) = {p1}, autotab predict {proba_1}"
+    );
+    assert!(
+        answers[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON"),
+        "{}",
+        answers[2]
+    );
+    assert!(
+        answers[3]["error"].as_str().unwrap().contains("empty list"),
+        "{}",
+        answers[3]
+    );
+    assert!(
+        answers[4]["error"]
+            .as_str()
+            .unwrap()
+            .contains("record 0: missing field"),
+        "{}",
+        answers[4]
+    );
     assert_eq!(answers[5], answers[0]);
 }
 
 #[test]
 fn bundle_has_a_model_card() {
     let card = std::fs::read_to_string(model_dir().join("MODEL.md")).unwrap();
-    for section in ["# Model card: DEATH_EVENT", "## Hyperparameters", "## Featurization", "## Classes", "## Input schema", "## Data guardrails", "`ejection_fraction`"] {
+    for section in [
+        "# Model card: DEATH_EVENT",
+        "## Hyperparameters",
+        "## Featurization",
+        "## Classes",
+        "## Input schema",
+        "## Data guardrails",
+        "`ejection_fraction`",
+    ] {
         assert!(card.contains(section), "MODEL.md lacks {section}:\n{card}");
     }
 }

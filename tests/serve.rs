@@ -13,26 +13,38 @@ fn answers_the_azure_tutorial_request() {
     let server = Server::start(&[]);
     let (status, body) = server.post("/score", "application/json", TUTORIAL_REQUEST, None);
     assert_eq!(status, 200, "{body}");
-    let result = body["result"].as_array().unwrap_or_else(|| panic!("no result in {body}"));
+    let result = body["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no result in {body}"));
     assert_eq!(result.len(), 1);
     assert!(result[0] == json!(0) || result[0] == json!(1), "{body}");
     assert!(body.get("probabilities").is_none());
 
     let mut with_proba: Value = serde_json::from_str(TUTORIAL_REQUEST).unwrap();
     with_proba["return_proba"] = json!(true);
-    let (status, body) = server.post("/score", "application/json; charset=utf-8", &with_proba.to_string(), None);
+    let (status, body) = server.post(
+        "/score",
+        "application/json; charset=utf-8",
+        &with_proba.to_string(),
+        None,
+    );
     assert_eq!(status, 200, "{body}");
     let p = &body["probabilities"][0];
     let total = p["0"].as_f64().unwrap() + p["1"].as_f64().unwrap();
     assert!((total - 1.0).abs() < 1e-9, "{body}");
-    let predicted = if p["1"].as_f64().unwrap() > p["0"].as_f64().unwrap() { 1 } else { 0 };
+    let predicted = if p["1"].as_f64().unwrap() > p["0"].as_f64().unwrap() {
+        1
+    } else {
+        0
+    };
     assert_eq!(body["result"][0], json!(predicted));
 }
 
 #[test]
 fn scores_batches_with_numbers_and_extra_fields() {
     let server = Server::start(&[]);
-    let sample = std::fs::read_to_string(scoring_support::model_dir().join("sample_input.json")).unwrap();
+    let sample =
+        std::fs::read_to_string(scoring_support::model_dir().join("sample_input.json")).unwrap();
     let mut request: Value = serde_json::from_str(&sample).unwrap();
     let records = request["data"].as_array_mut().unwrap();
     let n = records.len();
@@ -56,17 +68,47 @@ fn bad_requests_get_4xx_json_and_the_server_keeps_serving() {
     let cases: [(&str, &str, u16, &str); 7] = [
         ("application/json", "{\"data\": [", 400, "not valid JSON"),
         ("application/json", "{\"data\": []}", 400, "empty list"),
-        ("application/json", "{\"rows\": [{}]}", 400, "no field 'data'"),
-        ("application/json", "{\"data\": [{\"age\": \"60\"}]}", 400, "record 0: missing field"),
-        ("text/plain", TUTORIAL_REQUEST, 415, "Content-Type: application/json"),
-        ("application/x-www-form-urlencoded", TUTORIAL_REQUEST, 415, "content type"),
-        ("application/json", &TUTORIAL_REQUEST.replace("\"60\"", "\"sixty\""), 400, "record 0: field 'age'"),
+        (
+            "application/json",
+            "{\"rows\": [{}]}",
+            400,
+            "no field 'data'",
+        ),
+        (
+            "application/json",
+            "{\"data\": [{\"age\": \"60\"}]}",
+            400,
+            "record 0: missing field",
+        ),
+        (
+            "text/plain",
+            TUTORIAL_REQUEST,
+            415,
+            "Content-Type: application/json",
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            TUTORIAL_REQUEST,
+            415,
+            "content type",
+        ),
+        (
+            "application/json",
+            &TUTORIAL_REQUEST.replace("\"60\"", "\"sixty\""),
+            400,
+            "record 0: field 'age'",
+        ),
     ];
     for (content_type, body, expected, message) in cases {
         let (status, answer) = server.post("/score", content_type, body, None);
         assert_eq!(status, expected, "{body} -> {answer}");
-        let error = answer["error"].as_str().unwrap_or_else(|| panic!("no error field: {answer}"));
-        assert!(error.contains(message), "{error:?} should contain {message:?}");
+        let error = answer["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error field: {answer}"));
+        assert!(
+            error.contains(message),
+            "{error:?} should contain {message:?}"
+        );
     }
     let (status, answer) = server.get("/nowhere", None);
     assert_eq!(status, 404, "{answer}");
@@ -91,10 +133,23 @@ fn a_key_protects_score_and_swagger_but_not_health() {
     let server = Server::start(&["--auth-key", "s3cret"]);
     let (status, body) = server.post("/score", "application/json", TUTORIAL_REQUEST, None);
     assert_eq!(status, 401, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("Authorization: Bearer"));
-    let (status, _) = server.post("/score", "application/json", TUTORIAL_REQUEST, Some("wrong"));
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("Authorization: Bearer"));
+    let (status, _) = server.post(
+        "/score",
+        "application/json",
+        TUTORIAL_REQUEST,
+        Some("wrong"),
+    );
     assert_eq!(status, 401);
-    let (status, body) = server.post("/score", "application/json", TUTORIAL_REQUEST, Some("s3cret"));
+    let (status, body) = server.post(
+        "/score",
+        "application/json",
+        TUTORIAL_REQUEST,
+        Some("s3cret"),
+    );
     assert_eq!(status, 200, "{body}");
     let (status, _) = server.get("/swagger.json", None);
     assert_eq!(status, 401);
@@ -110,7 +165,12 @@ fn the_key_can_come_from_the_environment() {
     let server = Server::start_with_env(&[], &[("AUTOTAB_AUTH_KEY", "from-env")]);
     let (status, _) = server.post("/score", "application/json", TUTORIAL_REQUEST, None);
     assert_eq!(status, 401);
-    let (status, _) = server.post("/score", "application/json", TUTORIAL_REQUEST, Some("from-env"));
+    let (status, _) = server.post(
+        "/score",
+        "application/json",
+        TUTORIAL_REQUEST,
+        Some("from-env"),
+    );
     assert_eq!(status, 200);
 }
 
@@ -124,10 +184,17 @@ fn swagger_describes_the_input_columns() {
     let properties = record["properties"].as_object().unwrap();
     let tutorial: Value = serde_json::from_str(TUTORIAL_REQUEST).unwrap();
     for field in tutorial["data"][0].as_object().unwrap().keys() {
-        assert!(properties.contains_key(field), "swagger lacks {field}: {record}");
+        assert!(
+            properties.contains_key(field),
+            "swagger lacks {field}: {record}"
+        );
     }
     let age_types = properties["age"]["type"].as_array().unwrap();
-    assert!(age_types.contains(&json!("number")), "{}", properties["age"]);
+    assert!(
+        age_types.contains(&json!("number")),
+        "{}",
+        properties["age"]
+    );
     assert!(record["example"].is_object(), "no example: {record}");
     assert!(doc["paths"]["/score"]["post"]["requestBody"].is_object());
 }
@@ -145,7 +212,10 @@ fn sigterm_stops_the_server_cleanly() {
         if let Some(exit) = server.child.try_wait().unwrap() {
             break exit;
         }
-        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "exit status after SIGTERM: {exit}");

@@ -4,8 +4,8 @@ mod models;
 mod output;
 mod predict;
 mod run;
-mod serve;
 mod runs;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

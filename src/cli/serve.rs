@@ -91,6 +91,10 @@ pub fn execute(args: ServeArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
 pub fn execute_worker(args: ScoreWorkerArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
     let dir = resolve_model_dir(&args.model, workspace)?;
     let predictor = Predictor::load(&dir)?;
-    run_worker(&predictor, std::io::stdin().lock(), std::io::stdout().lock())?;
+    run_worker(
+        &predictor,
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

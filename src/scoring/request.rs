@@ -8,9 +8,9 @@
 
 use serde_json::{Map, Value};
 
+use super::bundle::Predictor;
 use crate::data::{format_number, Column, ColumnKind, ColumnValues, Dataset, Schema};
 use crate::error::{AutotabError, Result};
-use super::bundle::Predictor;
 use crate::pipeline::Predictions;
 
 /// What the caller wants back.
@@ -164,9 +164,9 @@ fn field_value(
     name: &str,
     kind: ColumnKind,
 ) -> Result<Option<String>> {
-    let value = fields.get(name).ok_or_else(|| {
-        AutotabError::data(format!("record {index}: missing field '{name}'"))
-    })?;
+    let value = fields
+        .get(name)
+        .ok_or_else(|| AutotabError::data(format!("record {index}: missing field '{name}'")))?;
     let wrong = |expected: &str| {
         AutotabError::data(format!(
             "record {index}: field '{name}' is {}, expected {expected}",
@@ -261,7 +261,11 @@ pub fn response_json(preds: &Predictions, with_proba: bool) -> Value {
     let result: Vec<Value> = if !preds.values.is_empty() {
         preds.values.iter().map(|v| number(*v)).collect()
     } else {
-        preds.labels.iter().map(|l| label_value(l, preds.numeric_labels)).collect()
+        preds
+            .labels
+            .iter()
+            .map(|l| label_value(l, preds.numeric_labels))
+            .collect()
     };
     let mut body = Map::new();
     body.insert("result".into(), Value::Array(result));
@@ -377,7 +381,9 @@ mod tests {
 
     fn texts(data: &Dataset, name: &str) -> Vec<Option<String>> {
         let column = data.column(name).unwrap();
-        (0..data.n_rows()).map(|i| column.values.text_at(i)).collect()
+        (0..data.n_rows())
+            .map(|i| column.values.text_at(i))
+            .collect()
     }
 
     #[test]
@@ -392,7 +398,12 @@ mod tests {
         assert_eq!(data.names(), vec!["age", "anaemia", "city"]);
         assert_eq!(
             texts(&data, "age"),
-            vec![Some("60".into()), Some("1.4".into()), None, Some("2.5".into())]
+            vec![
+                Some("60".into()),
+                Some("1.4".into()),
+                None,
+                Some("2.5".into())
+            ]
         );
         assert_eq!(
             texts(&data, "anaemia"),
@@ -405,19 +416,31 @@ mod tests {
         );
         assert_eq!(
             texts(&data, "city"),
-            vec![Some("Oslo".into()), Some("7".into()), None, Some("Lima".into())]
+            vec![
+                Some("Oslo".into()),
+                Some("7".into()),
+                None,
+                Some("Lima".into())
+            ]
         );
     }
 
     #[test]
     fn errors_name_the_record_and_field() {
-        let missing = vec![json!({"age": 1, "anaemia": 0, "city": "a"}), json!({"age": 1})];
+        let missing = vec![
+            json!({"age": 1, "anaemia": 0, "city": "a"}),
+            json!({"age": 1}),
+        ];
         let e = records_to_dataset(&missing, &schema(), &inputs()).unwrap_err();
         assert_eq!(e.to_string(), "record 1: missing field 'anaemia'");
 
         let bad_number = vec![json!({"age": "abc", "anaemia": 0, "city": "a"})];
         let e = records_to_dataset(&bad_number, &schema(), &inputs()).unwrap_err();
-        assert!(e.to_string().starts_with("record 0: field 'age' is the string \"abc\", expected a number"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("record 0: field 'age' is the string \"abc\", expected a number"),
+            "{e}"
+        );
 
         let nested = vec![json!({"age": 1, "anaemia": 0, "city": {"x": 1}})];
         let e = records_to_dataset(&nested, &schema(), &inputs()).unwrap_err();
@@ -448,7 +471,10 @@ mod tests {
             (br#"{"rows":[]}"#, "no field 'data'"),
             (br#"{"data":{"a":1}}"#, "field 'data' is an object"),
             (br#"{"data":[]}"#, "empty list"),
-            (br#"{"data":[{}],"method":"fit"}"#, "field 'method' is 'fit'"),
+            (
+                br#"{"data":[{}],"method":"fit"}"#,
+                "field 'method' is 'fit'",
+            ),
         ];
         for (body, expected) in cases {
             let e = parse_request(body).unwrap_err().to_string();

@@ -182,10 +182,17 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
     }
 
     let _ = writeln!(md, "\n## Input schema\n");
-    let _ = writeln!(md, "| Column | Kind | Used by the model | Missing in training | Distinct | Why this kind |");
+    let _ = writeln!(
+        md,
+        "| Column | Kind | Used by the model | Missing in training | Distinct | Why this kind |"
+    );
     let _ = writeln!(md, "|---|---|---|---|---|---|");
     for column in &pipeline.schema.columns {
-        let used = if info.input_columns.contains(&column.name) { "yes" } else { "no" };
+        let used = if info.input_columns.contains(&column.name) {
+            "yes"
+        } else {
+            "no"
+        };
         let _ = writeln!(
             md,
             "| `{}` | {} | {} | {} | {} | {} |",
@@ -255,7 +262,9 @@ fn guardrail_line(finding: &Value) -> String {
     let field = |key: &str| finding.get(key).and_then(Value::as_str).map(str::to_string);
     match (field("name"), field("status")) {
         (Some(name), Some(status)) => {
-            let detail = field("message").or_else(|| field("detail")).unwrap_or_default();
+            let detail = field("message")
+                .or_else(|| field("detail"))
+                .unwrap_or_default();
             if detail.is_empty() {
                 format!("{name}: {status}")
             } else {
@@ -288,14 +297,18 @@ mod tests {
             metric: "AUC_weighted".into(),
             score: 0.9,
             algorithm: "LogisticRegression".into(),
-            params: [("C".to_string(), ParamValue::Float(0.5))].into_iter().collect(),
+            params: [("C".to_string(), ParamValue::Float(0.5))]
+                .into_iter()
+                .collect(),
             label: "DEATH_EVENT".into(),
             classes: vec!["0".into(), "1".into()],
             input_columns: vec!["age".into()],
             featurization: vec!["impute mean: age".into()],
             experiment: "hf".into(),
             run_id: None,
-            guardrails: vec![serde_json::json!({"name": "class balance", "status": "passed", "message": "ok"})],
+            guardrails: vec![
+                serde_json::json!({"name": "class balance", "status": "passed", "message": "ok"}),
+            ],
             data_fingerprint: Some(serde_json::json!({"sha256": "ab12", "rows": 299})),
         }
     }
@@ -303,7 +316,14 @@ mod tests {
     #[test]
     fn score_py_has_the_azure_contract_and_no_placeholders() {
         let text = score_py(&info());
-        for needle in ["def init():", "def run(raw_data, method=\"predict\"):", "score-worker", "AUTOTAB_BIN", "AUTOTAB_MODEL_DIR", "__main__"] {
+        for needle in [
+            "def init():",
+            "def run(raw_data, method=\"predict\"):",
+            "score-worker",
+            "AUTOTAB_BIN",
+            "AUTOTAB_MODEL_DIR",
+            "__main__",
+        ] {
             assert!(text.contains(needle), "score.py lacks {needle}");
         }
         assert!(!text.contains("{{"), "unfilled placeholder");
@@ -313,7 +333,10 @@ mod tests {
     #[test]
     fn guardrail_lines_read_structured_or_plain_findings() {
         let structured = serde_json::json!({"name": "missing values", "status": "done", "message": "imputed 3 columns"});
-        assert_eq!(guardrail_line(&structured), "missing values: done — imputed 3 columns");
+        assert_eq!(
+            guardrail_line(&structured),
+            "missing values: done — imputed 3 columns"
+        );
         assert_eq!(guardrail_line(&serde_json::json!("plain")), "plain");
     }
 }

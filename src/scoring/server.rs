@@ -17,9 +17,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -98,7 +96,6 @@ pub fn router(predictor: Arc<Predictor>, auth_key: Option<String>) -> Router {
         .route("/swagger.json", get(swagger_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -155,6 +152,18 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// An error and its causes as one string.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn check_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(key) = &state.auth_key else {
         return Ok(());
@@ -196,7 +205,9 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
         Ok(())
     } else {
         let shown = if content_type.is_empty() {
@@ -206,29 +217,46 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         };
         Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("the content type is {shown}: send the header 'Content-Type: application/json'"),
+            format!(
+                "the content type is {shown}: send the header 'Content-Type: application/json'"
+            ),
         ))
     }
 }
 
 async fn score(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    check_auth(&state, &headers)?;
-    check_json_content_type(&headers)?;
-    let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes: send smaller batches"),
-            )
-        } else {
-            ApiError::new(status, format!("cannot read the request body: {}", rejection.body_text()))
-        }
-    })?;
+    let headers = request.headers();
+    check_auth(&state, headers)?;
+    check_json_content_type(headers)?;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes: send smaller batches"),
+        )
+    };
+    // A declared length over the limit is refused before anything is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            if error_chain(&e).contains("length limit") {
+                too_large()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the request body: {e}"),
+                )
+            }
+        })?;
     let request = parse_request(&body)?;
     if request.data.len() <= INLINE_ROWS {
         return Ok(Json(score_request(&state.predictor, &request)?));
@@ -236,7 +264,12 @@ async fn score(
     let predictor = Arc::clone(&state.predictor);
     let answer = tokio::task::spawn_blocking(move || score_request(&predictor, &request))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("scoring failed: {e}")))??;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("scoring failed: {e}"),
+            )
+        })??;
     Ok(Json(answer))
 }
 
@@ -252,7 +285,10 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
     }))
 }
 
-async fn swagger_json(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn swagger_json(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     check_auth(&state, &headers)?;
     Ok(Json(state.swagger.clone()))
 }
@@ -260,14 +296,20 @@ async fn swagger_json(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        format!("no route {}: the routes are POST /score, GET /health, GET /swagger.json", uri.path()),
+        format!(
+            "no route {}: the routes are POST /score, GET /health, GET /swagger.json",
+            uri.path()
+        ),
     )
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("{method} is not allowed on {}: use POST /score, GET /health, GET /swagger.json", uri.path()),
+        format!(
+            "{method} is not allowed on {}: use POST /score, GET /health, GET /swagger.json",
+            uri.path()
+        ),
     )
 }
 
@@ -278,7 +320,10 @@ fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
     let schema = &predictor.pipeline().schema;
     let mut properties = serde_json::Map::new();
     for name in &info.input_columns {
-        let kind = schema.column(name).map(|c| c.kind).unwrap_or(ColumnKind::Categorical);
+        let kind = schema
+            .column(name)
+            .map(|c| c.kind)
+            .unwrap_or(ColumnKind::Categorical);
         properties.insert(name.clone(), column_schema(kind));
     }
     let sample = read_sample(predictor.dir());
@@ -288,7 +333,11 @@ fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
         "properties": properties,
         "additionalProperties": true,
     });
-    if let Some(first) = sample.as_ref().and_then(|s| s.get("data")).and_then(|d| d.get(0)) {
+    if let Some(first) = sample
+        .as_ref()
+        .and_then(|s| s.get("data"))
+        .and_then(|d| d.get(0))
+    {
         record["example"] = first.clone();
     }
     let prediction = if info.classes.is_empty() {
@@ -424,10 +473,21 @@ mod tests {
 
     #[test]
     fn json_content_types_are_accepted_others_refused() {
-        for ok in ["application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"] {
-            assert!(check_json_content_type(&headers(header::CONTENT_TYPE, ok)).is_ok(), "{ok}");
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.api+json",
+        ] {
+            assert!(
+                check_json_content_type(&headers(header::CONTENT_TYPE, ok)).is_ok(),
+                "{ok}"
+            );
         }
-        for bad in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"] {
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ] {
             let e = check_json_content_type(&headers(header::CONTENT_TYPE, bad)).unwrap_err();
             assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
             assert!(e.message.contains(bad), "{}", e.message);

@@ -77,7 +77,10 @@ mod tests {
             .collect();
         assert_eq!(lines.len(), 5);
         assert_eq!(lines[0], json!({"result": [1]}));
-        assert!(lines[1]["error"].as_str().unwrap().contains("not valid JSON"));
+        assert!(lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON"));
         assert!(lines[2]["error"].as_str().unwrap().contains("empty list"));
         assert_eq!(lines[3], json!({"error": "record 2: missing field 'age'"}));
         assert_eq!(lines[4], json!({"result": [1, 1]}));

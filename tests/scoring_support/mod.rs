@@ -23,7 +23,8 @@ pub fn autotab() -> Command {
 
 /// A folder for this test process under cargo's test scratch space.
 pub fn scratch() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("scoring-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("scoring-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -34,8 +35,22 @@ pub fn model_dir() -> &'static Path {
     MODEL.get_or_init(|| {
         let dir = scratch().join("model");
         let out = autotab()
-            .args(["run", "--data", "datasets/heart_failure.csv", "--label", "DEATH_EVENT"])
-            .args(["--timeout", "30", "--max-trials", "6", "--json", "--quiet", "--output"])
+            .args([
+                "run",
+                "--data",
+                "datasets/heart_failure.csv",
+                "--label",
+                "DEATH_EVENT",
+            ])
+            .args([
+                "--timeout",
+                "30",
+                "--max-trials",
+                "6",
+                "--json",
+                "--quiet",
+                "--output",
+            ])
             .arg(&dir)
             .output()
             .unwrap();
@@ -90,10 +105,19 @@ impl Server {
             }
             if let Some(status) = server.child.try_wait().unwrap() {
                 let mut err = String::new();
-                server.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                server
+                    .child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
                 panic!("autotab serve exited with {status}: {err}");
             }
-            assert!(Instant::now() < deadline, "the server did not answer /health within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not answer /health within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -104,7 +128,13 @@ impl Server {
     }
 
     /// POSTs `body` to `path`; the status and the JSON body, 4xx/5xx included.
-    pub fn post(&self, path: &str, content_type: &str, body: &str, key: Option<&str>) -> (u16, serde_json::Value) {
+    pub fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        key: Option<&str>,
+    ) -> (u16, serde_json::Value) {
         let mut request = ureq::post(&self.url(path)).set("Content-Type", content_type);
         if let Some(key) = key {
             request = request.set("Authorization", &format!("Bearer {key}"));
@@ -124,7 +154,9 @@ impl Server {
     /// Sends raw bytes on a fresh connection and returns the status line and body text.
     pub fn raw(&self, bytes: &[u8]) -> (u16, String) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.write_all(bytes).unwrap();
         let mut text = Vec::new();
         // The server may close after answering; whatever arrived is the answer.
@@ -135,7 +167,11 @@ impl Server {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
-        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+        let body = text
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
         (status, body)
     }
 }
@@ -148,7 +184,8 @@ fn read(result: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value)
     };
     let status = response.status();
     let text = response.into_string().unwrap();
-    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
     (status, value)
 }
 
