@@ -193,8 +193,8 @@ fn field_value(
                 Value::Null => Ok(None),
                 Value::Bool(b) => Ok(Some(b.to_string())),
                 Value::Number(n) => match n.as_f64() {
-                    Some(x) if x == 0.0 => Ok(Some("false".into())),
-                    Some(x) if x == 1.0 => Ok(Some("true".into())),
+                    Some(0.0) => Ok(Some("false".into())),
+                    Some(1.0) => Ok(Some("true".into())),
                     _ => Err(wrong(expected)),
                 },
                 Value::String(s) if s.trim().is_empty() => Ok(None),
