@@ -231,3 +231,40 @@ fn an_unknown_model_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("model 'no-such-model' not found"), "{err}");
 }
+
+#[test]
+fn serves_a_registered_model_by_name_and_version() {
+    let ws = scoring_support::scratch().join("registry-ws");
+    let out = scoring_support::autotab()
+        .env("AUTOTAB_WORKSPACE", &ws)
+        .args([
+            "run",
+            "--data",
+            "datasets/heart_failure.csv",
+            "--label",
+            "DEATH_EVENT",
+        ])
+        .args([
+            "--timeout",
+            "30",
+            "--max-trials",
+            "3",
+            "--quiet",
+            "--register",
+            "hf-serve",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ws_text = ws.to_str().unwrap();
+    for reference in ["hf-serve", "hf-serve:1"] {
+        let server =
+            Server::start_model(reference.as_ref(), &[], &[("AUTOTAB_WORKSPACE", ws_text)]);
+        let (status, body) = server.post("/score", "application/json", TUTORIAL_REQUEST, None);
+        assert_eq!(status, 200, "{reference}: {body}");
+    }
+}

@@ -49,7 +49,7 @@ pub fn resolve_model_dir(reference: &str, workspace: &Path) -> anyhow::Result<Pa
     }
     if !workspace.exists() {
         anyhow::bail!(
-            "model '{reference}' not found: no folder at that path, and no workspace at {} to              look it up as a registered model (set --workspace or AUTOTAB_WORKSPACE)",
+            "model '{reference}' not found: no folder at that path, and no workspace at {} to look it up as a registered model (set --workspace or AUTOTAB_WORKSPACE)",
             workspace.display()
         );
     }
@@ -57,7 +57,7 @@ pub fn resolve_model_dir(reference: &str, workspace: &Path) -> anyhow::Result<Pa
         .and_then(|ws| ws.resolve_model(reference))
         .with_context(|| {
             format!(
-                "model '{reference}' not found: no folder at that path, and not a registered                  model of workspace {}",
+                "model '{reference}' not found: no folder at that path, and not a registered model of workspace {}",
                 workspace.display()
             )
         })?;

@@ -84,12 +84,17 @@ impl Server {
 
     /// Like [`Server::start`] with extra environment variables.
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_model(model_dir().as_os_str(), extra, env)
+    }
+
+    /// Starts `autotab serve --model <model>` (a folder or a registered name).
+    pub fn start_model(model: &std::ffi::OsStr, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let child = autotab()
             .envs(env.iter().copied())
             .arg("serve")
             .arg("--model")
-            .arg(model_dir())
+            .arg(model)
             .args(["--port", &port.to_string()])
             .args(extra)
             .stdout(Stdio::null())
