@@ -22,12 +22,7 @@ pub struct ForestFit {
     pub forest: ForestModel,
 }
 
-pub(crate) fn fit(
-    reader: &ParamReader,
-    train: &TrainSet,
-    ctx: &FitContext,
-    extra: bool,
-) -> Result<ForestFit> {
+pub(crate) fn fit(reader: &ParamReader, train: &TrainSet, ctx: &FitContext, extra: bool) -> Result<ForestFit> {
     let algorithm = if extra {
         Algorithm::ExtraTrees
     } else {
@@ -55,14 +50,7 @@ pub(crate) fn fit(
             &owned
         }
     };
-    let forest = train_forest(
-        binned,
-        tree_target(train.y),
-        train.weights,
-        &params,
-        ctx.deadline,
-        ctx.seed,
-    )
-    .map_err(|e| AutotabError::fit(algorithm, e))?;
+    let forest = train_forest(binned, tree_target(train.y), train.weights, &params, ctx.deadline, ctx.seed)
+        .map_err(|e| AutotabError::fit(algorithm, e))?;
     Ok(ForestFit { forest })
 }
