@@ -54,6 +54,8 @@ fn main() -> anyhow::Result<()> {
         featurization: outcome.pipeline.featurizer.steps(),
         experiment: spec.experiment.clone(),
         run_id: None,
+        guardrails: Vec::new(),
+        data_fingerprint: None,
     };
     save_bundle(&dir, &outcome.pipeline, &info, &outcome.sample)?;
     let predictor = Predictor::load(&dir)?;

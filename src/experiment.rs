@@ -261,6 +261,8 @@ pub fn bundle_info(
         featurization: pipeline.featurizer.steps(),
         experiment: spec.experiment.clone(),
         run_id: run_id.map(String::from),
+        guardrails: Vec::new(),
+        data_fingerprint: None,
     }
 }
 

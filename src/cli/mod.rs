@@ -5,6 +5,7 @@ mod output;
 mod predict;
 mod run;
 mod runs;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,10 @@ enum Command {
     Run(run::RunArgs),
     /// Score a table with a saved model.
     Predict(predict::PredictArgs),
+    /// Serve a model over HTTP: POST /score, GET /health, GET /swagger.json.
+    Serve(serve::ServeArgs),
+    /// Score JSON-lines requests from stdin (the process behind the generated score.py).
+    ScoreWorker(serve::ScoreWorkerArgs),
     /// Recorded runs: list, show.
     Runs(runs::RunsArgs),
     /// Registered models: list, show, register, delete.
@@ -48,6 +53,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::execute(args, &cli.workspace),
         Command::Predict(args) => predict::execute(args),
+        Command::Serve(args) => serve::execute(args, &cli.workspace),
+        Command::ScoreWorker(args) => serve::execute_worker(args, &cli.workspace),
         Command::Runs(args) => runs::execute(args, &cli.workspace),
         Command::Models(args) => models::execute(args, &cli.workspace),
     }

@@ -5,6 +5,8 @@
 //! bundle.json        format version, task, metric, score, algorithm, params, label classes
 //! schema.json        input columns and kinds, label and classes
 //! sample_input.json  a request body in the `{"data":[{...}]}` form, values as strings
+//! score.py           Azure ML entry script scoring through `autotab score-worker`
+//! MODEL.md           the model card
 //! ```
 //! A bundle written by a newer format, or whose files are damaged, is refused with a message
 //! that says so.
@@ -26,6 +28,8 @@ const MODEL_FILE: &str = "model.bin";
 const INFO_FILE: &str = "bundle.json";
 const SCHEMA_FILE: &str = "schema.json";
 const SAMPLE_FILE: &str = "sample_input.json";
+const SCORE_SCRIPT_FILE: &str = "score.py";
+const MODEL_CARD_FILE: &str = "MODEL.md";
 
 /// Facts about the model, stored beside it as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +62,12 @@ pub struct BundleInfo {
     pub experiment: String,
     /// Run id, when tracked.
     pub run_id: Option<String>,
+    /// Data guardrail findings of the run, for the model card.
+    #[serde(default)]
+    pub guardrails: Vec<serde_json::Value>,
+    /// Fingerprint of the training data (hash, rows, schema), for the model card.
+    #[serde(default)]
+    pub data_fingerprint: Option<serde_json::Value>,
 }
 
 /// Writes `pipeline` and its files into `dir` (created; replaced if it exists).
@@ -83,6 +93,8 @@ pub fn save_bundle(dir: &Path, pipeline: &Pipeline, info: &BundleInfo, sample: &
     });
     write_json(&staging.join(SCHEMA_FILE), &schema)?;
     write_json(&staging.join(SAMPLE_FILE), &sample_request(sample))?;
+    write(&staging.join(SCORE_SCRIPT_FILE), super::script::score_py(info).as_bytes())?;
+    write(&staging.join(MODEL_CARD_FILE), super::script::model_card(info, pipeline).as_bytes())?;
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(|e| AutotabError::io(dir, e))?;
     }

@@ -1,5 +1,11 @@
-//! Scoring: the model bundle on disk and the [`Predictor`] that loads and runs it.
+//! Scoring: the model bundle on disk and the [`Predictor`] that loads and runs it, JSON
+//! requests and answers, the generated `score.py` and model card, and the HTTP server.
 
 mod bundle;
+pub mod request;
+mod script;
+pub mod server;
+pub mod worker;
 
 pub use bundle::{save_bundle, BundleInfo, Predictor, BUNDLE_FORMAT_VERSION};
+pub use script::{model_card, score_py};

@@ -1,0 +1,516 @@
+//! The HTTP scoring endpoint (axum): `POST /score`, `GET /health`, `GET /swagger.json`.
+//!
+//! - `POST /score` takes `{"data":[{...}], "return_proba": bool, "method": "predict" |
+//!   "predict_proba"}` as `application/json` and answers `{"result":[...]}` (see
+//!   [`super::request`]).
+//! - `GET /health` answers `{"status":"healthy", ...}`; it never needs the key, so liveness
+//!   probes work without secrets.
+//! - `GET /swagger.json` is an OpenAPI 3.1 document of this model's input.
+//!
+//! With a key set, `/score` and `/swagger.json` need `Authorization: Bearer <key>` (401
+//! otherwise), as Azure's key-authenticated endpoints do. Every error is a 4xx/5xx with a
+//! `{"error": "..."}` body and the server keeps serving. Batches above
+//! [`INLINE_ROWS`] rows are scored on tokio's blocking pool so they cannot stall other requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::bundle::Predictor;
+use super::request::{parse_request, score_request};
+use crate::data::ColumnKind;
+use crate::error::{AutotabError, Result};
+
+/// Largest request body accepted (413 above it).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Requests with at most this many records are scored on the request's own task (a few
+/// microseconds of work); larger ones go to the blocking pool.
+pub const INLINE_ROWS: usize = 64;
+
+/// Shared state of the handlers.
+struct AppState {
+    predictor: Arc<Predictor>,
+    auth_key: Option<String>,
+    swagger: Value,
+}
+
+/// An error answer: a status and a `{"error": message}` body.
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<AutotabError> for ApiError {
+    fn from(e: AutotabError) -> ApiError {
+        let status = match e {
+            AutotabError::InvalidData(_) | AutotabError::Predict(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// The routes for `predictor`; with `auth_key`, `/score` and `/swagger.json` need
+/// `Authorization: Bearer <key>`.
+pub fn router(predictor: Arc<Predictor>, auth_key: Option<String>) -> Router {
+    let swagger = openapi(&predictor, auth_key.is_some());
+    let state = Arc::new(AppState {
+        predictor,
+        auth_key: auth_key.filter(|k| !k.is_empty()),
+        swagger,
+    });
+    Router::new()
+        .route("/score", post(score))
+        .route("/health", get(health))
+        .route("/swagger.json", get(swagger_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// Binds `addr` and serves `predictor` until `shutdown` completes, then finishes the requests
+/// in flight and returns.
+pub async fn serve(
+    predictor: Arc<Predictor>,
+    addr: SocketAddr,
+    auth_key: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AutotabError::config(format!("cannot listen on {addr}: {e}")))?;
+    serve_listener(listener, predictor, auth_key, shutdown).await
+}
+
+/// Like [`serve`] on an already bound listener (tests and benchmarks bind port 0).
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    predictor: Arc<Predictor>,
+    auth_key: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let app = router(predictor, auth_key);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| AutotabError::config(format!("the HTTP server stopped: {e}")))
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, only SIGTERM ends the server.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+/// An error and its causes as one string.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn check_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(key) = &state.auth_key else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(token) if constant_time_eq(token.as_bytes(), key.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the key in the Authorization header is not valid",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "this endpoint needs a key: send the header 'Authorization: Bearer <key>'",
+        )),
+    }
+}
+
+/// Compares without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        let shown = if content_type.is_empty() {
+            "none".to_string()
+        } else {
+            format!("'{content_type}'")
+        };
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "the content type is {shown}: send the header 'Content-Type: application/json'"
+            ),
+        ))
+    }
+}
+
+async fn score(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let headers = request.headers();
+    check_auth(&state, headers)?;
+    check_json_content_type(headers)?;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes: send smaller batches"),
+        )
+    };
+    // A declared length over the limit is refused before anything is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            if error_chain(&e).contains("length limit") {
+                too_large()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the request body: {e}"),
+                )
+            }
+        })?;
+    let request = parse_request(&body)?;
+    if request.data.len() <= INLINE_ROWS {
+        return Ok(Json(score_request(&state.predictor, &request)?));
+    }
+    let predictor = Arc::clone(&state.predictor);
+    let answer = tokio::task::spawn_blocking(move || score_request(&predictor, &request))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("scoring failed: {e}"),
+            )
+        })??;
+    Ok(Json(answer))
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let info = state.predictor.info();
+    Json(json!({
+        "status": "healthy",
+        "task": info.task,
+        "algorithm": info.algorithm,
+        "metric": info.metric,
+        "score": info.score,
+        "run_id": info.run_id,
+    }))
+}
+
+async fn swagger_json(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    check_auth(&state, &headers)?;
+    Ok(Json(state.swagger.clone()))
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no route {}: the routes are POST /score, GET /health, GET /swagger.json",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {}: use POST /score, GET /health, GET /swagger.json",
+            uri.path()
+        ),
+    )
+}
+
+/// The OpenAPI 3.1 document of this model: one property per input column, typed by its kind,
+/// with the bundle's `sample_input.json` as the example.
+fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
+    let info = predictor.info();
+    let schema = &predictor.pipeline().schema;
+    let mut properties = serde_json::Map::new();
+    for name in &info.input_columns {
+        let kind = schema
+            .column(name)
+            .map(|c| c.kind)
+            .unwrap_or(ColumnKind::Categorical);
+        properties.insert(name.clone(), column_schema(kind));
+    }
+    let sample = read_sample(predictor.dir());
+    let mut record = json!({
+        "type": "object",
+        "required": info.input_columns,
+        "properties": properties,
+        "additionalProperties": true,
+    });
+    if let Some(first) = sample
+        .as_ref()
+        .and_then(|s| s.get("data"))
+        .and_then(|d| d.get(0))
+    {
+        record["example"] = first.clone();
+    }
+    let prediction = if info.classes.is_empty() {
+        json!({ "type": "number" })
+    } else {
+        json!({ "type": ["number", "string"], "enum": class_values(&info.classes) })
+    };
+    let mut request_body = json!({
+        "required": true,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ScoreRequest" } } }
+    });
+    if let Some(sample) = &sample {
+        request_body["content"]["application/json"]["example"] = sample.clone();
+    }
+    let error = json!({ "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let mut score = json!({
+        "summary": format!("Score records with the {} model ({})", info.algorithm, info.task),
+        "operationId": "score",
+        "requestBody": request_body,
+        "responses": {
+            "200": {
+                "description": "One prediction per record; probabilities when asked for",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ScoreResponse" } } }
+            },
+            "400": { "description": "Malformed JSON, empty data, a missing field or a value of the wrong kind", "content": error["content"] },
+            "401": { "description": "Missing or wrong key", "content": error["content"] },
+            "413": { "description": "Body larger than 16 MB", "content": error["content"] },
+            "415": { "description": "Content type is not application/json", "content": error["content"] },
+        }
+    });
+    let mut components = json!({
+        "schemas": {
+            "InputRecord": record,
+            "ScoreRequest": {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": { "type": "array", "minItems": 1, "items": { "$ref": "#/components/schemas/InputRecord" } },
+                    "return_proba": { "type": "boolean", "default": false, "description": "Add class probabilities" },
+                    "method": { "type": "string", "enum": ["predict", "predict_proba"], "default": "predict" }
+                }
+            },
+            "ScoreResponse": {
+                "type": "object",
+                "required": ["result"],
+                "properties": {
+                    "result": { "type": "array", "items": prediction, "description": "Predictions (method predict) or {class: probability} objects (method predict_proba)" },
+                    "probabilities": { "type": "array", "items": { "type": "object", "additionalProperties": { "type": "number" } } }
+                }
+            },
+            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } }
+        }
+    });
+    if with_auth {
+        components["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer" } });
+        score["security"] = json!([{ "bearer": [] }]);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": format!("autotab model: {} ({})", info.label, info.experiment),
+            "version": info.autotab_version,
+            "description": format!(
+                "{} {} predicting '{}'; {} = {:.4}",
+                info.task, info.algorithm, info.label, info.metric, info.score
+            ),
+        },
+        "paths": {
+            "/score": { "post": score },
+            "/health": { "get": {
+                "summary": "Liveness: never needs the key",
+                "operationId": "health",
+                "responses": { "200": { "description": "The server is up" } }
+            } }
+        },
+        "components": components,
+    })
+}
+
+fn column_schema(kind: ColumnKind) -> Value {
+    match kind {
+        ColumnKind::Numeric => json!({
+            "type": ["number", "string", "null"],
+            "format": "double",
+            "description": "numeric; may be sent as a string such as \"1.40\"",
+        }),
+        ColumnKind::Boolean => json!({
+            "type": ["boolean", "string", "integer", "null"],
+            "description": "boolean: true/false, 1/0, yes/no (also as strings)",
+        }),
+        ColumnKind::Datetime => json!({
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "date or date-time, ISO 8601",
+        }),
+        ColumnKind::Categorical => json!({
+            "type": ["string", "number", "boolean", "null"],
+            "description": "category; values not seen in training are handled as unknown",
+        }),
+        ColumnKind::Text => json!({ "type": ["string", "null"], "description": "free text" }),
+        ColumnKind::IdLike | ColumnKind::Constant => json!({
+            "type": ["string", "number", "boolean", "null"],
+            "description": "not used by the model",
+        }),
+    }
+}
+
+fn class_values(classes: &[String]) -> Vec<Value> {
+    classes
+        .iter()
+        .map(|c| match c.parse::<i64>() {
+            Ok(i) => Value::from(i),
+            Err(_) => Value::String(c.clone()),
+        })
+        .collect()
+}
+
+fn read_sample(dir: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(dir.join("sample_input.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(name: header::HeaderName, value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(name, HeaderValue::from_str(value).unwrap());
+        map
+    }
+
+    #[test]
+    fn json_content_types_are_accepted_others_refused() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.api+json",
+        ] {
+            assert!(
+                check_json_content_type(&headers(header::CONTENT_TYPE, ok)).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ] {
+            let e = check_json_content_type(&headers(header::CONTENT_TYPE, bad)).unwrap_err();
+            assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert!(e.message.contains(bad), "{}", e.message);
+        }
+        let e = check_json_content_type(&HeaderMap::new()).unwrap_err();
+        assert!(e.message.contains("content type is none"), "{}", e.message);
+    }
+
+    #[test]
+    fn key_comparison_needs_equal_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn error_kinds_map_to_statuses() {
+        let bad = ApiError::from(AutotabError::data("record 0: missing field 'age'"));
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        let internal = ApiError::from(AutotabError::Store("disk".into()));
+        assert_eq!(internal.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let unauthorized = ApiError::new(StatusCode::UNAUTHORIZED, "no key").into_response();
+        assert_eq!(unauthorized.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+}
