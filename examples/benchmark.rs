@@ -22,21 +22,34 @@ use autotab::JobSpec;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let budget: f64 = flag("--budget").map(|b| b.parse()).transpose()?.unwrap_or(60.0);
-    let concurrent: usize = flag("--concurrent").map(|c| c.parse()).transpose()?.unwrap_or(2);
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let budget: f64 = flag("--budget")
+        .map(|b| b.parse())
+        .transpose()?
+        .unwrap_or(60.0);
+    let concurrent: usize = flag("--concurrent")
+        .map(|c| c.parse())
+        .transpose()?
+        .unwrap_or(2);
     let bench_root = PathBuf::from(flag("--bench").unwrap_or_else(|| "../shared/bench".into()));
     if let Some(name) = flag("--one") {
         return run_one(&bench_root.join(name), budget, concurrent);
     }
-    let only: Option<Vec<String>> = flag("--only").map(|o| o.split(',').map(String::from).collect());
+    let only: Option<Vec<String>> =
+        flag("--only").map(|o| o.split(',').map(String::from).collect());
     let mut names: Vec<String> = std::fs::read_dir(&bench_root)
         .with_context(|| format!("cannot list {}", bench_root.display()))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
         .filter(|n| only.as_ref().is_none_or(|o| o.contains(n)))
         .collect();
     names.sort();
-    let anchors = read_anchor_results(Path::new("../shared/anchors/RESULTS.md")).unwrap_or_default();
+    let anchors =
+        read_anchor_results(Path::new("../shared/anchors/RESULTS.md")).unwrap_or_default();
     let mut rows = Vec::new();
     for name in names {
         let spec = read_bench_json(&bench_root.join(&name))?;
@@ -47,11 +60,23 @@ fn main() -> anyhow::Result<()> {
         eprintln!("== {name} ({task})");
         let exe = std::env::current_exe()?;
         let out = Command::new(exe)
-            .args(["--one", &name, "--budget", &budget.to_string(), "--concurrent", &concurrent.to_string()])
+            .args([
+                "--one",
+                &name,
+                "--budget",
+                &budget.to_string(),
+                "--concurrent",
+                &concurrent.to_string(),
+            ])
             .args(["--bench", &bench_root.to_string_lossy()])
             .output()?;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default().to_string();
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_default()
+            .to_string();
         let result: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
             serde_json::json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed")})
         });
@@ -74,7 +99,12 @@ fn main() -> anyhow::Result<()> {
     for (name, task, r) in &rows {
         let anchor = anchors.get(name.as_str()).cloned().unwrap_or_default();
         if let Some(err) = r.get("error") {
-            md.push_str(&format!("| {name} | {task} | error: {} | | | | | | {} | {} |\n", err.as_str().unwrap_or("?"), anchor.0, anchor.1));
+            md.push_str(&format!(
+                "| {name} | {task} | error: {} | | | | | | {} | {} |\n",
+                err.as_str().unwrap_or("?"),
+                anchor.0,
+                anchor.1
+            ));
             continue;
         }
         md.push_str(&format!(
@@ -97,7 +127,8 @@ fn main() -> anyhow::Result<()> {
 
 fn read_bench_json(dir: &Path) -> anyhow::Result<serde_json::Value> {
     let path = dir.join("bench.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -105,7 +136,10 @@ fn read_bench_json(dir: &Path) -> anyhow::Result<serde_json::Value> {
 fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
     let bench = read_bench_json(dir)?;
     let task = bench["task"].as_str().unwrap_or_default();
-    let label = bench["label"].as_str().context("bench.json has no label")?.to_string();
+    let label = bench["label"]
+        .as_str()
+        .context("bench.json has no label")?
+        .to_string();
     let mut spec = JobSpec::new(dir.join("train.csv"), label.clone());
     spec.experiment = "benchmark".into();
     spec.timeout = Duration::from_secs_f64(budget);
@@ -134,14 +168,23 @@ fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
             let labels: Vec<usize> = (0..test.n_rows())
                 .map(|i| {
                     let t = truth.values.text_at(i).unwrap_or_default();
-                    classes.iter().position(|c| *c == t).context(format!("test label '{t}' unseen in training"))
+                    classes
+                        .iter()
+                        .position(|c| *c == t)
+                        .context(format!("test label '{t}' unseen in training"))
                 })
                 .collect::<anyhow::Result<_>>()?;
             metric.classification(&labels, proba.view())?
         }
         None => {
             let y: Vec<f64> = (0..test.n_rows())
-                .map(|i| truth.values.text_at(i).and_then(|t| t.parse().ok()).unwrap_or(f64::NAN))
+                .map(|i| {
+                    truth
+                        .values
+                        .text_at(i)
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(f64::NAN)
+                })
                 .collect();
             metric.regression(&y, &predictions.values)?
         }
@@ -163,9 +206,11 @@ fn peak_memory_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
@@ -177,7 +222,11 @@ fn read_anchor_results(path: &Path) -> anyhow::Result<BTreeMap<String, (String, 
     let mut header: Vec<String> = Vec::new();
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with('|')) {
-        let cells: Vec<String> = line.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect();
+        let cells: Vec<String> = line
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect();
         if header.is_empty() {
             header = cells;
             continue;
@@ -185,7 +234,14 @@ fn read_anchor_results(path: &Path) -> anyhow::Result<BTreeMap<String, (String, 
         if cells.iter().all(|c| c.starts_with('-')) {
             continue;
         }
-        let col = |name: &str| header.iter().position(|h| h == name).and_then(|i| cells.get(i)).cloned().unwrap_or_default();
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .and_then(|i| cells.get(i))
+                .cloned()
+                .unwrap_or_default()
+        };
         out.insert(col("dataset"), (col("flaml"), col("lgbm_default")));
     }
     Ok(out)

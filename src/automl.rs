@@ -126,7 +126,8 @@ impl RunOutcome {
 
     /// Completed trials, best first.
     pub fn leaderboard(&self) -> Vec<&TrialRecord> {
-        let mut done: Vec<&TrialRecord> = self.trials.iter().filter(|t| t.score.is_some()).collect();
+        let mut done: Vec<&TrialRecord> =
+            self.trials.iter().filter(|t| t.score.is_some()).collect();
         done.sort_by(|a, b| {
             let la = self.metric.to_loss(a.score.unwrap_or(f64::NAN));
             let lb = self.metric.to_loss(b.score.unwrap_or(f64::NAN));
@@ -166,7 +167,9 @@ pub fn load_job_data(spec: &JobSpec) -> Result<(Dataset, Option<usize>)> {
 
 fn concat_values(a: &ColumnValues, b: &ColumnValues) -> ColumnValues {
     match (a, b) {
-        (ColumnValues::Numeric(x), ColumnValues::Numeric(y)) => ColumnValues::Numeric(x.iter().chain(y).copied().collect()),
+        (ColumnValues::Numeric(x), ColumnValues::Numeric(y)) => {
+            ColumnValues::Numeric(x.iter().chain(y).copied().collect())
+        }
         _ => {
             let text = |v: &ColumnValues| (0..v.len()).map(|i| v.text_at(i)).collect::<Vec<_>>();
             let mut all = text(a);
@@ -215,7 +218,11 @@ fn prepare(spec: &JobSpec) -> Result<Prepared> {
     let total = data.n_rows();
     let dropped = total - kept.len();
     let n_valid_rows = n_given_valid.map(|n| kept.iter().filter(|&&i| i >= total - n).count());
-    let data = if dropped > 0 { data.select_rows(&kept) } else { data };
+    let data = if dropped > 0 {
+        data.select_rows(&kept)
+    } else {
+        data
+    };
     let features_table = data.without(&spec.label);
     let schema = infer_schema(&data, &spec.label, &spec.column_kinds)?;
     if schema.features().next().is_none() {
@@ -262,7 +269,16 @@ pub fn fit_configuration(spec: &JobSpec, trial: &TrialRecord) -> Result<(Pipelin
         .build()
         .map_err(|e| AutotabError::config(format!("cannot start the worker pool: {e}")))?;
     let deadline = Instant::now() + spec.timeout.max(Duration::from_secs(60));
-    let model = pool.install(|| refit(trial, &x_all, &p.targets, &OnceLock::new(), deadline, spec.seed))?;
+    let model = pool.install(|| {
+        refit(
+            trial,
+            &x_all,
+            &p.targets,
+            &OnceLock::new(),
+            deadline,
+            spec.seed,
+        )
+    })?;
     let pipeline = Pipeline {
         task: p.task,
         label: spec.label.clone(),
@@ -279,10 +295,14 @@ pub fn fit_configuration(spec: &JobSpec, trial: &TrialRecord) -> Result<(Pipelin
 pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
     let start = Instant::now();
     if spec.timeout.is_zero() {
-        return Err(AutotabError::config("the timeout must be more than 0 seconds"));
+        return Err(AutotabError::config(
+            "the timeout must be more than 0 seconds",
+        ));
     }
     if spec.max_concurrent_trials == 0 {
-        return Err(AutotabError::config("max_concurrent_trials must be at least 1"));
+        return Err(AutotabError::config(
+            "max_concurrent_trials must be at least 1",
+        ));
     }
     let hard_end = start + spec.timeout;
     let Prepared {
@@ -298,9 +318,16 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         dropped,
     } = prepare(spec)?;
     if dropped > 0 {
-        observer.message(&format!("dropped {dropped} rows whose label '{}' is missing", spec.label));
+        observer.message(&format!(
+            "dropped {dropped} rows whose label '{}' is missing",
+            spec.label
+        ));
     }
-    let guardrails = run_guardrails(&schema, &features_table, (!class_counts.is_empty()).then_some(&class_counts[..]));
+    let guardrails = run_guardrails(
+        &schema,
+        &features_table,
+        (!class_counts.is_empty()).then_some(&class_counts[..]),
+    );
     let plan = match (n_valid_rows, spec.n_cross_validations, spec.validation_size) {
         (Some(n), _, _) => ValidationPlan::Given {
             n_valid: n.min(data.n_rows().saturating_sub(1)),
@@ -363,7 +390,8 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
             .collect::<Result<Vec<_>>>()
     })?;
     let prep_seconds = prep_start.elapsed().as_secs_f64();
-    let mean_train_rows = prepared.iter().map(|f| f.x_train.nrows()).sum::<usize>() as f64 / prepared.len() as f64;
+    let mean_train_rows =
+        prepared.iter().map(|f| f.x_train.nrows()).sum::<usize>() as f64 / prepared.len() as f64;
     let n_rows = data.n_rows();
     observer.message(&format!(
         "featurized {} fold(s) in {:.2}s: {} features",
@@ -377,21 +405,38 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     let featurize_all = prep_seconds / prepared.len() as f64 * scale;
     let reserve = move |t: &TrialRecord| -> f64 {
         // A learner capped at fewer rows than a fold refits on the same number of rows.
-        let capped = t.algorithm.max_train_rows().is_some_and(|cap| (cap as f64) < mean_train_rows);
+        let capped = t
+            .algorithm
+            .max_train_rows()
+            .is_some_and(|cap| (cap as f64) < mean_train_rows);
         let growth = if capped { 1.0 } else { scale.max(1.0) };
         t.fit_seconds_per_fold * growth * 1.3 + featurize_all + 0.2
     };
     let settings = SearchSettings {
         algorithms,
-        end: Some(hard_end - Duration::from_secs_f64(FINISH_MARGIN_S.min(spec.timeout.as_secs_f64() / 10.0))),
+        end: Some(
+            hard_end
+                - Duration::from_secs_f64(FINISH_MARGIN_S.min(spec.timeout.as_secs_f64() / 10.0)),
+        ),
         trial_timeout: spec.trial_timeout,
         max_trials: spec.max_trials,
         max_concurrent: spec.max_concurrent_trials,
         early_stopping: spec.early_stopping,
         seed: spec.seed,
     };
-    let outcome = run_search(Arc::new(prepared), n_rows, metric, &settings, reserve, |t| observer.trial(t))?;
-    let mut ranked: Vec<&TrialRecord> = outcome.trials.iter().filter(|t| t.score.is_some()).collect();
+    let outcome = run_search(
+        Arc::new(prepared),
+        n_rows,
+        metric,
+        &settings,
+        reserve,
+        |t| observer.trial(t),
+    )?;
+    let mut ranked: Vec<&TrialRecord> = outcome
+        .trials
+        .iter()
+        .filter(|t| t.score.is_some())
+        .collect();
     ranked.sort_by(|a, b| {
         metric
             .to_loss(a.score.unwrap_or(f64::NAN))
@@ -399,10 +444,11 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
             .then(a.index.cmp(&b.index))
     });
     if ranked.is_empty() {
-        let reasons: BTreeMap<String, usize> = outcome.trials.iter().fold(BTreeMap::new(), |mut m, t| {
-            *m.entry(format!("{:?}", t.status)).or_default() += 1;
-            m
-        });
+        let reasons: BTreeMap<String, usize> =
+            outcome.trials.iter().fold(BTreeMap::new(), |mut m, t| {
+                *m.entry(format!("{:?}", t.status)).or_default() += 1;
+                m
+            });
         return Err(AutotabError::Budget(format!(
             "no trial completed within the {:.0}s budget ({} launched: {}); give a larger --timeout",
             spec.timeout.as_secs_f64(),
@@ -422,7 +468,16 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     for candidate in ranked.iter().take(3) {
         let deadline = hard_end.max(Instant::now() + Duration::from_secs(1));
         // On the pool: its threads have the large stack some learners need.
-        let result = pool.install(|| refit(candidate, &x_all, &targets, &binned_all, deadline, spec.seed));
+        let result = pool.install(|| {
+            refit(
+                candidate,
+                &x_all,
+                &targets,
+                &binned_all,
+                deadline,
+                spec.seed,
+            )
+        });
         match result {
             Ok(model) => {
                 fitted = Some(((*candidate).clone(), model));
@@ -435,7 +490,9 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         }
     }
     let Some((best, model)) = fitted else {
-        return Err(last_error.unwrap_or_else(|| AutotabError::Budget("no model could be refit".into())));
+        return Err(
+            last_error.unwrap_or_else(|| AutotabError::Budget("no model could be refit".into()))
+        );
     };
     let refit_s = refit_start.elapsed().as_secs_f64();
     let pipeline = Pipeline {
@@ -481,7 +538,11 @@ fn refit(
         seed,
         valid: None,
     };
-    let fit = || match trial.algorithm.max_train_rows().filter(|&c| c < x_all.nrows()) {
+    let fit = || match trial
+        .algorithm
+        .max_train_rows()
+        .filter(|&c| c < x_all.nrows())
+    {
         Some(cap) => {
             let rows = subsample_rows(x_all.nrows(), cap, seed);
             let x = x_all.select(Axis(0), &rows);
@@ -506,5 +567,6 @@ fn refit(
             estimator.fit(&train, &ctx)
         }
     };
-    catch_unwind(AssertUnwindSafe(fit)).unwrap_or_else(|_| Err(AutotabError::fit(trial.algorithm, "the learner panicked")))
+    catch_unwind(AssertUnwindSafe(fit))
+        .unwrap_or_else(|_| Err(AutotabError::fit(trial.algorithm, "the learner panicked")))
 }

@@ -64,11 +64,17 @@ impl RunObserver for Recorder<'_> {
     fn schema(&mut self, start: &RunStart) {
         self.metric = Some(start.metric);
         let schema_json = serde_json::to_value(start.schema).unwrap_or_default();
-        let started = DataFingerprint::of_file(&start.spec.training_data, start.rows, start.columns, schema_json)
-            .and_then(|fp| {
-                let spec_json = serde_json::to_value(start.spec).unwrap_or_default();
-                self.workspace.start_run(&start.spec.experiment, &spec_json, &fp)
-            });
+        let started = DataFingerprint::of_file(
+            &start.spec.training_data,
+            start.rows,
+            start.columns,
+            schema_json,
+        )
+        .and_then(|fp| {
+            let spec_json = serde_json::to_value(start.spec).unwrap_or_default();
+            self.workspace
+                .start_run(&start.spec.experiment, &spec_json, &fp)
+        });
         match started {
             Ok(id) => {
                 self.inner.run_started(id.as_str());
@@ -92,7 +98,10 @@ impl RunObserver for Recorder<'_> {
 
     fn trial(&mut self, trial: &TrialRecord) {
         if let (Some(run), Some(metric)) = (self.run.clone(), self.metric) {
-            let r = self.workspace.log_child_run(&run, &child_record(trial, metric)).map(|_| ());
+            let r = self
+                .workspace
+                .log_child_run(&run, &child_record(trial, metric))
+                .map(|_| ());
             self.keep(r);
         }
         self.inner.trial(trial);
@@ -114,7 +123,9 @@ fn child_record(t: &TrialRecord, metric: Metric) -> ChildRunRecord {
     let (status, error) = match &t.status {
         TrialStatus::Completed => (RunStatus::Completed, None),
         TrialStatus::Failed(reason) => (RunStatus::Failed, Some(reason.clone())),
-        TrialStatus::TimedOut(reason) => (RunStatus::Canceled, Some(format!("timed out: {reason}"))),
+        TrialStatus::TimedOut(reason) => {
+            (RunStatus::Canceled, Some(format!("timed out: {reason}")))
+        }
     };
     let mut metrics = BTreeMap::new();
     let mut fold_metrics = BTreeMap::new();
@@ -162,7 +173,11 @@ pub fn run_tracked(
     let run_id = recorder.run.clone();
     if let Some(e) = recorder.store_error.take() {
         if let Some(id) = &run_id {
-            let _ = workspace.finish_run(id, RunStatus::Failed, &serde_json::json!({"error": e.to_string()}));
+            let _ = workspace.finish_run(
+                id,
+                RunStatus::Failed,
+                &serde_json::json!({"error": e.to_string()}),
+            );
         }
         return Err(e);
     }
@@ -170,7 +185,11 @@ pub fn run_tracked(
         Ok(outcome) => outcome,
         Err(e) => {
             if let Some(id) = &run_id {
-                let _ = workspace.finish_run(id, RunStatus::Failed, &serde_json::json!({"error": e.to_string()}));
+                let _ = workspace.finish_run(
+                    id,
+                    RunStatus::Failed,
+                    &serde_json::json!({"error": e.to_string()}),
+                );
             }
             return Err(e);
         }
@@ -180,7 +199,11 @@ pub fn run_tracked(
     let summary = serde_json::to_value(outcome.summary()).unwrap_or_default();
     match finished {
         Ok((model_dir, registered)) => {
-            workspace.log_metric(&run_id, outcome.metric.name(), outcome.best.score.unwrap_or(f64::NAN))?;
+            workspace.log_metric(
+                &run_id,
+                outcome.metric.name(),
+                outcome.best.score.unwrap_or(f64::NAN),
+            )?;
             let mut summary = summary;
             summary["model_path"] = serde_json::json!(model_dir.display().to_string());
             summary["best_trial"] = serde_json::json!(outcome.best.index);
@@ -194,7 +217,11 @@ pub fn run_tracked(
             })
         }
         Err(e) => {
-            let _ = workspace.finish_run(&run_id, RunStatus::Failed, &serde_json::json!({"error": e.to_string()}));
+            let _ = workspace.finish_run(
+                &run_id,
+                RunStatus::Failed,
+                &serde_json::json!({"error": e.to_string()}),
+            );
             Err(e)
         }
     }
@@ -211,7 +238,7 @@ fn save_and_register(
     let model_dir = output
         .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace.artifacts_dir(run_id.as_str()).join("model"));
-    let info = bundle_info(
+    let mut info = bundle_info(
         spec,
         &outcome.pipeline,
         outcome.metric.name(),
@@ -219,6 +246,16 @@ fn save_and_register(
         &outcome.best.params,
         Some(run_id.as_str()),
     );
+    info.guardrails = outcome
+        .guardrails
+        .iter()
+        .map(|g| serde_json::to_value(g).unwrap_or_default())
+        .collect();
+    info.data_fingerprint = workspace
+        .get_run(run_id.as_str())
+        .ok()
+        .and_then(|d| d.fingerprint)
+        .and_then(|f| serde_json::to_value(f).ok());
     save_bundle(&model_dir, &outcome.pipeline, &info, &outcome.sample)?;
     let registered = match register {
         Some(r) => {
@@ -268,7 +305,11 @@ pub fn bundle_info(
 
 /// Registers the model of a recorded run: a parent run's saved bundle, or, for a child run
 /// (one trial), that trial's configuration refit on all rows of the parent's data.
-pub fn register_run(workspace: &Workspace, run_id: &str, registration: &Registration) -> Result<ModelVersion> {
+pub fn register_run(
+    workspace: &Workspace,
+    run_id: &str,
+    registration: &Registration,
+) -> Result<ModelVersion> {
     let detail = workspace.get_run(run_id)?;
     let (model_dir, metrics) = match &detail.parent {
         None => {
@@ -285,17 +326,25 @@ pub fn register_run(workspace: &Workspace, run_id: &str, registration: &Registra
                     detail.summary.status
                 )));
             }
-            (dir, serde_json::to_value(&detail.summary.metrics).unwrap_or_default())
+            (
+                dir,
+                serde_json::to_value(&detail.summary.metrics).unwrap_or_default(),
+            )
         }
         Some(parent_id) => {
             let parent = workspace.get_run(parent_id)?;
             let spec: JobSpec = parent
                 .spec
                 .clone()
-                .ok_or_else(|| AutotabError::Store(format!("parent run {parent_id} has no job spec")))
+                .ok_or_else(|| {
+                    AutotabError::Store(format!("parent run {parent_id} has no job spec"))
+                })
                 .and_then(|v| {
-                    serde_json::from_value(v)
-                        .map_err(|e| AutotabError::Store(format!("job spec of run {parent_id} is unreadable: {e}")))
+                    serde_json::from_value(v).map_err(|e| {
+                        AutotabError::Store(format!(
+                            "job spec of run {parent_id} is unreadable: {e}"
+                        ))
+                    })
                 })?;
             let child = parent
                 .children
@@ -314,7 +363,9 @@ pub fn register_run(workspace: &Workspace, run_id: &str, registration: &Registra
                 .iter()
                 .map(|(k, v)| serde_json::from_value(v.clone()).map(|p| (k.clone(), p)))
                 .collect::<std::result::Result<_, _>>()
-                .map_err(|e| AutotabError::Store(format!("params of run {run_id} are unreadable: {e}")))?;
+                .map_err(|e| {
+                    AutotabError::Store(format!("params of run {run_id} are unreadable: {e}"))
+                })?;
             let metric = parent
                 .outcome
                 .as_ref()
@@ -338,9 +389,13 @@ pub fn register_run(workspace: &Workspace, run_id: &str, registration: &Registra
             };
             let (pipeline, sample) = automl::fit_configuration(&spec, &trial)?;
             let dir = workspace.artifacts_dir(run_id).join("model");
-            let info = bundle_info(&spec, &pipeline, &metric, score, &params, Some(run_id));
+            let mut info = bundle_info(&spec, &pipeline, &metric, score, &params, Some(run_id));
+            info.data_fingerprint = parent.fingerprint.as_ref().and_then(|f| serde_json::to_value(f).ok());
             save_bundle(&dir, &pipeline, &info, &sample)?;
-            (dir, serde_json::to_value(&child.metrics).unwrap_or_default())
+            (
+                dir,
+                serde_json::to_value(&child.metrics).unwrap_or_default(),
+            )
         }
     };
     workspace.register_model(

@@ -94,13 +94,14 @@ impl JobSpec {
     pub fn from_yaml_file(path: &Path) -> Result<JobSpec> {
         let text = std::fs::read_to_string(path).map_err(|e| AutotabError::io(path, e))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        JobSpec::from_yaml(&text, base).map_err(|e| AutotabError::config(format!("{}: {e}", path.display())))
+        JobSpec::from_yaml(&text, base)
+            .map_err(|e| AutotabError::config(format!("{}: {e}", path.display())))
     }
 
     /// Parses YAML job text; see [`JobSpec::from_yaml_file`].
     pub fn from_yaml(text: &str, base: &Path) -> Result<JobSpec> {
-        let doc: serde_yaml::Value =
-            serde_yaml::from_str(text).map_err(|e| AutotabError::config(format!("not valid YAML: {e}")))?;
+        let doc: serde_yaml::Value = serde_yaml::from_str(text)
+            .map_err(|e| AutotabError::config(format!("not valid YAML: {e}")))?;
         let map = doc
             .as_mapping()
             .ok_or_else(|| AutotabError::config("the job file must be a YAML mapping"))?;
@@ -151,9 +152,14 @@ impl JobSpec {
                 base.join(p)
             }
         };
-        let training = get("training_data").ok_or_else(|| AutotabError::config("missing key 'training_data'"))?;
-        let label = get("target_column_name").ok_or_else(|| AutotabError::config("missing key 'target_column_name'"))?;
-        let mut spec = JobSpec::new(resolve(text_of("training_data", training)?), text_of("target_column_name", label)?);
+        let training = get("training_data")
+            .ok_or_else(|| AutotabError::config("missing key 'training_data'"))?;
+        let label = get("target_column_name")
+            .ok_or_else(|| AutotabError::config("missing key 'target_column_name'"))?;
+        let mut spec = JobSpec::new(
+            resolve(text_of("training_data", training)?),
+            text_of("target_column_name", label)?,
+        );
         if let Some(v) = get("validation_data") {
             spec.validation_data = Some(resolve(text_of("validation_data", v)?));
         }
@@ -177,10 +183,13 @@ impl JobSpec {
         }
         if let Some(limits) = get("limits") {
             if let Some(v) = limits.get("timeout_minutes") {
-                spec.timeout = Duration::from_secs_f64(yaml_float("limits.timeout_minutes", v)? * 60.0);
+                spec.timeout =
+                    Duration::from_secs_f64(yaml_float("limits.timeout_minutes", v)? * 60.0);
             }
             if let Some(v) = limits.get("trial_timeout_minutes") {
-                spec.trial_timeout = Some(Duration::from_secs_f64(yaml_float("limits.trial_timeout_minutes", v)? * 60.0));
+                spec.trial_timeout = Some(Duration::from_secs_f64(
+                    yaml_float("limits.trial_timeout_minutes", v)? * 60.0,
+                ));
             }
             if let Some(v) = limits.get("max_trials") {
                 spec.max_trials = Some(yaml_uint("limits.max_trials", v)?);
@@ -189,15 +198,19 @@ impl JobSpec {
                 spec.max_concurrent_trials = yaml_uint("limits.max_concurrent_trials", v)?;
             }
             if let Some(v) = limits.get("enable_early_termination") {
-                let on = v
-                    .as_bool()
-                    .ok_or_else(|| AutotabError::config("'limits.enable_early_termination' must be true or false"))?;
+                let on = v.as_bool().ok_or_else(|| {
+                    AutotabError::config("'limits.enable_early_termination' must be true or false")
+                })?;
                 spec.early_stopping = on.then(EarlyStopping::default);
             }
         }
         if let Some(v) = get("featurization") {
             let mode = match v {
-                serde_yaml::Value::Mapping(m) => m.get("mode").and_then(|m| m.as_str()).unwrap_or("auto").to_string(),
+                serde_yaml::Value::Mapping(m) => m
+                    .get("mode")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("auto")
+                    .to_string(),
                 other => text_of("featurization", other)?,
             };
             spec.featurization = FeaturizationMode::parse(&mode)?;
@@ -210,7 +223,9 @@ impl JobSpec {
                     .iter()
                     .map(|i| {
                         i.as_str()
-                            .ok_or_else(|| AutotabError::config(format!("'{key}' must list algorithm names")))
+                            .ok_or_else(|| {
+                                AutotabError::config(format!("'{key}' must list algorithm names"))
+                            })
                             .and_then(Algorithm::parse)
                     })
                     .collect::<Result<Vec<_>>>()
@@ -232,10 +247,15 @@ impl JobSpec {
 
     /// The algorithms this job searches, for `task`: allowed (or all that fit) minus blocked.
     pub fn algorithms_for(&self, task: Task) -> Result<Vec<Algorithm>> {
-        let candidates = self.allowed_algorithms.clone().unwrap_or_else(|| Algorithm::ALL.to_vec());
+        let candidates = self
+            .allowed_algorithms
+            .clone()
+            .unwrap_or_else(|| Algorithm::ALL.to_vec());
         for a in &candidates {
             if !a.supports(task) && self.allowed_algorithms.is_some() {
-                return Err(AutotabError::config(format!("algorithm {a} does not support {task}")));
+                return Err(AutotabError::config(format!(
+                    "algorithm {a} does not support {task}"
+                )));
             }
         }
         let chosen: Vec<Algorithm> = candidates
@@ -266,7 +286,11 @@ fn yaml_float(key: &str, v: &serde_yaml::Value) -> Result<f64> {
 /// Parses a duration: `90` (seconds), `90s`, `2m`, `1h30m`, `1.5m`.
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let t = text.trim();
-    let bad = || AutotabError::config(format!("invalid duration '{text}': use e.g. 90, 90s, 2m, 1h30m"));
+    let bad = || {
+        AutotabError::config(format!(
+            "invalid duration '{text}': use e.g. 90, 90s, 2m, 1h30m"
+        ))
+    };
     if let Ok(secs) = t.parse::<f64>() {
         return if secs.is_finite() && secs >= 0.0 {
             Ok(Duration::from_secs_f64(secs))
@@ -275,7 +299,10 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         };
     }
     // Fractional single-unit forms like "1.5m" are not in humantime.
-    if let Some((num, unit)) = t.find(|c: char| c.is_ascii_alphabetic()).map(|i| t.split_at(i)) {
+    if let Some((num, unit)) = t
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| t.split_at(i))
+    {
         if let (Ok(v), Some(mult)) = (num.parse::<f64>(), unit_seconds(unit)) {
             if v.is_finite() && v >= 0.0 {
                 return Ok(Duration::from_secs_f64(v * mult));
@@ -334,7 +361,10 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
-        assert!(parse_duration("soon").unwrap_err().to_string().contains("'soon'"));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .to_string()
+            .contains("'soon'"));
         assert!(parse_duration("-3").is_err());
     }
 
@@ -376,11 +406,16 @@ seed: 7
 
     #[test]
     fn yaml_errors_name_the_key() {
-        let err = JobSpec::from_yaml("target_column_name: y\n", Path::new(".")).unwrap_err().to_string();
-        assert!(err.contains("training_data"), "{err}");
-        let err = JobSpec::from_yaml("training_data: a.csv\ntarget_column_name: y\ncolour: red\n", Path::new("."))
+        let err = JobSpec::from_yaml("target_column_name: y\n", Path::new("."))
             .unwrap_err()
             .to_string();
+        assert!(err.contains("training_data"), "{err}");
+        let err = JobSpec::from_yaml(
+            "training_data: a.csv\ntarget_column_name: y\ncolour: red\n",
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("unknown key 'colour'"), "{err}");
     }
 }

@@ -60,7 +60,10 @@ impl Pipeline {
                         let best = row
                             .iter()
                             .enumerate()
-                            .fold((0, f64::NEG_INFINITY), |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc })
+                            .fold(
+                                (0, f64::NEG_INFINITY),
+                                |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc },
+                            )
                             .0;
                         class_name(&self.label_encoding, best)
                     })
@@ -76,7 +79,9 @@ impl Pipeline {
             LabelEncoding::Values => {
                 let values: Vec<f64> = output.column(0).to_vec();
                 if values.iter().any(|v| !v.is_finite()) {
-                    return Err(AutotabError::Predict("the model produced a non-finite value".into()));
+                    return Err(AutotabError::Predict(
+                        "the model produced a non-finite value".into(),
+                    ));
                 }
                 Ok(Predictions {
                     labels: values.iter().map(|v| format_number(*v)).collect(),

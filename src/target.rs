@@ -57,7 +57,9 @@ impl Targets {
     /// The targets of the rows at `indices`.
     pub fn select(&self, indices: &[usize]) -> Targets {
         match self {
-            Targets::Classes(labels, n) => Targets::Classes(indices.iter().map(|&i| labels[i]).collect(), *n),
+            Targets::Classes(labels, n) => {
+                Targets::Classes(indices.iter().map(|&i| labels[i]).collect(), *n)
+            }
             Targets::Values(v) => Targets::Values(indices.iter().map(|&i| v[i]).collect()),
         }
     }
@@ -99,22 +101,33 @@ pub fn infer_task(label: &Column) -> Task {
 /// Encodes the label column for `task`. Returns the encoding, the targets of the rows whose
 /// label is present, and the indices of those rows.
 pub fn encode_label(label: &Column, task: Task) -> Result<(LabelEncoding, Targets, Vec<usize>)> {
-    let kept: Vec<usize> = (0..label.values.len()).filter(|&i| !label.values.is_missing(i)).collect();
+    let kept: Vec<usize> = (0..label.values.len())
+        .filter(|&i| !label.values.is_missing(i))
+        .collect();
     if kept.is_empty() {
-        return Err(AutotabError::data(format!("label column '{}' has no values", label.name)));
+        return Err(AutotabError::data(format!(
+            "label column '{}' has no values",
+            label.name
+        )));
     }
     match task {
         Task::Classification => {
             let numeric = matches!(label.values, ColumnValues::Numeric(_));
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-            let texts: Vec<String> = kept.iter().map(|&i| label.values.text_at(i).unwrap_or_default()).collect();
+            let texts: Vec<String> = kept
+                .iter()
+                .map(|&i| label.values.text_at(i).unwrap_or_default())
+                .collect();
             for t in &texts {
                 *counts.entry(t.clone()).or_default() += 1;
             }
             let mut classes: Vec<String> = counts.keys().cloned().collect();
             if numeric {
                 classes.sort_by(|a, b| {
-                    let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+                    let (x, y) = (
+                        a.parse::<f64>().unwrap_or(0.0),
+                        b.parse::<f64>().unwrap_or(0.0),
+                    );
                     x.total_cmp(&y)
                 });
             }
@@ -124,10 +137,18 @@ pub fn encode_label(label: &Column, task: Task) -> Result<(LabelEncoding, Target
                     label.name, classes[0]
                 )));
             }
-            let index: BTreeMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+            let index: BTreeMap<&str, usize> = classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i))
+                .collect();
             let labels = texts.iter().map(|t| index[t.as_str()]).collect();
             let n = classes.len();
-            Ok((LabelEncoding::Classes { classes, numeric }, Targets::Classes(labels, n), kept))
+            Ok((
+                LabelEncoding::Classes { classes, numeric },
+                Targets::Classes(labels, n),
+                kept,
+            ))
         }
         Task::Regression | Task::Forecasting => match &label.values {
             ColumnValues::Numeric(v) => Ok((
@@ -191,8 +212,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("single class"));
-        let err = encode_label(&text(&["1.5", "x"]), Task::Regression).unwrap_err().to_string();
-        assert!(err.contains("numeric label") && err.contains("'x'"), "{err}");
+        let err = encode_label(&text(&["1.5", "x"]), Task::Regression)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("numeric label") && err.contains("'x'"),
+            "{err}"
+        );
     }
 
     #[test]

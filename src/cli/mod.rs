@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Search algorithms and hyperparameters for a table and save the best pipeline.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Score a table with a saved model.
     Predict(predict::PredictArgs),
     /// Serve a model over HTTP: POST /score, GET /health, GET /swagger.json.
@@ -51,7 +51,7 @@ enum Command {
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => run::execute(args, &cli.workspace),
+        Command::Run(args) => run::execute(*args, &cli.workspace),
         Command::Predict(args) => predict::execute(args),
         Command::Serve(args) => serve::execute(args, &cli.workspace),
         Command::ScoreWorker(args) => serve::execute_worker(args, &cli.workspace),

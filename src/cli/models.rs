@@ -65,7 +65,10 @@ pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&models)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{:<24} {:>7}  {:<36} {:<28} created", "name", "latest", "metrics", "run");
+            println!(
+                "{:<24} {:>7}  {:<36} {:<28} created",
+                "name", "latest", "metrics", "run"
+            );
             for m in models {
                 println!(
                     "{:<24} {:>7}  {:<36} {:<28} {}",
@@ -94,13 +97,29 @@ pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
             }
             println!("model:       {}:{}", m.name, m.version);
             println!("created:     {}", m.created);
-            println!("run:         {}", m.run_id.clone().unwrap_or_else(|| "-".into()));
-            println!("description: {}", m.description.clone().unwrap_or_else(|| "-".into()));
+            println!(
+                "run:         {}",
+                m.run_id.clone().unwrap_or_else(|| "-".into())
+            );
+            println!(
+                "description: {}",
+                m.description.clone().unwrap_or_else(|| "-".into())
+            );
             let tags: Vec<String> = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("tags:        {}", if tags.is_empty() { "-".into() } else { tags.join(", ") });
+            println!(
+                "tags:        {}",
+                if tags.is_empty() {
+                    "-".into()
+                } else {
+                    tags.join(", ")
+                }
+            );
             println!("path:        {}", m.path.display());
             println!("task:        {}", bundle["task"].as_str().unwrap_or("?"));
-            println!("algorithm:   {}", bundle["algorithm"].as_str().unwrap_or("?"));
+            println!(
+                "algorithm:   {}",
+                bundle["algorithm"].as_str().unwrap_or("?")
+            );
             println!("params:      {}", bundle["params"]);
             println!(
                 "score:       {} = {}",
@@ -109,7 +128,10 @@ pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
             );
             println!("metrics:     {}", compact_metrics(&m.metrics));
             if let Some(classes) = bundle["classes"].as_array().filter(|c| !c.is_empty()) {
-                let names: Vec<String> = classes.iter().map(|c| c.as_str().unwrap_or("?").to_string()).collect();
+                let names: Vec<String> = classes
+                    .iter()
+                    .map(|c| c.as_str().unwrap_or("?").to_string())
+                    .collect();
                 println!("classes:     {}", names.join(", "));
             }
             println!("inputs:");

@@ -10,8 +10,8 @@ use clap::Args;
 
 use autotab::automl::{RunObserver, RunStart};
 use autotab::data::ColumnKind;
-use autotab::featurize::{FeaturizationMode, Guardrail};
 use autotab::experiment::{run_tracked, Registration};
+use autotab::featurize::{FeaturizationMode, Guardrail};
 use autotab::job::{parse_duration, JobSpec};
 use autotab::metrics::Metric;
 use autotab::models::Algorithm;
@@ -276,7 +276,11 @@ fn cancel_on_ctrl_c(workspace: &Path, run_id: Arc<Mutex<Option<String>>>) {
         if let (Some(id), Ok(ws)) = (id, Workspace::open(&root)) {
             if let Ok(detail) = ws.get_run(&id) {
                 let run = RunId::parse(&detail.summary.id);
-                let _ = ws.finish_run(&run, RunStatus::Canceled, &serde_json::json!({"error": "canceled by Ctrl-C"}));
+                let _ = ws.finish_run(
+                    &run,
+                    RunStatus::Canceled,
+                    &serde_json::json!({"error": "canceled by Ctrl-C"}),
+                );
             }
             eprintln!("canceled: run {id} is recorded as canceled");
         }
@@ -310,9 +314,19 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         quiet: args.quiet,
         run_id,
     };
-    let tracked = run_tracked(&spec, &workspace, args.output.as_deref(), register.as_ref(), &mut printer)?;
+    let tracked = run_tracked(
+        &spec,
+        &workspace,
+        args.output.as_deref(),
+        register.as_ref(),
+        &mut printer,
+    )?;
     let outcome = &tracked.outcome;
-    println!("leaderboard (best {} of {} trials):", outcome.leaderboard().len().min(10), outcome.trials.len());
+    println!(
+        "leaderboard (best {} of {} trials):",
+        outcome.leaderboard().len().min(10),
+        outcome.trials.len()
+    );
     for t in outcome.leaderboard().iter().take(10) {
         println!("  {}", output::trial_line(t));
     }

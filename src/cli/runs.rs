@@ -65,7 +65,9 @@ pub fn execute(args: RunsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
                     best,
                     r.trials,
                     r.failed_trials,
-                    r.duration_secs.map(|d| format!("{d:.1}")).unwrap_or_else(|| "-".into()),
+                    r.duration_secs
+                        .map(|d| format!("{d:.1}"))
+                        .unwrap_or_else(|| "-".into()),
                     r.started
                 );
             }
@@ -80,7 +82,11 @@ pub fn execute(args: RunsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
             println!("run:        {}", s.id);
             println!("experiment: {}", s.experiment);
             println!("status:     {}", s.status);
-            println!("started:    {}   ended: {}", s.started, s.ended.clone().unwrap_or_else(|| "-".into()));
+            println!(
+                "started:    {}   ended: {}",
+                s.started,
+                s.ended.clone().unwrap_or_else(|| "-".into())
+            );
             if let Some(parent) = &detail.parent {
                 println!("parent:     {parent}");
             }
@@ -91,7 +97,10 @@ pub fn execute(args: RunsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
                 println!("error:      {err}");
             }
             if let Some(fp) = &detail.fingerprint {
-                println!("data:       sha256 {} ({} rows, {} columns)", fp.sha256, fp.rows, fp.columns);
+                println!(
+                    "data:       sha256 {} ({} rows, {} columns)",
+                    fp.sha256, fp.rows, fp.columns
+                );
             }
             if !detail.params.is_empty() {
                 println!("params:");
@@ -130,15 +139,21 @@ pub fn execute(args: RunsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
                         })
                     })
                     .unwrap_or_default();
-                let higher = Metric::parse(&metric).map(|m| m.greater_is_better()).unwrap_or(true);
-                println!("child runs ({}), best first by {metric}:", detail.children.len());
+                let higher = Metric::parse(&metric)
+                    .map(|m| m.greater_is_better())
+                    .unwrap_or(true);
+                println!(
+                    "child runs ({}), best first by {metric}:",
+                    detail.children.len()
+                );
                 for c in detail.leaderboard(&metric, higher) {
                     let score = c
                         .metrics
                         .get(&metric)
                         .map(|v| format!("{v:.4}"))
                         .unwrap_or_else(|| c.status.to_string());
-                    let params: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let params: Vec<String> =
+                        c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
                     println!(
                         "  {:<34} {:<20} {:>10} {:>8.2}s  {}",
                         c.id,

@@ -40,7 +40,11 @@ pub(crate) fn params(reader: &ParamReader) -> GbmParams {
     }
 }
 
-pub(crate) fn fit(reader: &ParamReader, train: &TrainSet, ctx: &FitContext) -> Result<BoostingModel> {
+pub(crate) fn fit(
+    reader: &ParamReader,
+    train: &TrainSet,
+    ctx: &FitContext,
+) -> Result<BoostingModel> {
     let params = params(reader);
     params.check()?;
     let owned;
@@ -51,7 +55,15 @@ pub(crate) fn fit(reader: &ParamReader, train: &TrainSet, ctx: &FitContext) -> R
             &owned
         }
     };
-    let gbm = train_gbm(binned, tree_target(train.y), train.weights, None, &params, ctx.deadline, ctx.seed)
-        .map_err(|e| AutotabError::fit(Algorithm::GradientBoosting, e))?;
+    let gbm = train_gbm(
+        binned,
+        tree_target(train.y),
+        train.weights,
+        None,
+        &params,
+        ctx.deadline,
+        ctx.seed,
+    )
+    .map_err(|e| AutotabError::fit(Algorithm::GradientBoosting, e))?;
     Ok(BoostingModel { gbm })
 }

@@ -22,7 +22,12 @@ pub struct ForestFit {
     pub forest: ForestModel,
 }
 
-pub(crate) fn fit(reader: &ParamReader, train: &TrainSet, ctx: &FitContext, extra: bool) -> Result<ForestFit> {
+pub(crate) fn fit(
+    reader: &ParamReader,
+    train: &TrainSet,
+    ctx: &FitContext,
+    extra: bool,
+) -> Result<ForestFit> {
     let algorithm = if extra {
         Algorithm::ExtraTrees
     } else {
@@ -50,7 +55,14 @@ pub(crate) fn fit(reader: &ParamReader, train: &TrainSet, ctx: &FitContext, extr
             &owned
         }
     };
-    let forest = train_forest(binned, tree_target(train.y), train.weights, &params, ctx.deadline, ctx.seed)
-        .map_err(|e| AutotabError::fit(algorithm, e))?;
+    let forest = train_forest(
+        binned,
+        tree_target(train.y),
+        train.weights,
+        &params,
+        ctx.deadline,
+        ctx.seed,
+    )
+    .map_err(|e| AutotabError::fit(algorithm, e))?;
     Ok(ForestFit { forest })
 }

@@ -283,9 +283,13 @@ impl Estimator {
                 FittedModel::NaiveBayes(naive_bayes::fit(&reader, train)?)
             }
             Algorithm::LinearSvm => FittedModel::Svm(svm::fit(&reader, train, ctx)?),
-            Algorithm::RandomForest => FittedModel::Forest(forest::fit(&reader, train, ctx, false)?),
+            Algorithm::RandomForest => {
+                FittedModel::Forest(forest::fit(&reader, train, ctx, false)?)
+            }
             Algorithm::ExtraTrees => FittedModel::Forest(forest::fit(&reader, train, ctx, true)?),
-            Algorithm::GradientBoosting => FittedModel::Boosting(boosting::fit(&reader, train, ctx)?),
+            Algorithm::GradientBoosting => {
+                FittedModel::Boosting(boosting::fit(&reader, train, ctx)?)
+            }
         };
         Ok(model)
     }
@@ -372,7 +376,9 @@ pub fn uses_binned_features(algorithm: Algorithm) -> bool {
 /// The tree core's view of a target.
 pub(crate) fn tree_target(y: TargetRef<'_>) -> trees::TreeTarget<'_> {
     match y {
-        TargetRef::Classes { labels, n_classes } => trees::TreeTarget::Classes { labels, n_classes },
+        TargetRef::Classes { labels, n_classes } => {
+            trees::TreeTarget::Classes { labels, n_classes }
+        }
         TargetRef::Values(v) => trees::TreeTarget::Values(v),
     }
 }

@@ -72,7 +72,12 @@ pub struct BundleInfo {
 
 /// Writes `pipeline` and its files into `dir` (created; replaced if it exists).
 /// The folder is written beside its final place and renamed, so readers never see half a bundle.
-pub fn save_bundle(dir: &Path, pipeline: &Pipeline, info: &BundleInfo, sample: &Dataset) -> Result<()> {
+pub fn save_bundle(
+    dir: &Path,
+    pipeline: &Pipeline,
+    info: &BundleInfo,
+    sample: &Dataset,
+) -> Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| AutotabError::io(parent, e))?;
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("model");
@@ -81,7 +86,8 @@ pub fn save_bundle(dir: &Path, pipeline: &Pipeline, info: &BundleInfo, sample: &
         fs::remove_dir_all(&staging).map_err(|e| AutotabError::io(&staging, e))?;
     }
     fs::create_dir_all(&staging).map_err(|e| AutotabError::io(&staging, e))?;
-    let model = bincode::serialize(pipeline).map_err(|e| bundle_error(dir, format!("cannot encode the model: {e}")))?;
+    let model = bincode::serialize(pipeline)
+        .map_err(|e| bundle_error(dir, format!("cannot encode the model: {e}")))?;
     write(&staging.join(MODEL_FILE), &model)?;
     write_json(&staging.join(INFO_FILE), info)?;
     let schema = serde_json::json!({
@@ -93,8 +99,14 @@ pub fn save_bundle(dir: &Path, pipeline: &Pipeline, info: &BundleInfo, sample: &
     });
     write_json(&staging.join(SCHEMA_FILE), &schema)?;
     write_json(&staging.join(SAMPLE_FILE), &sample_request(sample))?;
-    write(&staging.join(SCORE_SCRIPT_FILE), super::script::score_py(info).as_bytes())?;
-    write(&staging.join(MODEL_CARD_FILE), super::script::model_card(info, pipeline).as_bytes())?;
+    write(
+        &staging.join(SCORE_SCRIPT_FILE),
+        super::script::score_py(info).as_bytes(),
+    )?;
+    write(
+        &staging.join(MODEL_CARD_FILE),
+        super::script::model_card(info, pipeline).as_bytes(),
+    )?;
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(|e| AutotabError::io(dir, e))?;
     }
@@ -110,7 +122,11 @@ pub(crate) fn sample_request(sample: &Dataset) -> serde_json::Value {
                 .columns()
                 .iter()
                 .map(|c| {
-                    let v = c.values.text_at(i).map(serde_json::Value::String).unwrap_or(serde_json::Value::Null);
+                    let v = c
+                        .values
+                        .text_at(i)
+                        .map(serde_json::Value::String)
+                        .unwrap_or(serde_json::Value::Null);
                     (c.name.clone(), v)
                 })
                 .collect();
@@ -125,7 +141,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| AutotabError::data(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| AutotabError::data(e.to_string()))?;
     write(path, text.as_bytes())
 }
 
@@ -148,14 +165,20 @@ impl Predictor {
     /// Loads the bundle in `dir`, refusing newer formats and damaged files.
     pub fn load(dir: &Path) -> Result<Predictor> {
         if !dir.is_dir() {
-            return Err(bundle_error(dir, "not found (expected a model bundle folder)"));
+            return Err(bundle_error(
+                dir,
+                "not found (expected a model bundle folder)",
+            ));
         }
         let info_path = dir.join(INFO_FILE);
         let text = fs::read_to_string(&info_path)
             .map_err(|e| bundle_error(dir, format!("cannot read {INFO_FILE}: {e}")))?;
-        let version: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bundle_error(dir, format!("{INFO_FILE} is damaged: {e}")))?;
-        let format = version.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+        let version: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bundle_error(dir, format!("{INFO_FILE} is damaged: {e}")))?;
+        let format = version
+            .get("format_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
         if format > BUNDLE_FORMAT_VERSION as u64 {
             return Err(bundle_error(
                 dir,
@@ -165,12 +188,16 @@ impl Predictor {
             ));
         }
         if format == 0 {
-            return Err(bundle_error(dir, format!("{INFO_FILE} has no format_version")));
+            return Err(bundle_error(
+                dir,
+                format!("{INFO_FILE} has no format_version"),
+            ));
         }
-        let info: BundleInfo =
-            serde_json::from_value(version).map_err(|e| bundle_error(dir, format!("{INFO_FILE} is damaged: {e}")))?;
+        let info: BundleInfo = serde_json::from_value(version)
+            .map_err(|e| bundle_error(dir, format!("{INFO_FILE} is damaged: {e}")))?;
         let model_path = dir.join(MODEL_FILE);
-        let bytes = fs::read(&model_path).map_err(|e| bundle_error(dir, format!("cannot read {MODEL_FILE}: {e}")))?;
+        let bytes = fs::read(&model_path)
+            .map_err(|e| bundle_error(dir, format!("cannot read {MODEL_FILE}: {e}")))?;
         let pipeline: Pipeline = bincode::deserialize(&bytes)
             .map_err(|e| bundle_error(dir, format!("{MODEL_FILE} is damaged or truncated: {e}")))?;
         Ok(Predictor {

@@ -129,7 +129,10 @@ pub fn run_search(
         .stack_size(TRIAL_STACK_BYTES)
         .build()
         .map_err(|e| AutotabError::config(format!("cannot start the trial pool: {e}")))?;
-    let mut sampler = Sampler::new(settings.algorithms.clone(), ChaCha8Rng::seed_from_u64(settings.seed));
+    let mut sampler = Sampler::new(
+        settings.algorithms.clone(),
+        ChaCha8Rng::seed_from_u64(settings.seed),
+    );
     let (tx, rx) = mpsc::channel::<TrialOutput>();
     let mut trials: Vec<TrialRecord> = Vec::new();
     let mut oof: Vec<(usize, f64, Array2<f64>)> = Vec::new();
@@ -216,7 +219,10 @@ pub fn run_search(
                 on_trial(&record);
                 trials.push(record);
                 if let Some(es) = settings.early_stopping {
-                    if stop.is_none() && completed >= es.min_trials && since_improvement >= es.patience {
+                    if stop.is_none()
+                        && completed >= es.min_trials
+                        && since_improvement >= es.patience
+                    {
                         stop = Some(StopReason::EarlyStopping);
                     }
                 }
@@ -228,7 +234,9 @@ pub fn run_search(
                         index,
                         algorithm,
                         params,
-                        status: TrialStatus::TimedOut("still running when the time budget ran out".into()),
+                        status: TrialStatus::TimedOut(
+                            "still running when the time budget ran out".into(),
+                        ),
                         score: None,
                         score_std: None,
                         fold_scores: Vec::new(),

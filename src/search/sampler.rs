@@ -38,7 +38,10 @@ pub struct Sampler {
 impl Sampler {
     /// A sampler over `algorithms`, in the order given for the first round.
     pub fn new(algorithms: Vec<Algorithm>, rng: ChaCha8Rng) -> Sampler {
-        let stats = algorithms.iter().map(|a| (*a, AlgorithmStats::default())).collect();
+        let stats = algorithms
+            .iter()
+            .map(|a| (*a, AlgorithmStats::default()))
+            .collect();
         Sampler {
             algorithms,
             stats,
@@ -48,7 +51,13 @@ impl Sampler {
     }
 
     /// Records a finished trial: `loss` is lower-is-better, `None` for a failed trial.
-    pub fn observe(&mut self, algorithm: Algorithm, params: &Params, loss: Option<f64>, seconds: f64) {
+    pub fn observe(
+        &mut self,
+        algorithm: Algorithm,
+        params: &Params,
+        loss: Option<f64>,
+        seconds: f64,
+    ) {
         let s = self.stats.entry(algorithm).or_default();
         s.total_seconds += seconds;
         s.finished += 1;
@@ -118,7 +127,11 @@ impl Sampler {
         }
         ranked.sort_by(|x, y| x.1.total_cmp(&y.1));
         // Weight: 1/(rank+1)^2, divided by a soft cost penalty relative to the cheapest.
-        let cheapest = ranked.iter().map(|r| r.2).fold(f64::INFINITY, f64::min).max(1e-3);
+        let cheapest = ranked
+            .iter()
+            .map(|r| r.2)
+            .fold(f64::INFINITY, f64::min)
+            .max(1e-3);
         let weights: Vec<f64> = ranked
             .iter()
             .enumerate()
@@ -159,12 +172,18 @@ impl Sampler {
 }
 
 fn key(algorithm: Algorithm, params: &Params) -> String {
-    format!("{algorithm}:{}", serde_json::to_string(params).unwrap_or_default())
+    format!(
+        "{algorithm}:{}",
+        serde_json::to_string(params).unwrap_or_default()
+    )
 }
 
 /// Every parameter at its low-cost starting value.
 pub fn low_cost_params(space: &[ParamSpec]) -> Params {
-    space.iter().map(|s| (s.name.to_string(), s.low_cost.value())).collect()
+    space
+        .iter()
+        .map(|s| (s.name.to_string(), s.low_cost.value()))
+        .collect()
 }
 
 /// A uniform (log-uniform where declared) sample of the whole space.
@@ -181,7 +200,10 @@ fn perturb(space: &[ParamSpec], center: &Params, step: f64, rng: &mut ChaCha8Rng
     space
         .iter()
         .map(|s| {
-            let current = center.get(s.name).cloned().unwrap_or_else(|| s.default.value());
+            let current = center
+                .get(s.name)
+                .cloned()
+                .unwrap_or_else(|| s.default.value());
             let value = match &s.domain {
                 Domain::Choice(options) => {
                     if rng.gen::<f64>() < step.max(0.2) {
@@ -236,7 +258,9 @@ fn from_unit(domain: &Domain, u: f64) -> ParamValue {
             let v = scale(*low as f64, *high as f64, *log).round() as i64;
             ParamValue::Int(v.clamp(*low, *high))
         }
-        Domain::Float { low, high, log } => ParamValue::Float(scale(*low, *high, *log).clamp(*low, *high)),
+        Domain::Float { low, high, log } => {
+            ParamValue::Float(scale(*low, *high, *log).clamp(*low, *high))
+        }
         Domain::Choice(options) => {
             let i = ((u * options.len() as f64) as usize).min(options.len() - 1);
             ParamValue::Choice(options[i].to_string())
@@ -280,7 +304,11 @@ mod tests {
         let mut s = Sampler::new(algs, ChaCha8Rng::seed_from_u64(5));
         for _ in 0..2 {
             let (a, p) = s.propose(100.0).unwrap();
-            let secs = if a == Algorithm::KNearestNeighbors { 50.0 } else { 1.0 };
+            let secs = if a == Algorithm::KNearestNeighbors {
+                50.0
+            } else {
+                1.0
+            };
             s.observe(a, &p, Some(0.1), secs);
         }
         for _ in 0..20 {

@@ -33,7 +33,13 @@ pub struct PreparedFold {
 
 impl PreparedFold {
     /// A fold from its parts (the binned copy is built on first use).
-    pub fn new(x_train: Array2<f64>, y_train: Targets, x_valid: Array2<f64>, y_valid: Targets, valid_rows: Vec<usize>) -> Self {
+    pub fn new(
+        x_train: Array2<f64>,
+        y_train: Targets,
+        x_valid: Array2<f64>,
+        y_valid: Targets,
+        valid_rows: Vec<usize>,
+    ) -> Self {
         PreparedFold {
             x_train,
             y_train,
@@ -46,7 +52,8 @@ impl PreparedFold {
 
     /// The training rows binned (built once; concurrent callers wait for the first).
     pub fn binned(&self) -> &BinnedData {
-        self.binned.get_or_init(|| BinnedData::build(self.x_train.view(), 255, 0))
+        self.binned
+            .get_or_init(|| BinnedData::build(self.x_train.view(), 255, 0))
     }
 }
 
@@ -210,7 +217,10 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
             Targets::Values(values) => job.metric.regression(values, &pred.column(0).to_vec())?,
         };
         if !score.is_finite() {
-            return Err(AutotabError::fit(job.algorithm, format!("{} is not finite on fold {}", job.metric, f + 1)));
+            return Err(AutotabError::fit(
+                job.algorithm,
+                format!("{} is not finite on fold {}", job.metric, f + 1),
+            ));
         }
         scores.push(score);
         for (i, &row) in fold.valid_rows.iter().enumerate() {

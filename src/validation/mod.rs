@@ -101,7 +101,9 @@ impl ValidationPlan {
             }
             ValidationPlan::Given { n_valid } => {
                 if n_valid == 0 || n_valid >= n {
-                    return Err(AutotabError::config("validation data must have rows and leave training rows"));
+                    return Err(AutotabError::config(
+                        "validation data must have rows and leave training rows",
+                    ));
                 }
                 Ok(vec![Fold {
                     train: (0..n - n_valid).collect(),
@@ -156,7 +158,9 @@ mod tests {
     fn stratified_folds_partition_rows_and_keep_class_shares() {
         let labels: Vec<usize> = (0..100).map(|i| usize::from(i % 4 == 0)).collect();
         let targets = Targets::Classes(labels.clone(), 2);
-        let folds = ValidationPlan::CrossValidation { folds: 5 }.folds(&targets, 7).unwrap();
+        let folds = ValidationPlan::CrossValidation { folds: 5 }
+            .folds(&targets, 7)
+            .unwrap();
         let mut seen = vec![0; 100];
         for f in &folds {
             assert_eq!(f.train.len() + f.valid.len(), 100);
@@ -171,18 +175,33 @@ mod tests {
 
     #[test]
     fn defaults_follow_azure_by_size() {
-        assert_eq!(ValidationPlan::default_for(299), ValidationPlan::CrossValidation { folds: 10 });
-        assert_eq!(ValidationPlan::default_for(5_000), ValidationPlan::CrossValidation { folds: 3 });
-        assert_eq!(ValidationPlan::default_for(40_000), ValidationPlan::Holdout { fraction: 0.1 });
+        assert_eq!(
+            ValidationPlan::default_for(299),
+            ValidationPlan::CrossValidation { folds: 10 }
+        );
+        assert_eq!(
+            ValidationPlan::default_for(5_000),
+            ValidationPlan::CrossValidation { folds: 3 }
+        );
+        assert_eq!(
+            ValidationPlan::default_for(40_000),
+            ValidationPlan::Holdout { fraction: 0.1 }
+        );
     }
 
     #[test]
     fn holdout_and_given_splits() {
         let targets = Targets::Values((0..1000).map(f64::from).collect());
-        let f = ValidationPlan::Holdout { fraction: 0.1 }.folds(&targets, 1).unwrap();
+        let f = ValidationPlan::Holdout { fraction: 0.1 }
+            .folds(&targets, 1)
+            .unwrap();
         assert_eq!(f[0].valid.len(), 100);
-        let g = ValidationPlan::Given { n_valid: 10 }.folds(&targets, 1).unwrap();
+        let g = ValidationPlan::Given { n_valid: 10 }
+            .folds(&targets, 1)
+            .unwrap();
         assert_eq!(g[0].valid, (990..1000).collect::<Vec<_>>());
-        assert!(ValidationPlan::CrossValidation { folds: 1 }.folds(&targets, 1).is_err());
+        assert!(ValidationPlan::CrossValidation { folds: 1 }
+            .folds(&targets, 1)
+            .is_err());
     }
 }
