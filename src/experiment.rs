@@ -390,7 +390,10 @@ pub fn register_run(
             let (pipeline, sample) = automl::fit_configuration(&spec, &trial)?;
             let dir = workspace.artifacts_dir(run_id).join("model");
             let mut info = bundle_info(&spec, &pipeline, &metric, score, &params, Some(run_id));
-            info.data_fingerprint = parent.fingerprint.as_ref().and_then(|f| serde_json::to_value(f).ok());
+            info.data_fingerprint = parent
+                .fingerprint
+                .as_ref()
+                .and_then(|f| serde_json::to_value(f).ok());
             save_bundle(&dir, &pipeline, &info, &sample)?;
             (
                 dir,

@@ -52,7 +52,7 @@ enum Command {
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::execute(*args, &cli.workspace),
-        Command::Predict(args) => predict::execute(args),
+        Command::Predict(args) => predict::execute(args, &cli.workspace),
         Command::Serve(args) => serve::execute(args, &cli.workspace),
         Command::ScoreWorker(args) => serve::execute_worker(args, &cli.workspace),
         Command::Runs(args) => runs::execute(args, &cli.workspace),

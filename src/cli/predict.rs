@@ -1,7 +1,7 @@
 //! `autotab predict`: score a table with a saved model bundle.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -10,12 +10,14 @@ use clap::Args;
 use autotab::data::{format_number, load_table, ColumnKind, LoadOptions};
 use autotab::scoring::Predictor;
 
+use super::serve::resolve_model_dir;
+
 /// Flags of `autotab predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Model bundle folder.
+    /// Model bundle folder, or a registered model: `name` (latest) or `name:version`.
     #[arg(long)]
-    model: PathBuf,
+    model: String,
     /// Table to score (CSV or Parquet); a label column in it is ignored.
     #[arg(long)]
     data: PathBuf,
@@ -25,8 +27,8 @@ pub struct PredictArgs {
 }
 
 /// Scores the table and writes id column (if any), `prediction`, and `proba_<class>` columns.
-pub fn execute(args: PredictArgs) -> anyhow::Result<ExitCode> {
-    let predictor = Predictor::load(&args.model)?;
+pub fn execute(args: PredictArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+    let predictor = Predictor::load(&resolve_model_dir(&args.model, workspace)?)?;
     let data = load_table(&args.data, &LoadOptions::default())?;
     let predictions = predictor
         .predict(&data)

@@ -1,0 +1,224 @@
+//! End-to-end tests of run history and the registry through the real binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{autotab, json_summary, TempWorkspace};
+
+fn run_registered(ws: &TempWorkspace, name: &str) -> serde_json::Value {
+    let out = autotab(ws)
+        .args([
+            "run",
+            "--data",
+            "datasets/heart_failure.csv",
+            "--label",
+            "DEATH_EVENT",
+        ])
+        .args([
+            "--timeout",
+            "30",
+            "--max-trials",
+            "6",
+            "--experiment",
+            "heart-failure",
+        ])
+        .args([
+            "--register",
+            name,
+            "--tag",
+            "owner=cardio",
+            "--description",
+            "test model",
+            "--json",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_summary(&stdout)
+}
+
+fn cli_json(ws: &TempWorkspace, args: &[&str]) -> serde_json::Value {
+    let out = autotab(ws).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?} did not print JSON: {e}"))
+}
+
+fn cli_text(ws: &TempWorkspace, args: &[&str]) -> String {
+    let out = autotab(ws).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn runs_are_recorded_and_registering_again_adds_a_version() {
+    let ws = TempWorkspace::new();
+    let first = run_registered(&ws, "heart-failure");
+    assert_eq!(first["registered_model"], "heart-failure:1");
+    let second = run_registered(&ws, "heart-failure");
+    assert_eq!(second["registered_model"], "heart-failure:2");
+
+    let runs = cli_json(
+        &ws,
+        &["runs", "list", "--experiment", "heart-failure", "--json"],
+    );
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter()
+            .all(|r| r["status"] == "completed" && r["trials"] == 6),
+        "{runs:?}"
+    );
+
+    let run_id = first["run_id"].as_str().unwrap();
+    let detail = cli_json(&ws, &["runs", "show", run_id, "--json"]);
+    assert_eq!(detail["children"].as_array().unwrap().len(), 6);
+    assert!(detail["fingerprint"]["sha256"].as_str().unwrap().len() == 64);
+    let text = cli_text(&ws, &["runs", "show", run_id]);
+    assert!(
+        text.contains("child runs (6), best first by AUC_weighted"),
+        "{text}"
+    );
+
+    let models = cli_json(&ws, &["models", "list", "--json"]);
+    assert_eq!(models[0]["name"], "heart-failure");
+    assert_eq!(models[0]["version"], 2);
+    let card = cli_text(&ws, &["models", "show", "heart-failure:1"]);
+    assert!(
+        card.contains("owner=cardio")
+            && card.contains("algorithm:")
+            && card.contains("ejection_fraction"),
+        "{card}"
+    );
+
+    // A child run's trial, refit on all rows and registered under its own name.
+    let child = detail["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "completed")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = cli_text(
+        &ws,
+        &[
+            "models", "register", "--run", &child, "--name", "hf-child", "--tag", "k=v",
+        ],
+    );
+    assert!(text.contains("registered model hf-child:1"), "{text}");
+    let shown = cli_json(&ws, &["models", "show", "hf-child", "--json"]);
+    let model_dir = shown["model"]["path"].as_str().unwrap().to_string();
+    for file in [
+        "model.bin",
+        "score.py",
+        "MODEL.md",
+        "schema.json",
+        "sample_input.json",
+    ] {
+        assert!(
+            std::path::Path::new(&model_dir).join(file).exists(),
+            "{file}"
+        );
+    }
+    let out = autotab(&ws)
+        .args([
+            "predict",
+            "--model",
+            "hf-child",
+            "--data",
+            "datasets/heart_failure.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 300);
+
+    let text = cli_text(&ws, &["models", "delete", "hf-child:1"]);
+    assert!(text.contains("deleted 1 version"), "{text}");
+    let out = autotab(&ws)
+        .args(["models", "show", "hf-child"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_run_killed_mid_way_keeps_its_finished_child_runs() {
+    let ws = TempWorkspace::new();
+    let mut child = autotab(&ws)
+        .args([
+            "run",
+            "--data",
+            "datasets/heart_failure.csv",
+            "--label",
+            "DEATH_EVENT",
+        ])
+        .args([
+            "--timeout",
+            "120",
+            "--no-early-stopping",
+            "--experiment",
+            "killed",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let run_id = loop {
+        let line = lines.next().expect("run id line").unwrap();
+        if let Some(id) = line.strip_prefix("run: ") {
+            break id.trim().to_string();
+        }
+    };
+    // Wait until a few trials are recorded, then kill -9 mid-run.
+    let started = Instant::now();
+    loop {
+        let detail = cli_json(&ws, &["runs", "show", &run_id, "--json"]);
+        if detail["children"].as_array().map(|c| c.len()).unwrap_or(0) >= 5 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no trials recorded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    drop(lines);
+
+    let runs = cli_json(&ws, &["runs", "list", "--experiment", "killed", "--json"]);
+    assert_eq!(runs[0]["id"], run_id.as_str());
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    let detail = cli_json(&ws, &["runs", "show", &run_id, "--json"]);
+    let children = detail["children"].as_array().unwrap();
+    assert!(children.len() >= 5);
+    assert!(children
+        .iter()
+        .all(|c| c["status"] == "completed" || c["status"] == "failed"));
+}
