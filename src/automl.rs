@@ -16,7 +16,9 @@ use crate::featurize::{fit_featurizer, run_guardrails, FeaturizerConfig, Guardra
 use crate::job::JobSpec;
 use crate::metrics::Metric;
 use crate::models::trees::BinnedData;
-use crate::models::{uses_binned_features, Estimator, FitContext, FittedModel, TrainSet};
+use crate::models::{
+    uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, TrainSet,
+};
 use crate::pipeline::Pipeline;
 use crate::search::{run_search, PreparedFold, SearchSettings, StopReason, TrialRecord};
 use crate::target::{encode_label, infer_task, LabelEncoding, Targets};
@@ -119,9 +121,17 @@ impl RunOutcome {
             metric: self.metric.name().to_string(),
             best_score: self.best.score.unwrap_or(f64::NAN),
             best_algorithm: self.best.algorithm.name().to_string(),
-            trials: self.trials.len(),
+            trials: self.search_trials(),
             elapsed_s: self.elapsed_s,
         }
+    }
+
+    /// Number of search trials (the ensemble, if any, is not one).
+    pub fn search_trials(&self) -> usize {
+        self.trials
+            .iter()
+            .filter(|t| t.algorithm != Algorithm::VotingEnsemble)
+            .count()
     }
 
     /// Completed trials, best first.
@@ -457,6 +467,10 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         )));
     }
 
+    // A weighted ensemble of the best trials, when it beats the best single trial out of fold.
+    let mut trials = outcome.trials.clone();
+    let ensemble = select_ensemble(&outcome, &folds, &targets, metric, trials.len());
+
     // Refit the best configuration on all rows; fall back to the next ones if it fails.
     let refit_start = Instant::now();
     observer.message("refitting the best configuration on all rows");
@@ -494,6 +508,60 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
             last_error.unwrap_or_else(|| AutotabError::Budget("no model could be refit".into()))
         );
     };
+    let (best, model) = match ensemble {
+        Some((record, members)) => {
+            let needed: f64 = members.iter().map(|(_, t)| reserve(t)).sum();
+            let left = hard_end
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            if needed > left {
+                observer.message(&format!(
+                    "skipped the ensemble: refitting its {} members needs about {needed:.1}s, {left:.1}s left",
+                    members.len()
+                ));
+                (best, model)
+            } else {
+                let mut fitted_members = Vec::with_capacity(members.len());
+                for (weight, member) in &members {
+                    if member.index == best.index {
+                        continue;
+                    }
+                    let deadline = hard_end.max(Instant::now() + Duration::from_secs(1));
+                    match pool.install(|| {
+                        refit(member, &x_all, &targets, &binned_all, deadline, spec.seed)
+                    }) {
+                        Ok(m) => fitted_members.push((*weight, m)),
+                        Err(e) => {
+                            observer.message(&format!(
+                                "skipped the ensemble: refit of trial {} failed: {e}",
+                                member.index
+                            ));
+                            fitted_members.clear();
+                            break;
+                        }
+                    }
+                }
+                if fitted_members.len() + 1 == members.len() {
+                    let best_weight = members
+                        .iter()
+                        .find(|(_, t)| t.index == best.index)
+                        .map(|m| m.0);
+                    match best_weight {
+                        Some(w) => {
+                            fitted_members.push((w, model));
+                            observer.trial(&record);
+                            trials.push(record.clone());
+                            (record, FittedModel::Ensemble(fitted_members))
+                        }
+                        None => (best, model),
+                    }
+                } else {
+                    (best, model)
+                }
+            }
+        }
+        None => (best, model),
+    };
     let refit_s = refit_start.elapsed().as_secs_f64();
     let pipeline = Pipeline {
         task,
@@ -510,7 +578,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         schema,
         guardrails,
         validation: plan.describe(),
-        trials: outcome.trials,
+        trials,
         best,
         pipeline,
         stop_reason: outcome.stop_reason,
@@ -570,3 +638,80 @@ fn refit(
     catch_unwind(AssertUnwindSafe(fit))
         .unwrap_or_else(|_| Err(AutotabError::fit(trial.algorithm, "the learner panicked")))
 }
+
+/// Picks a greedy ensemble over the kept out-of-fold predictions. Returns its record (scored
+/// per fold like a trial) and its members with their weights, or `None` when no mixture beats
+/// the best single trial.
+fn select_ensemble<'a>(
+    outcome: &'a crate::search::SearchOutcome,
+    folds: &[crate::validation::Fold],
+    targets: &Targets,
+    metric: Metric,
+    index: usize,
+) -> Option<(TrialRecord, Vec<(f64, &'a TrialRecord)>)> {
+    let started = Instant::now();
+    let mut rows: Vec<usize> = folds.iter().flat_map(|f| f.valid.iter().copied()).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let candidates: Vec<(usize, Array2<f64>)> = outcome
+        .oof
+        .iter()
+        .take(ENSEMBLE_CANDIDATES)
+        .cloned()
+        .collect();
+    let selection =
+        crate::ensemble::greedy_selection(&candidates, &rows, targets, metric, ENSEMBLE_STEPS)
+            .ok()??;
+    let mut sum: Option<Array2<f64>> = None;
+    let mut members = Vec::with_capacity(selection.members.len());
+    for (trial_index, weight) in &selection.members {
+        let trial = outcome.trials.iter().find(|t| t.index == *trial_index)?;
+        let oof = &candidates.iter().find(|c| c.0 == *trial_index)?.1;
+        let part = oof * *weight;
+        sum = Some(match sum {
+            Some(s) => s + part,
+            None => part,
+        });
+        members.push((*weight, trial));
+    }
+    let sum = sum?;
+    let fold_scores: Vec<f64> = folds
+        .iter()
+        .filter_map(|f| crate::ensemble::score_rows(metric, targets, &sum, &f.valid).ok())
+        .collect();
+    let n = fold_scores.len().max(1) as f64;
+    let mean = fold_scores.iter().sum::<f64>() / n;
+    let std = (fold_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let description: Vec<String> = members
+        .iter()
+        .map(|(w, t)| format!("#{} {} {:.2}", t.index, t.algorithm, w))
+        .collect();
+    let mut params = crate::models::Params::new();
+    params.insert(
+        "members".into(),
+        crate::models::ParamValue::Choice(description.join(", ")),
+    );
+    let record = TrialRecord {
+        index,
+        algorithm: Algorithm::VotingEnsemble,
+        params,
+        status: crate::search::TrialStatus::Completed,
+        score: Some(mean),
+        score_std: Some(std),
+        fold_scores,
+        seconds: started.elapsed().as_secs_f64(),
+        fit_seconds_per_fold: members.iter().map(|(_, t)| t.fit_seconds_per_fold).sum(),
+        started_at: 0.0,
+    };
+    // Ranking uses the same mean-of-folds score as trials: keep the ensemble only if it wins.
+    let best_single = outcome.best(metric)?.score?;
+    if metric.to_loss(mean) >= metric.to_loss(best_single) {
+        return None;
+    }
+    Some((record, members))
+}
+
+/// How many of the best trials the ensemble may draw from.
+const ENSEMBLE_CANDIDATES: usize = 15;
+/// Greedy additions (with replacement) when building an ensemble.
+const ENSEMBLE_STEPS: usize = 20;

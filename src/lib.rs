@@ -5,6 +5,7 @@
 
 pub mod automl;
 pub mod data;
+pub mod ensemble;
 pub mod error;
 pub mod experiment;
 pub mod featurize;

@@ -359,7 +359,7 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
             "metric": outcome.metric.name(),
             "best_score": outcome.best.score,
             "best_algorithm": outcome.best.algorithm.name(),
-            "trials": outcome.trials.len(),
+            "trials": outcome.search_trials(),
             "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
             "model_path": tracked.model_dir.display().to_string(),
         });

@@ -48,6 +48,9 @@ pub enum Algorithm {
     ExtraTrees,
     /// Gradient-boosted trees (LightGBM-style) on the native histogram tree core.
     GradientBoosting,
+    /// A weighted average of the best trials' models, chosen by greedy ensemble selection
+    /// after the search; never searched or trained directly.
+    VotingEnsemble,
 }
 
 impl Algorithm {
@@ -76,6 +79,7 @@ impl Algorithm {
             Algorithm::RandomForest => "RandomForest",
             Algorithm::ExtraTrees => "ExtremeRandomTrees",
             Algorithm::GradientBoosting => "LightGBM",
+            Algorithm::VotingEnsemble => "VotingEnsemble",
         }
     }
 
@@ -122,6 +126,7 @@ impl Algorithm {
             | Algorithm::RandomForest
             | Algorithm::ExtraTrees
             | Algorithm::GradientBoosting => true,
+            Algorithm::VotingEnsemble => false,
         }
     }
 
@@ -136,6 +141,7 @@ impl Algorithm {
             Algorithm::LinearSvm => svm::SPACE,
             Algorithm::RandomForest | Algorithm::ExtraTrees => forest::SPACE,
             Algorithm::GradientBoosting => boosting::SPACE,
+            Algorithm::VotingEnsemble => &[],
         }
     }
 
@@ -290,6 +296,12 @@ impl Estimator {
             Algorithm::GradientBoosting => {
                 FittedModel::Boosting(boosting::fit(&reader, train, ctx)?)
             }
+            Algorithm::VotingEnsemble => {
+                return Err(AutotabError::fit(
+                    self.algorithm,
+                    "an ensemble is built from fitted trials, not trained from parameters",
+                ))
+            }
         };
         Ok(model)
     }
@@ -312,6 +324,8 @@ pub enum FittedModel {
     Forest(forest::ForestFit),
     /// Gradient-boosted trees.
     Boosting(boosting::BoostingModel),
+    /// A weighted average of member models' outputs (weights sum to 1).
+    Ensemble(Vec<(f64, FittedModel)>),
     /// The same output for every row (a training part that held a single class).
     Constant {
         /// The output row: class probabilities or the single value.
@@ -340,6 +354,17 @@ impl FittedModel {
             FittedModel::Svm(m) => Ok(m.predict(x)),
             FittedModel::Forest(m) => Ok(m.forest.predict(x)),
             FittedModel::Boosting(m) => Ok(m.gbm.predict(x)),
+            FittedModel::Ensemble(members) => {
+                let mut total: Option<Array2<f64>> = None;
+                for (weight, model) in members {
+                    let p = model.predict(x)? * *weight;
+                    total = Some(match total {
+                        Some(t) => t + p,
+                        None => p,
+                    });
+                }
+                total.ok_or_else(|| AutotabError::Predict("an ensemble without members".into()))
+            }
             FittedModel::Constant { output, .. } => {
                 let row = ndarray::ArrayView1::from(output.as_slice());
                 Ok(row
@@ -360,6 +385,9 @@ impl FittedModel {
             FittedModel::Svm(m) => m.n_features(),
             FittedModel::Forest(m) => m.forest.n_features(),
             FittedModel::Boosting(m) => m.gbm.n_features(),
+            FittedModel::Ensemble(members) => {
+                members.first().map(|m| m.1.n_features()).unwrap_or(0)
+            }
             FittedModel::Constant { n_features, .. } => *n_features,
         }
     }

@@ -226,7 +226,21 @@ fn configure(conn: &Connection, db: &Path) -> Result<()> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(mode)
     };
-    let mode = setup().map_err(|e| store_err(format!("cannot configure {}: {e}", db.display())))?;
+    // Switching a new database to WAL takes an exclusive lock that SQLite's busy handler does
+    // not wait for: when another process opens the same new store at that moment, retry.
+    let started = std::time::Instant::now();
+    let mode = loop {
+        match setup() {
+            Ok(mode) => break mode,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(store_err(format!("cannot configure {}: {e}", db.display()))),
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(store_err(format!(
             "cannot use {}: its journal mode stays '{mode}' (WAL is needed; is it on a \
