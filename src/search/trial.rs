@@ -189,7 +189,12 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
     let mut oof = Array2::zeros((job.n_rows, outputs));
     let mut scores = Vec::with_capacity(job.folds.len());
     let mut fit_seconds = 0.0;
+    let start = Instant::now();
+    let n_folds = job.folds.len() as u32;
     for (f, fold) in job.folds.iter().enumerate() {
+        // Each fold gets its share of the trial's time, so iterative learners stop in time
+        // for the later folds.
+        let fold_deadline = start + job.deadline.saturating_duration_since(start) * (f as u32 + 1) / n_folds;
         if Instant::now() >= job.deadline {
             return Err(AutotabError::Budget(format!(
                 "deadline reached after {f} of {} folds",
@@ -203,11 +208,11 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
                 let rows = subsample_rows(fold.x_train.nrows(), cap, seed);
                 let x = fold.x_train.select(Axis(0), &rows);
                 let y = fold.y_train.select(&rows);
-                fit(&estimator, &x, &y, None, job, seed)?
+                fit(&estimator, &x, &y, None, fold_deadline, seed)?
             }
             _ => {
                 let binned = uses_binned_features(job.algorithm).then(|| fold.binned());
-                fit(&estimator, &fold.x_train, &fold.y_train, binned, job, seed)?
+                fit(&estimator, &fold.x_train, &fold.y_train, binned, fold_deadline, seed)?
             }
         };
         fit_seconds += fit_start.elapsed().as_secs_f64();
@@ -235,7 +240,7 @@ fn fit(
     x: &Array2<f64>,
     y: &Targets,
     binned: Option<&BinnedData>,
-    job: &TrialJob,
+    deadline: Instant,
     seed: u64,
 ) -> Result<crate::models::FittedModel> {
     let train = TrainSet {
@@ -247,7 +252,7 @@ fn fit(
     // The validation part scores the trial, so it is never shown to the learner: learners that
     // stop early carve their own split out of the training rows.
     let ctx = FitContext {
-        deadline: Some(job.deadline),
+        deadline: Some(deadline),
         seed,
         valid: None,
     };
