@@ -399,6 +399,16 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
             })
             .collect::<Result<Vec<_>>>()
     })?;
+    // Bin every fold for the tree learners now, before trials share them: building it lazily
+    // inside a trial could deadlock the pool (a thread blocked on the fold's lock while the
+    // builder waits on work that thread stole).
+    if algorithms.iter().any(|a| uses_binned_features(*a)) {
+        pool.install(|| {
+            prepared.par_iter().for_each(|f| {
+                f.binned();
+            })
+        });
+    }
     let prep_seconds = prep_start.elapsed().as_secs_f64();
     let mean_train_rows =
         prepared.iter().map(|f| f.x_train.nrows()).sum::<usize>() as f64 / prepared.len() as f64;

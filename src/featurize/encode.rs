@@ -411,6 +411,10 @@ impl Encoder {
                         .get(&lower)
                         .copied()
                         .or_else(|| unseen_boolean(mapping, &lower))
+                        // A number outside the two seen (a 0/1 column meeting a 2) keeps its
+                        // value; an unseen word is imputed like a missing cell.
+                        .or_else(|| lower.parse::<f64>().ok().filter(|x| x.is_finite()))
+                        .or(*fill)
                         .ok_or_else(|| {
                             AutotabError::data(format!(
                                 "column '{column}', row {}: '{k}' is not one of its boolean values ({})",
@@ -611,12 +615,14 @@ mod tests {
                 vec![0.0, 0.0]
             ]
         );
-        // Other spellings of true/false are understood; other words are errors.
+        // Other spellings of true/false are understood; an unseen word is imputed with the
+        // most frequent value ('no'), and an unseen number keeps its value.
         assert_eq!(encode_all(&e, &text(&[Some("TRUE")]))[0][0], 1.0);
-        let err = e
-            .encode_row(&text(&[Some("maybe")]), 0, &mut [0.0, 0.0])
-            .expect_err("unknown");
-        assert!(err.to_string().contains("maybe"));
+        let mut out = [9.0, 9.0];
+        e.encode_row(&text(&[Some("maybe")]), 0, &mut out).expect("imputed");
+        assert_eq!(out[0], 0.0);
+        e.encode_row(&text(&[Some("2")]), 0, &mut out).expect("a number");
+        assert_eq!(out[0], 2.0);
 
         let mf = text(&[Some("M"), Some("F"), Some("F")]);
         let e = Encoder::fit("sex", &mf, &Plan::Boolean, true).expect("fit");

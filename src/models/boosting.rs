@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::params::{ParamReader, ParamSpec};
-use super::trees::{train_gbm, BinnedData, GbmModel, GbmParams};
-use super::{tree_target, Algorithm, FitContext, TrainSet};
+use super::trees::{train_gbm, GbmModel, GbmParams};
+use super::{binned_rows, tree_target, Algorithm, FitContext, TrainSet};
 use crate::error::{AutotabError, Result};
 
 /// LightGBM's search space as FLAML declares it, starting from 4 trees of 4 leaves.
@@ -47,14 +47,8 @@ pub(crate) fn fit(
 ) -> Result<BoostingModel> {
     let params = params(reader);
     params.check()?;
-    let owned;
-    let binned = match train.binned {
-        Some(b) => b,
-        None => {
-            owned = BinnedData::build(train.x, 255, ctx.seed);
-            &owned
-        }
-    };
+    let mut owned = None;
+    let binned = binned_rows(train.binned, train.x, &mut owned, ctx.seed);
     let gbm = train_gbm(
         binned,
         tree_target(train.y),

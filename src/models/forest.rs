@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::params::{ParamReader, ParamSpec};
-use super::trees::{train_forest, BinnedData, ForestModel, ForestParams};
-use super::{tree_target, Algorithm, FitContext, TrainSet};
+use super::trees::{train_forest, ForestModel, ForestParams};
+use super::{binned_rows, tree_target, Algorithm, FitContext, TrainSet};
 use crate::error::{AutotabError, Result};
 
 /// FLAML's forest space: trees, feature share per node, leaves per tree; from 4 small trees.
@@ -47,14 +47,8 @@ pub(crate) fn fit(
         ..base
     };
     params.check()?;
-    let owned;
-    let binned = match train.binned {
-        Some(b) => b,
-        None => {
-            owned = BinnedData::build(train.x, 255, ctx.seed);
-            &owned
-        }
-    };
+    let mut owned = None;
+    let binned = binned_rows(train.binned, train.x, &mut owned, ctx.seed);
     let forest = train_forest(
         binned,
         tree_target(train.y),

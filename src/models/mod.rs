@@ -401,6 +401,20 @@ pub fn uses_binned_features(algorithm: Algorithm) -> bool {
     )
 }
 
+/// The binned rows a tree learner trains on: the shared copy when there is one, else binned
+/// here into `slot`.
+pub(crate) fn binned_rows<'a>(
+    shared: Option<&'a trees::BinnedData>,
+    x: ArrayView2<f64>,
+    slot: &'a mut Option<trees::BinnedData>,
+    seed: u64,
+) -> &'a trees::BinnedData {
+    match shared {
+        Some(b) => b,
+        None => slot.insert(trees::BinnedData::build(x, 255, seed)),
+    }
+}
+
 /// The tree core's view of a target.
 pub(crate) fn tree_target(y: TargetRef<'_>) -> trees::TreeTarget<'_> {
     match y {

@@ -143,8 +143,9 @@ pub fn run_search(
     let mut completed = 0usize;
     let mut since_improvement = 0usize;
     let mut stop: Option<StopReason> = None;
-    let default_trial_limit =
-        Duration::from_secs_f64((end.saturating_duration_since(start).as_secs_f64() * 0.25).max(2.0));
+    let default_trial_limit = Duration::from_secs_f64(
+        (end.saturating_duration_since(start).as_secs_f64() * 0.25).max(2.0),
+    );
     // Trials still running this long after `end` are abandoned.
     let grace = Duration::from_millis(500);
 
@@ -168,7 +169,9 @@ pub fn run_search(
             // Without a user limit a trial may take a quarter of the budget, so that two
             // expensive samples cannot hold every slot until the end.
             let limit = settings.trial_timeout.unwrap_or(default_trial_limit);
-            let trial_end = (now + limit).min(end).min(now + Duration::from_secs_f64(seconds_left));
+            let trial_end = (now + limit)
+                .min(end)
+                .min(now + Duration::from_secs_f64(seconds_left));
             let index = launched;
             launched += 1;
             in_flight.push((index, algorithm, params.clone(), now));

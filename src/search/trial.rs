@@ -194,7 +194,8 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
     for (f, fold) in job.folds.iter().enumerate() {
         // Each fold gets its share of the trial's time, so iterative learners stop in time
         // for the later folds.
-        let fold_deadline = start + job.deadline.saturating_duration_since(start) * (f as u32 + 1) / n_folds;
+        let fold_deadline =
+            start + job.deadline.saturating_duration_since(start) * (f as u32 + 1) / n_folds;
         if Instant::now() >= job.deadline {
             return Err(AutotabError::Budget(format!(
                 "deadline reached after {f} of {} folds",
@@ -212,7 +213,14 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
             }
             _ => {
                 let binned = uses_binned_features(job.algorithm).then(|| fold.binned());
-                fit(&estimator, &fold.x_train, &fold.y_train, binned, fold_deadline, seed)?
+                fit(
+                    &estimator,
+                    &fold.x_train,
+                    &fold.y_train,
+                    binned,
+                    fold_deadline,
+                    seed,
+                )?
             }
         };
         fit_seconds += fit_start.elapsed().as_secs_f64();
