@@ -299,3 +299,73 @@ fn a_yaml_job_file_with_azure_keys() {
         "{alg}"
     );
 }
+
+#[test]
+fn damaged_and_newer_bundles_are_refused_with_a_clear_message() {
+    let ws = TempWorkspace::new();
+    let model = ws.path().join("model");
+    let out = autotab(&ws)
+        .args(["run", "--data", "datasets/wine.csv", "--label", "target"])
+        .args([
+            "--timeout",
+            "30",
+            "--max-trials",
+            "3",
+            "--quiet",
+            "--output",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let predict = |dir: &std::path::Path| {
+        let out = autotab(&ws)
+            .args(["predict", "--data", "datasets/wine.csv", "--model"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert!(predict(&model).0);
+
+    // A truncated model file.
+    let damaged = ws.path().join("damaged");
+    copy_dir(&model, &damaged);
+    let bytes = std::fs::read(damaged.join("model.bin")).unwrap();
+    std::fs::write(damaged.join("model.bin"), &bytes[..bytes.len() / 2]).unwrap();
+    let (ok, stderr) = predict(&damaged);
+    assert!(!ok);
+    assert!(
+        stderr.contains("model.bin is damaged or truncated"),
+        "{stderr}"
+    );
+
+    // A bundle written by a newer format.
+    let newer = ws.path().join("newer");
+    copy_dir(&model, &newer);
+    let info = std::fs::read_to_string(newer.join("bundle.json")).unwrap();
+    let mut info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    info["format_version"] = serde_json::json!(99);
+    std::fs::write(newer.join("bundle.json"), info.to_string()).unwrap();
+    let (ok, stderr) = predict(&newer);
+    assert!(!ok);
+    assert!(
+        stderr.contains("bundle format 99") && stderr.contains("upgrade autotab"),
+        "{stderr}"
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}

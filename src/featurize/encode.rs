@@ -619,9 +619,11 @@ mod tests {
         // most frequent value ('no'), and an unseen number keeps its value.
         assert_eq!(encode_all(&e, &text(&[Some("TRUE")]))[0][0], 1.0);
         let mut out = [9.0, 9.0];
-        e.encode_row(&text(&[Some("maybe")]), 0, &mut out).expect("imputed");
+        e.encode_row(&text(&[Some("maybe")]), 0, &mut out)
+            .expect("imputed");
         assert_eq!(out[0], 0.0);
-        e.encode_row(&text(&[Some("2")]), 0, &mut out).expect("a number");
+        e.encode_row(&text(&[Some("2")]), 0, &mut out)
+            .expect("a number");
         assert_eq!(out[0], 2.0);
 
         let mf = text(&[Some("M"), Some("F"), Some("F")]);
