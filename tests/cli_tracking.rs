@@ -227,3 +227,63 @@ fn a_run_killed_mid_way_keeps_its_finished_child_runs() {
         .iter()
         .all(|c| c["status"] == "completed" || c["status"] == "failed"));
 }
+
+#[test]
+fn ctrl_c_marks_the_run_canceled_and_keeps_its_trials() {
+    let ws = TempWorkspace::new();
+    let mut child = autotab(&ws)
+        .args([
+            "run",
+            "--data",
+            "datasets/heart_failure.csv",
+            "--label",
+            "DEATH_EVENT",
+        ])
+        .args([
+            "--timeout",
+            "120",
+            "--no-early-stopping",
+            "--experiment",
+            "interrupted",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let run_id = loop {
+        let line = lines.next().expect("run id line").unwrap();
+        if let Some(id) = line.strip_prefix("run: ") {
+            break id.trim().to_string();
+        }
+    };
+    let started = Instant::now();
+    loop {
+        let detail = cli_json(&ws, &["runs", "show", &run_id, "--json"]);
+        if detail["children"].as_array().map(|c| c.len()).unwrap_or(0) >= 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no trials recorded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Keep draining stdout so the child never blocks on a full pipe while it exits.
+    for _ in lines.by_ref() {}
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(130));
+    let detail = cli_json(&ws, &["runs", "show", &run_id, "--json"]);
+    assert_eq!(
+        detail["summary"]["status"], "canceled",
+        "{}",
+        detail["summary"]
+    );
+    assert!(detail["children"].as_array().unwrap().len() >= 3);
+}
