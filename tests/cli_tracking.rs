@@ -170,10 +170,16 @@ fn runs_are_recorded_and_registering_again_adds_a_version() {
     assert!(!out.status.success());
 }
 
-#[test]
-fn a_run_killed_mid_way_keeps_its_finished_child_runs() {
-    let ws = TempWorkspace::new();
-    let mut child = autotab(&ws)
+/// A long run started in the background: the child, its stdout lines, and its run id.
+fn start_long_run(
+    ws: &TempWorkspace,
+    experiment: &str,
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+    String,
+) {
+    let mut child = autotab(ws)
         .args([
             "run",
             "--data",
@@ -186,26 +192,29 @@ fn a_run_killed_mid_way_keeps_its_finished_child_runs() {
             "120",
             "--no-early-stopping",
             "--experiment",
-            "killed",
+            experiment,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let run_id = loop {
         let line = lines.next().expect("run id line").unwrap();
         if let Some(id) = line.strip_prefix("run: ") {
             break id.trim().to_string();
         }
     };
-    // Wait until a few trials are recorded, then kill -9 mid-run.
+    (child, lines, run_id)
+}
+
+/// Waits until the run has recorded at least `n` child runs.
+fn wait_for_children(ws: &TempWorkspace, run_id: &str, n: usize) {
     let started = Instant::now();
     loop {
-        let detail = cli_json(&ws, &["runs", "show", &run_id, "--json"]);
-        if detail["children"].as_array().map(|c| c.len()).unwrap_or(0) >= 5 {
-            break;
+        let detail = cli_json(ws, &["runs", "show", run_id, "--json"]);
+        if detail["children"].as_array().map(|c| c.len()).unwrap_or(0) >= n {
+            return;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -213,6 +222,13 @@ fn a_run_killed_mid_way_keeps_its_finished_child_runs() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_run_killed_mid_way_keeps_its_finished_child_runs() {
+    let ws = TempWorkspace::new();
+    let (mut child, lines, run_id) = start_long_run(&ws, "killed");
+    wait_for_children(&ws, &run_id, 5);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     drop(lines);
@@ -231,52 +247,15 @@ fn a_run_killed_mid_way_keeps_its_finished_child_runs() {
 #[test]
 fn ctrl_c_marks_the_run_canceled_and_keeps_its_trials() {
     let ws = TempWorkspace::new();
-    let mut child = autotab(&ws)
-        .args([
-            "run",
-            "--data",
-            "datasets/heart_failure.csv",
-            "--label",
-            "DEATH_EVENT",
-        ])
-        .args([
-            "--timeout",
-            "120",
-            "--no-early-stopping",
-            "--experiment",
-            "interrupted",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let run_id = loop {
-        let line = lines.next().expect("run id line").unwrap();
-        if let Some(id) = line.strip_prefix("run: ") {
-            break id.trim().to_string();
-        }
-    };
-    let started = Instant::now();
-    loop {
-        let detail = cli_json(&ws, &["runs", "show", &run_id, "--json"]);
-        if detail["children"].as_array().map(|c| c.len()).unwrap_or(0) >= 3 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no trials recorded"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, lines, run_id) = start_long_run(&ws, "interrupted");
+    wait_for_children(&ws, &run_id, 3);
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     // Keep draining stdout so the child never blocks on a full pipe while it exits.
-    for _ in lines.by_ref() {}
+    lines.for_each(drop);
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(130));
     let detail = cli_json(&ws, &["runs", "show", &run_id, "--json"]);
