@@ -282,11 +282,6 @@ impl ForestModel {
     }
 
     fn importance(&self) -> (Vec<f64>, Vec<u64>) {
-        let mut gain = vec![0.0; self.n_features];
-        let mut split = vec![0; self.n_features];
-        for t in &self.trees {
-            t.add_importance(&mut gain, &mut split);
-        }
-        (gain, split)
+        super::tree::importance(&self.trees, self.n_features)
     }
 }

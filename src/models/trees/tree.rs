@@ -105,3 +105,13 @@ impl Tree {
         }
     }
 }
+
+/// Per-feature totals of split gain and split count over `trees`.
+pub(crate) fn importance(trees: &[Tree], n_features: usize) -> (Vec<f64>, Vec<u64>) {
+    let mut gain = vec![0.0; n_features];
+    let mut split = vec![0; n_features];
+    for t in trees {
+        t.add_importance(&mut gain, &mut split);
+    }
+    (gain, split)
+}
