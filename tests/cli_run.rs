@@ -4,41 +4,35 @@ mod common;
 
 use std::time::Instant;
 
-use common::{autotab, json_summary, read_csv, TempWorkspace};
+use common::{autotab, json_summary, read_csv, succeed, TempWorkspace};
 
 #[test]
 fn heart_failure_run_then_predict() {
     let ws = TempWorkspace::new();
-    let out = autotab(&ws)
-        .args([
-            "run",
-            "--data",
-            "datasets/heart_failure.csv",
-            "--label",
-            "DEATH_EVENT",
-        ])
-        .args([
-            "--metric",
-            "AUC_weighted",
-            "--timeout",
-            "60s",
-            "--max-trials",
-            "14",
-        ])
-        .args([
-            "--max-concurrent-trials",
-            "2",
-            "--experiment",
-            "heart-failure",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        autotab(&ws)
+            .args([
+                "run",
+                "--data",
+                "datasets/heart_failure.csv",
+                "--label",
+                "DEATH_EVENT",
+            ])
+            .args([
+                "--metric",
+                "AUC_weighted",
+                "--timeout",
+                "60s",
+                "--max-trials",
+                "14",
+            ])
+            .args([
+                "--max-concurrent-trials",
+                "2",
+                "--experiment",
+                "heart-failure",
+                "--json",
+            ]),
     );
     assert!(stdout.contains("data guardrails:"), "{stdout}");
     assert!(stdout.contains("10-fold cross-validation"), "{stdout}");
@@ -105,24 +99,18 @@ fn heart_failure_run_then_predict() {
 #[test]
 fn wine_multiclass_accuracy() {
     let ws = TempWorkspace::new();
-    let out = autotab(&ws)
-        .args([
-            "run",
-            "--data",
-            "datasets/wine.csv",
-            "--label",
-            "target",
-            "--metric",
-            "accuracy",
-        ])
-        .args(["--timeout", "60", "--max-trials", "10", "--json", "--quiet"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        autotab(&ws)
+            .args([
+                "run",
+                "--data",
+                "datasets/wine.csv",
+                "--label",
+                "target",
+                "--metric",
+                "accuracy",
+            ])
+            .args(["--timeout", "60", "--max-trials", "10", "--json", "--quiet"]),
     );
     let best = json_summary(&stdout)["best_score"].as_f64().unwrap();
     assert!(best >= 0.95, "wine accuracy {best}");
@@ -131,31 +119,25 @@ fn wine_multiclass_accuracy() {
 #[test]
 fn diabetes_regression_r2() {
     let ws = TempWorkspace::new();
-    let out = autotab(&ws)
-        .args([
-            "run",
-            "--data",
-            "datasets/diabetes_regression.csv",
-            "--label",
-            "target",
-        ])
-        .args([
-            "--metric",
-            "r2_score",
-            "--timeout",
-            "60",
-            "--max-trials",
-            "12",
-            "--json",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        autotab(&ws)
+            .args([
+                "run",
+                "--data",
+                "datasets/diabetes_regression.csv",
+                "--label",
+                "target",
+            ])
+            .args([
+                "--metric",
+                "r2_score",
+                "--timeout",
+                "60",
+                "--max-trials",
+                "12",
+                "--json",
+                "--quiet",
+            ]),
     );
     let summary = json_summary(&stdout);
     assert_eq!(summary["task"], "regression");
@@ -166,22 +148,16 @@ fn diabetes_regression_r2() {
 #[test]
 fn penguins_with_string_categoricals_and_missing_values() {
     let ws = TempWorkspace::new();
-    let out = autotab(&ws)
-        .args([
-            "run",
-            "--data",
-            "datasets/penguins.csv",
-            "--label",
-            "species",
-        ])
-        .args(["--timeout", "60", "--max-trials", "8", "--json"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        autotab(&ws)
+            .args([
+                "run",
+                "--data",
+                "datasets/penguins.csv",
+                "--label",
+                "species",
+            ])
+            .args(["--timeout", "60", "--max-trials", "8", "--json"]),
     );
     assert!(stdout.contains("categorical"), "{stdout}");
     let summary = json_summary(&stdout);
@@ -276,17 +252,11 @@ fn a_yaml_job_file_with_azure_keys() {
         ),
     )
     .unwrap();
-    let out = autotab(&ws)
-        .args(["run", "--config"])
-        .arg(&job)
-        .arg("--json")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        autotab(&ws)
+            .args(["run", "--config"])
+            .arg(&job)
+            .arg("--json"),
     );
     assert!(stdout.contains("3-fold cross-validation"), "{stdout}");
     let summary = json_summary(&stdout);

@@ -6,65 +6,47 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{autotab, json_summary, TempWorkspace};
+use common::{autotab, json_summary, succeed, TempWorkspace};
 
 fn run_registered(ws: &TempWorkspace, name: &str) -> serde_json::Value {
-    let out = autotab(ws)
-        .args([
-            "run",
-            "--data",
-            "datasets/heart_failure.csv",
-            "--label",
-            "DEATH_EVENT",
-        ])
-        .args([
-            "--timeout",
-            "30",
-            "--max-trials",
-            "6",
-            "--experiment",
-            "heart-failure",
-        ])
-        .args([
-            "--register",
-            name,
-            "--tag",
-            "owner=cardio",
-            "--description",
-            "test model",
-            "--json",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        autotab(ws)
+            .args([
+                "run",
+                "--data",
+                "datasets/heart_failure.csv",
+                "--label",
+                "DEATH_EVENT",
+            ])
+            .args([
+                "--timeout",
+                "30",
+                "--max-trials",
+                "6",
+                "--experiment",
+                "heart-failure",
+            ])
+            .args([
+                "--register",
+                name,
+                "--tag",
+                "owner=cardio",
+                "--description",
+                "test model",
+                "--json",
+                "--quiet",
+            ]),
     );
     json_summary(&stdout)
 }
 
 fn cli_json(ws: &TempWorkspace, args: &[&str]) -> serde_json::Value {
-    let out = autotab(ws).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?} did not print JSON: {e}"))
+    let stdout = cli_text(ws, args);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?} did not print JSON: {e}"))
 }
 
 fn cli_text(ws: &TempWorkspace, args: &[&str]) -> String {
-    let out = autotab(ws).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    succeed(autotab(ws).args(args))
 }
 
 #[test]
