@@ -1,9 +1,11 @@
-//! Benchmark against the anchors: trains on `../shared/bench/<name>/train.csv` for every
-//! classification and regression dataset, scores `test.csv`, and writes `reports/benchmark.md`
-//! beside the FLAML and LightGBM figures of `../shared/anchors/RESULTS.md`.
+//! Benchmark against the anchors: trains on `<bench>/<name>/train.csv` for every
+//! classification and regression dataset of a bench folder (fixed splits, `bench.json` giving
+//! task and label), scores `test.csv`, and writes `reports/benchmark.md` beside the FLAML and
+//! LightGBM figures of an anchors `RESULTS.md`.
 //!
 //! ```sh
-//! cargo run --release --example benchmark -- [--budget 60] [--concurrent 2] [--only adult,wine]
+//! cargo run --release --example benchmark -- --bench BENCH_DIR --anchors RESULTS.md \
+//!     [--budget 60] [--concurrent 2] [--only adult,wine]
 //! ```
 //! Each dataset runs in a child process of this program, so that its peak memory (VmHWM) is its own.
 
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use autotab::automl::{run, Quiet};
+use autotab::engine::{run, Quiet};
 use autotab::data::{load_table, ColumnKind, LoadOptions};
 use autotab::metrics::Metric;
 use autotab::task::Task;
@@ -36,7 +38,9 @@ fn main() -> anyhow::Result<()> {
         .map(|c| c.parse())
         .transpose()?
         .unwrap_or(2);
-    let bench_root = PathBuf::from(flag("--bench").unwrap_or_else(|| "../shared/bench".into()));
+    let bench_root = PathBuf::from(
+        flag("--bench").context("--bench DIR (the folder of benchmark splits) is required")?,
+    );
     if let Some(name) = flag("--one") {
         return run_one(&bench_root.join(name), budget, concurrent);
     }
@@ -48,8 +52,10 @@ fn main() -> anyhow::Result<()> {
         .filter(|n| only.as_ref().is_none_or(|o| o.contains(n)))
         .collect();
     names.sort();
-    let anchors =
-        read_anchor_results(Path::new("../shared/anchors/RESULTS.md")).unwrap_or_default();
+    let anchors = flag("--anchors")
+        .map(|p| read_anchor_results(Path::new(&p)))
+        .transpose()?
+        .unwrap_or_default();
     let mut rows = Vec::new();
     for name in names {
         let spec = read_bench_json(&bench_root.join(&name))?;
@@ -93,7 +99,7 @@ fn main() -> anyhow::Result<()> {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     ));
-    md.push_str("Test metric: AUC for binary, AUC_weighted for multiclass, r2 for regression (FLAML and LightGBM from `../shared/anchors/RESULTS.md`).\n\n");
+    md.push_str("Test metric: AUC for binary, AUC_weighted for multiclass, r2 for regression (FLAML and LightGBM from the anchors' `RESULTS.md` given with `--anchors`).\n\n");
     md.push_str("| dataset | task | autotab test | best algorithm | CV score | trials | wall s | peak MB | flaml | lgbm_default |\n");
     md.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for (name, task, r) in &rows {
@@ -191,8 +197,8 @@ fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
     };
     let result = serde_json::json!({
         "test_score": test_score,
-        "cv_score": outcome.best.score,
-        "best_algorithm": outcome.best.algorithm.name(),
+        "cv_score": outcome.winner.score,
+        "best_algorithm": outcome.winner.learner.name(),
         "trials": outcome.trials.len(),
         "wall_s": wall_s,
         "peak_mb": peak_memory_mb(),

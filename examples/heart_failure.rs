@@ -1,17 +1,16 @@
 //! The heart-failure job through the Rust API, with no CLI: search for 30 seconds, save the
-//! best pipeline, reload it and score a patient record.
+//! best pipeline as a bundle, reload it and score a patient record.
 //!
 //! `cargo run --release --example heart_failure`
 
 use std::time::Duration;
 
-use autotab::automl::{run, RunObserver};
-use autotab::data::{Column, ColumnValues, Dataset};
+use autotab::data::{load_table, Column, ColumnValues, Dataset, LoadOptions};
 use autotab::metrics::Metric;
-use autotab::scoring::{save_bundle, BundleInfo, Predictor, BUNDLE_FORMAT_VERSION};
 use autotab::search::TrialRecord;
-use autotab::JobSpec;
+use autotab::{AutoMl, JobSpec, Predictor, RunObserver};
 
+/// Prints each completed trial.
 struct Progress;
 
 impl RunObserver for Progress {
@@ -23,41 +22,24 @@ impl RunObserver for Progress {
 }
 
 fn main() -> anyhow::Result<()> {
-    let mut spec = JobSpec::new("datasets/heart_failure.csv", "DEATH_EVENT");
-    spec.metric = Some(Metric::AucWeighted);
-    spec.timeout = Duration::from_secs(30);
-    spec.max_concurrent_trials = 3;
-    spec.experiment = "heart-failure".into();
+    let mut job = JobSpec::new("datasets/heart_failure.csv", "DEATH_EVENT");
+    job.metric = Some(Metric::AucWeighted);
+    job.timeout = Duration::from_secs(30);
+    job.max_concurrent_trials = 3;
+    job.experiment = "heart-failure".into();
 
-    let outcome = run(&spec, &mut Progress)?;
+    let data = load_table("datasets/heart_failure.csv".as_ref(), &LoadOptions::default())?;
+    let outcome = AutoMl::new(job).observer(&mut Progress).fit(&data)?;
     println!(
         "best: {} AUC_weighted {:.4} after {} trials in {:.1}s",
-        outcome.best.algorithm,
-        outcome.best.score.unwrap_or(f64::NAN),
+        outcome.winner.learner,
+        outcome.winner.score,
         outcome.trials.len(),
         outcome.elapsed_s
     );
 
     let dir = std::env::temp_dir().join("autotab-example-heart-failure");
-    let info = BundleInfo {
-        format_version: BUNDLE_FORMAT_VERSION,
-        autotab_version: env!("CARGO_PKG_VERSION").into(),
-        created: String::new(),
-        task: outcome.task.name().into(),
-        metric: outcome.metric.name().into(),
-        score: outcome.best.score.unwrap_or(f64::NAN),
-        algorithm: outcome.best.algorithm.name().into(),
-        params: outcome.best.params.clone(),
-        label: spec.label.clone(),
-        classes: outcome.pipeline.label_encoding.classes().to_vec(),
-        input_columns: outcome.pipeline.featurizer.input_columns().to_vec(),
-        featurization: outcome.pipeline.featurizer.steps(),
-        experiment: spec.experiment.clone(),
-        run_id: None,
-        guardrails: Vec::new(),
-        data_fingerprint: None,
-    };
-    save_bundle(&dir, &outcome.pipeline, &info, &outcome.sample)?;
+    outcome.save_bundle(&dir)?;
     let predictor = Predictor::load(&dir)?;
 
     // The patient of the Azure tutorial's request, values as strings.

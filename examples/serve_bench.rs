@@ -64,15 +64,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     ));
     let url = format!("http://{addr}/score");
-    let agent = ureq::AgentBuilder::new()
+    let agent: ureq::Agent = ureq::Agent::config_builder()
         .max_idle_connections_per_host(1)
-        .build();
+        .build()
+        .into();
     let post = |body: &str| -> Result<Value, Box<dyn std::error::Error>> {
-        let response = agent
+        let mut response = agent
             .post(&url)
-            .set("Content-Type", "application/json")
-            .send_string(body)?;
-        Ok(serde_json::from_str(&response.into_string()?)?)
+            .header("Content-Type", "application/json")
+            .send(body)?;
+        Ok(serde_json::from_str(&response.body_mut().read_to_string()?)?)
     };
 
     for _ in 0..200 {

@@ -2,10 +2,10 @@
 //! `reports/trees-vs-lightgbm.md`; the LightGBM side is `reports/scripts/lgbm_side.py`).
 //!
 //! ```text
-//! cargo run --release --example trees_vs_lightgbm -- prepare <dataset|synthetic> <encoded-dir>
+//! cargo run --release --example trees_vs_lightgbm -- prepare <bench-dir/dataset|synthetic> <encoded-dir>
 //! cargo run --release --example trees_vs_lightgbm -- run <dataset|synthetic> <encoded-dir> <threads>
 //! ```
-//! `prepare` loads `../shared/bench/<dataset>/{train,test}.csv` (strings ordinal-encoded in
+//! `prepare` loads `<bench-dir>/<dataset>/{train,test}.csv` (strings ordinal-encoded in
 //! sorted order, unseen test strings as missing), or generates the synthetic 1,000,000 x 50
 //! table (train seed 42, 100,000 test rows seed 43), and writes the encoded matrices to
 //! `<encoded-dir>/<dataset>.{train,test}.f64` (row-major f64, label last). `run` reads them
@@ -215,13 +215,17 @@ fn main() -> Result<(), String> {
     if args.len() < 4 {
         return Err(usage.into());
     }
-    let name = &args[2];
+    let source = Path::new(&args[2]);
+    let name = &source
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| args[2].clone());
     let out = Path::new(&args[3]);
     if args[1] == "prepare" {
         let (train, test, binary) = if name == "synthetic" {
             (synthetic(1_000_000, 42), synthetic(100_000, 43), true)
         } else {
-            load_bench(&Path::new("../shared/bench").join(name))?
+            load_bench(source)?
         };
         std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
         write_f64(&out.join(format!("{name}.train.f64")), &train)?;

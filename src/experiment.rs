@@ -7,16 +7,17 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use crate::automl::{self, RunObserver, RunOutcome, RunStart};
+use crate::engine::{self, Recipe, RunObserver, RunOutcome, RunStart};
+use crate::ensemble::{EnsembleRecord, Learner};
 use crate::error::{AutotabError, Result};
 use crate::featurize::Guardrail;
 use crate::job::JobSpec;
 use crate::metrics::Metric;
-use crate::models::{Algorithm, Params};
-use crate::pipeline::Pipeline;
+use crate::models::Params;
 use crate::registry::ModelVersion;
-use crate::scoring::{save_bundle, BundleInfo, BUNDLE_FORMAT_VERSION};
+use crate::scoring::{save_bundle, BundleInfo};
 use crate::search::{TrialRecord, TrialStatus};
+use crate::tracking::ChildRun;
 use crate::tracking::{ChildRunRecord, DataFingerprint, RunId, RunStatus, Workspace};
 
 /// Register the run's model under a name.
@@ -107,6 +108,17 @@ impl RunObserver for Recorder<'_> {
         self.inner.trial(trial);
     }
 
+    fn ensemble(&mut self, ensemble: &EnsembleRecord, trials: &[TrialRecord]) {
+        if let (Some(run), Some(metric)) = (self.run.clone(), self.metric) {
+            let r = self
+                .workspace
+                .log_child_run(&run, &ensemble_record(ensemble, trials, metric))
+                .map(|_| ());
+            self.keep(r);
+        }
+        self.inner.ensemble(ensemble, trials);
+    }
+
     fn message(&mut self, message: &str) {
         if let Some(run) = self.run.clone() {
             let r = self.workspace.append_log(&run, message);
@@ -118,8 +130,6 @@ impl RunObserver for Recorder<'_> {
 
 /// The store's record of a trial.
 fn child_record(t: &TrialRecord, metric: Metric) -> ChildRunRecord {
-    let ended = Utc::now();
-    let started = ended - chrono::Duration::milliseconds((t.seconds * 1000.0) as i64);
     let (status, error) = match &t.status {
         TrialStatus::Completed => (RunStatus::Completed, None),
         TrialStatus::Failed(reason) => (RunStatus::Failed, Some(reason.clone())),
@@ -127,24 +137,60 @@ fn child_record(t: &TrialRecord, metric: Metric) -> ChildRunRecord {
             (RunStatus::Canceled, Some(format!("timed out: {reason}")))
         }
     };
+    let params = t
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+        .collect();
+    let scores = t.score.map(|s| (s, t.score_std.unwrap_or(0.0), t.fold_scores.clone()));
+    let mut record = scored_child(t.index, Learner::Algorithm(t.algorithm), params, metric, scores, t.seconds);
+    record.status = status;
+    record.error = error;
+    record
+}
+
+/// The store's record of an ensemble: its members (trial index and weight) are its params.
+fn ensemble_record(e: &EnsembleRecord, trials: &[TrialRecord], metric: Metric) -> ChildRunRecord {
+    let mut params: BTreeMap<String, serde_json::Value> = e
+        .params(trials)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or_default()))
+        .collect();
+    params.insert(
+        ENSEMBLE_MEMBERS_PARAM.into(),
+        serde_json::to_value(&e.members).unwrap_or_default(),
+    );
+    let scores = Some((e.score, e.score_std, e.fold_scores.clone()));
+    scored_child(e.index, Learner::Ensemble(e.kind), params, metric, scores, e.seconds)
+}
+
+/// The child-run param holding an ensemble's members as `[{"trial": i, "weight": w}, ...]`.
+const ENSEMBLE_MEMBERS_PARAM: &str = "member_weights";
+
+fn scored_child(
+    index: usize,
+    learner: Learner,
+    params: BTreeMap<String, serde_json::Value>,
+    metric: Metric,
+    scores: Option<(f64, f64, Vec<f64>)>,
+    seconds: f64,
+) -> ChildRunRecord {
+    let ended = Utc::now();
+    let started = ended - chrono::Duration::milliseconds((seconds * 1000.0) as i64);
     let mut metrics = BTreeMap::new();
     let mut fold_metrics = BTreeMap::new();
-    if let Some(score) = t.score {
+    if let Some((score, std, folds)) = scores {
         metrics.insert(metric.name().to_string(), score);
-        metrics.insert(format!("{}_std", metric.name()), t.score_std.unwrap_or(0.0));
-        fold_metrics.insert(metric.name().to_string(), t.fold_scores.clone());
+        metrics.insert(format!("{}_std", metric.name()), std);
+        fold_metrics.insert(metric.name().to_string(), folds);
     }
-    metrics.insert("duration_s".into(), t.seconds);
+    metrics.insert("duration_s".into(), seconds);
     ChildRunRecord {
-        index: t.index,
-        algorithm: t.algorithm.name().to_string(),
-        params: t
-            .params
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
-            .collect(),
-        status,
-        error,
+        index,
+        algorithm: learner.name().to_string(),
+        params,
+        status: RunStatus::Completed,
+        error: None,
         metrics,
         fold_metrics,
         started,
@@ -169,7 +215,7 @@ pub fn run_tracked(
         metric: None,
         store_error: None,
     };
-    let result = automl::run(spec, &mut recorder);
+    let result = engine::run(spec, &mut recorder);
     let run_id = recorder.run.clone();
     if let Some(e) = recorder.store_error.take() {
         if let Some(id) = &run_id {
@@ -202,12 +248,11 @@ pub fn run_tracked(
             workspace.log_metric(
                 &run_id,
                 outcome.metric.name(),
-                outcome.best.score.unwrap_or(f64::NAN),
+                outcome.winner.score,
             )?;
             let mut summary = summary;
             summary["model_path"] = serde_json::json!(model_dir.display().to_string());
-            summary["best_trial"] = serde_json::json!(outcome.best.index);
-            summary["stop_reason"] = serde_json::to_value(outcome.stop_reason).unwrap_or_default();
+            summary["best_trial"] = serde_json::json!(outcome.winner.index);
             workspace.finish_run(&run_id, RunStatus::Completed, &summary)?;
             Ok(TrackedRun {
                 run_id,
@@ -238,19 +283,7 @@ fn save_and_register(
     let model_dir = output
         .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace.artifacts_dir(run_id.as_str()).join("model"));
-    let mut info = bundle_info(
-        spec,
-        &outcome.pipeline,
-        outcome.metric.name(),
-        outcome.best.score.unwrap_or(f64::NAN),
-        &outcome.best.params,
-        Some(run_id.as_str()),
-    );
-    info.guardrails = outcome
-        .guardrails
-        .iter()
-        .map(|g| serde_json::to_value(g).unwrap_or_default())
-        .collect();
+    let mut info = BundleInfo::of_outcome(outcome, Some(run_id.as_str()));
     info.data_fingerprint = workspace
         .get_run(run_id.as_str())
         .ok()
@@ -259,7 +292,7 @@ fn save_and_register(
     save_bundle(&model_dir, &outcome.pipeline, &info, &outcome.sample)?;
     let registered = match register {
         Some(r) => {
-            let metrics = serde_json::json!({ outcome.metric.name(): outcome.best.score });
+            let metrics = serde_json::json!({ outcome.metric.name(): outcome.winner.score });
             Some(workspace.register_model(
                 &r.name,
                 &model_dir,
@@ -274,37 +307,8 @@ fn save_and_register(
     Ok((model_dir, registered))
 }
 
-/// The bundle facts of a fitted pipeline.
-pub fn bundle_info(
-    spec: &JobSpec,
-    pipeline: &Pipeline,
-    metric: &str,
-    score: f64,
-    params: &Params,
-    run_id: Option<&str>,
-) -> BundleInfo {
-    BundleInfo {
-        format_version: BUNDLE_FORMAT_VERSION,
-        autotab_version: env!("CARGO_PKG_VERSION").to_string(),
-        created: Utc::now().to_rfc3339(),
-        task: pipeline.task.name().to_string(),
-        metric: metric.to_string(),
-        score,
-        algorithm: pipeline.algorithm.name().to_string(),
-        params: params.clone(),
-        label: spec.label.clone(),
-        classes: pipeline.label_encoding.classes().to_vec(),
-        input_columns: pipeline.featurizer.input_columns().to_vec(),
-        featurization: pipeline.featurizer.steps(),
-        experiment: spec.experiment.clone(),
-        run_id: run_id.map(String::from),
-        guardrails: Vec::new(),
-        data_fingerprint: None,
-    }
-}
-
 /// Registers the model of a recorded run: a parent run's saved bundle, or, for a child run
-/// (one trial), that trial's configuration refit on all rows of the parent's data.
+/// (one trial or the ensemble), its configuration refit on all rows of the parent's data.
 pub fn register_run(
     workspace: &Workspace,
     run_id: &str,
@@ -332,73 +336,10 @@ pub fn register_run(
             )
         }
         Some(parent_id) => {
-            let parent = workspace.get_run(parent_id)?;
-            let spec: JobSpec = parent
-                .spec
-                .clone()
-                .ok_or_else(|| {
-                    AutotabError::Store(format!("parent run {parent_id} has no job spec"))
-                })
-                .and_then(|v| {
-                    serde_json::from_value(v).map_err(|e| {
-                        AutotabError::Store(format!(
-                            "job spec of run {parent_id} is unreadable: {e}"
-                        ))
-                    })
-                })?;
-            let child = parent
-                .children
-                .iter()
-                .find(|c| c.id == run_id)
-                .ok_or_else(|| AutotabError::Store(format!("child run {run_id} not found")))?;
-            if child.status != RunStatus::Completed {
-                return Err(AutotabError::Store(format!(
-                    "child run {run_id} is {}: only completed trials can be registered",
-                    child.status
-                )));
-            }
-            let algorithm = Algorithm::parse(&child.algorithm)?;
-            let params: Params = child
-                .params
-                .iter()
-                .map(|(k, v)| serde_json::from_value(v.clone()).map(|p| (k.clone(), p)))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| {
-                    AutotabError::Store(format!("params of run {run_id} are unreadable: {e}"))
-                })?;
-            let metric = parent
-                .outcome
-                .as_ref()
-                .and_then(|o| o.get("metric"))
-                .and_then(|m| m.as_str())
-                .map(String::from)
-                .or_else(|| spec.metric.map(|m| m.name().to_string()))
-                .unwrap_or_default();
-            let score = child.metrics.get(&metric).copied().unwrap_or(f64::NAN);
-            let trial = TrialRecord {
-                index: child.index,
-                algorithm,
-                params: params.clone(),
-                status: TrialStatus::Completed,
-                score: Some(score),
-                score_std: None,
-                fold_scores: Vec::new(),
-                seconds: 0.0,
-                fit_seconds_per_fold: 0.0,
-                started_at: 0.0,
-            };
-            let (pipeline, sample) = automl::fit_configuration(&spec, &trial)?;
-            let dir = workspace.artifacts_dir(run_id).join("model");
-            let mut info = bundle_info(&spec, &pipeline, &metric, score, &params, Some(run_id));
-            info.data_fingerprint = parent
-                .fingerprint
-                .as_ref()
-                .and_then(|f| serde_json::to_value(f).ok());
-            save_bundle(&dir, &pipeline, &info, &sample)?;
-            (
-                dir,
-                serde_json::to_value(&child.metrics).unwrap_or_default(),
-            )
+            let dir = refit_child_run(workspace, parent_id, run_id)?;
+            let child = workspace.get_run(parent_id)?.children.into_iter().find(|c| c.id == run_id);
+            let metrics = child.map(|c| serde_json::to_value(&c.metrics).unwrap_or_default());
+            (dir, metrics.unwrap_or_default())
         }
     };
     workspace.register_model(
@@ -409,4 +350,90 @@ pub fn register_run(
         &registration.tags,
         &metrics,
     )
+}
+
+/// Refits child run `run_id` of `parent_id` on the parent's data and saves it as a bundle in
+/// the child's artifacts. Returns the bundle folder.
+fn refit_child_run(workspace: &Workspace, parent_id: &str, run_id: &str) -> Result<PathBuf> {
+    let parent = workspace.get_run(parent_id)?;
+    let spec: JobSpec = parent
+        .spec
+        .clone()
+        .ok_or_else(|| AutotabError::Store(format!("parent run {parent_id} has no job spec")))
+        .and_then(|v| {
+            serde_json::from_value(v).map_err(|e| {
+                AutotabError::Store(format!("job spec of run {parent_id} is unreadable: {e}"))
+            })
+        })?;
+    let child = parent
+        .children
+        .iter()
+        .find(|c| c.id == run_id)
+        .ok_or_else(|| AutotabError::Store(format!("child run {run_id} not found")))?;
+    if child.status != RunStatus::Completed {
+        return Err(AutotabError::Store(format!(
+            "child run {run_id} is {}: only completed trials can be registered",
+            child.status
+        )));
+    }
+    let recipe = child_recipe(child, &parent.children)?;
+    let metric = parent
+        .outcome
+        .as_ref()
+        .and_then(|o| o.get("metric"))
+        .and_then(|m| m.as_str())
+        .map(String::from)
+        .or_else(|| spec.metric.map(|m| m.name().to_string()))
+        .unwrap_or_default();
+    let score = child.metrics.get(&metric).copied().unwrap_or(f64::NAN);
+    let (pipeline, sample) = engine::fit_recipe(&spec, &recipe)?;
+    let dir = workspace.artifacts_dir(run_id).join("model");
+    let params = child_params(child)?;
+    let mut info = BundleInfo::new(&pipeline, &spec.experiment, &metric, score, &params, Some(run_id));
+    info.data_fingerprint = parent
+        .fingerprint
+        .as_ref()
+        .and_then(|f| serde_json::to_value(f).ok());
+    save_bundle(&dir, &pipeline, &info, &sample)?;
+    Ok(dir)
+}
+
+/// What refits a child run: its algorithm and params, or its ensemble's member trials.
+fn child_recipe(child: &ChildRun, siblings: &[ChildRun]) -> Result<Recipe> {
+    let learner = Learner::parse(&child.algorithm)?;
+    let members = match learner {
+        Learner::Algorithm(a) => vec![(1.0, a, child_params(child)?)],
+        Learner::Ensemble(_) => {
+            let weights: Vec<crate::ensemble::Member> = child
+                .params
+                .get(ENSEMBLE_MEMBERS_PARAM)
+                .cloned()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| {
+                    AutotabError::Store(format!("ensemble run {} has no readable members", child.id))
+                })?;
+            weights
+                .iter()
+                .map(|m| {
+                    let member = siblings.iter().find(|c| c.index == m.trial).ok_or_else(|| {
+                        AutotabError::Store(format!("member trial {} of {} not found", m.trial, child.id))
+                    })?;
+                    let algorithm = crate::models::Algorithm::parse(&member.algorithm)?;
+                    Ok((m.weight, algorithm, child_params(member)?))
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    Ok(Recipe { learner, members })
+}
+
+/// A child run's recorded hyperparameters (an ensemble's are its member description).
+fn child_params(child: &ChildRun) -> Result<Params> {
+    child
+        .params
+        .iter()
+        .filter(|(k, _)| k.as_str() != ENSEMBLE_MEMBERS_PARAM)
+        .map(|(k, v)| serde_json::from_value(v.clone()).map(|p| (k.clone(), p)))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| AutotabError::Store(format!("params of run {} are unreadable: {e}", child.id)))
 }

@@ -3,27 +3,31 @@
 //! The library does the work (load, featurize, search, ensemble, register, score); the
 //! `autotab` binary and the HTTP server are thin layers over it.
 
-pub mod automl;
 pub mod data;
+pub mod engine;
 pub mod ensemble;
 pub mod error;
 pub mod experiment;
 pub mod featurize;
 pub mod job;
+pub mod leaderboard;
 pub mod metrics;
 pub mod models;
 pub mod pipeline;
 pub mod registry;
 pub mod scoring;
 pub mod search;
+pub mod stats;
 pub mod target;
 pub mod task;
 pub mod tracking;
 pub mod validation;
 
-pub use automl::{run, RunObserver, RunOutcome};
+pub use engine::{run, AutoMl, RunObserver, RunOutcome};
+pub use ensemble::Learner;
 pub use error::{AutotabError, Result};
 pub use job::JobSpec;
+pub use pipeline::Pipeline;
 pub use scoring::Predictor;
 pub use task::Task;
 pub use tracking::Workspace;

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::{format_number, Dataset, Schema};
 use crate::error::{AutotabError, Result};
 use crate::featurize::FittedFeaturizer;
-use crate::models::{Algorithm, FittedModel};
+use crate::ensemble::Learner;
+use crate::models::FittedModel;
 use crate::target::{class_name, LabelEncoding};
 use crate::task::Task;
 
@@ -22,8 +23,8 @@ pub struct Pipeline {
     pub label_encoding: LabelEncoding,
     /// The training schema (input columns and kinds).
     pub schema: Schema,
-    /// The algorithm of the model.
-    pub algorithm: Algorithm,
+    /// What produced the model: an algorithm or an ensemble.
+    pub learner: Learner,
     /// Raw rows to features.
     pub featurizer: FittedFeaturizer,
     /// Features to predictions.

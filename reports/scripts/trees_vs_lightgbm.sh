@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the side-by-side measurement of reports/trees-vs-lightgbm.md.
 # From the worktree root, after `cargo build --release --example trees_vs_lightgbm`:
-#   reports/scripts/trees_vs_lightgbm.sh [dataset ...] [-- threads ...]
+#   BENCH=<folder of bench splits> reports/scripts/trees_vs_lightgbm.sh [dataset ...] [-- threads ...]
 # Appends one JSON line per (system, dataset, threads) to $OUT with the peak RSS from
 # /usr/bin/time -v and the 1-minute load average when the run started.
 set -euo pipefail
 DIR=${ENC_DIR:-/tmp/trees-vs-lgbm}
+BENCH=${BENCH:?set BENCH to the folder of bench splits (one subfolder per dataset)}
 OUT=${OUT:-reports/trees-vs-lightgbm.jsonl}
 EX=target/release/examples/trees_vs_lightgbm
 PY=${PY:-$HOME/.venvs/anchors/bin/python}
@@ -18,7 +19,8 @@ done
 [ ${#DATASETS[@]} -gt 0 ] || DATASETS=(adult bank_marketing diamonds phoneme synthetic)
 TMP=$(mktemp -d)
 for ds in "${DATASETS[@]}"; do
-  [ -f "$DIR/$ds.json" ] || "$EX" prepare "$ds" "$DIR"
+  src="$BENCH/$ds"; [ "$ds" = synthetic ] && src=synthetic
+  [ -f "$DIR/$ds.json" ] || "$EX" prepare "$src" "$DIR"
   for t in "${THREADS[@]}"; do
     for sys in autotab lightgbm; do
       load=$(cut -d' ' -f1 /proc/loadavg)

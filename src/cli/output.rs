@@ -1,6 +1,7 @@
 //! Formatting shared by the subcommands.
 
 use autotab::featurize::{Guardrail, GuardrailStatus};
+use autotab::leaderboard::Entry;
 use autotab::search::{TrialRecord, TrialStatus};
 
 /// One line per trial: index, algorithm, score ± std, seconds, params.
@@ -18,6 +19,19 @@ pub fn trial_line(t: &TrialRecord) -> String {
         score,
         t.seconds,
         shorten(&t.params_summary(), 90)
+    )
+}
+
+/// One leaderboard row: index, learner, score ± std, seconds, params.
+pub fn entry_line(e: &Entry) -> String {
+    let params: Vec<String> = e.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "#{:<4} {:<20} {:<24} {:>7.2}s  {}",
+        e.index,
+        e.learner.name(),
+        format!("{:.4} ± {:.4}", e.score, e.score_std),
+        e.seconds,
+        shorten(&params.join(" "), 90)
     )
 }
 

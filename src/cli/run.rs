@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use clap::Args;
 
-use autotab::automl::{RunObserver, RunStart};
+use autotab::engine::{RunObserver, RunStart};
+use autotab::ensemble::EnsembleRecord;
 use autotab::data::ColumnKind;
 use autotab::experiment::{run_tracked, Registration};
 use autotab::featurize::{FeaturizationMode, Guardrail};
@@ -254,6 +255,24 @@ impl RunObserver for Printer {
         let _ = std::io::stdout().flush();
     }
 
+    fn ensemble(&mut self, e: &EnsembleRecord, _trials: &[TrialRecord]) {
+        if !self.quiet {
+            let members: Vec<String> = e
+                .members
+                .iter()
+                .map(|m| format!("#{} x{:.2}", m.trial, m.weight))
+                .collect();
+            println!(
+                "  #{:<4} {:<20} {:.4} ± {:.4}  members {}",
+                e.index,
+                e.kind.name(),
+                e.score,
+                e.score_std,
+                members.join(", ")
+            );
+        }
+    }
+
     fn message(&mut self, message: &str) {
         if !self.quiet {
             println!("  .. {message}");
@@ -322,13 +341,14 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         &mut printer,
     )?;
     let outcome = &tracked.outcome;
+    let leaderboard = outcome.leaderboard();
     println!(
         "leaderboard (best {} of {} trials):",
-        outcome.leaderboard().len().min(10),
+        leaderboard.entries.len().min(10),
         outcome.trials.len()
     );
-    for t in outcome.leaderboard().iter().take(10) {
-        println!("  {}", output::trial_line(t));
+    for e in leaderboard.entries.iter().take(10) {
+        println!("  {}", output::entry_line(e));
     }
     let failed = outcome
         .trials
@@ -337,10 +357,10 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         .count();
     println!(
         "best: {} {} = {:.4} (trial {}), refit on {} rows in {:.2}s; {} trial(s) failed or timed out; stopped by {:?}",
-        outcome.best.algorithm,
+        outcome.winner.learner,
         outcome.metric,
-        outcome.best.score.unwrap_or(f64::NAN),
-        outcome.best.index,
+        outcome.winner.score,
+        outcome.winner.index,
         outcome.n_rows,
         outcome.refit_s,
         failed,
@@ -357,9 +377,9 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
             "run_id": tracked.run_id.as_str(),
             "task": outcome.task.name(),
             "metric": outcome.metric.name(),
-            "best_score": outcome.best.score,
-            "best_algorithm": outcome.best.algorithm.name(),
-            "trials": outcome.search_trials(),
+            "best_score": outcome.winner.score,
+            "best_algorithm": outcome.winner.learner.name(),
+            "trials": outcome.trials.len(),
             "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
             "model_path": tracked.model_dir.display().to_string(),
         });

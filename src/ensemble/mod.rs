@@ -1,133 +1,193 @@
-//! Ensembles of the best trials: greedy ensemble selection (Caruana et al., 2004) over the
-//! trials' out-of-fold predictions, as Azure AutoML's VotingEnsemble does.
+//! Ensembles: models built from the best trials after the search, beside (not among) the
+//! algorithms.
+//!
+//! An ensemble is not searched and not trained from hyperparameters: it is chosen on the
+//! trials' out-of-fold predictions ([`selection`]) and then refit from its members'
+//! configurations. [`Learner`] names either an [`Algorithm`] or an [`EnsembleKind`], so a
+//! leaderboard, a child run or a bundle can say which one produced a model.
 
-use ndarray::{Array2, Axis};
+pub mod selection;
 
-use crate::error::Result;
+use std::fmt;
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AutotabError, Result};
 use crate::metrics::Metric;
+use crate::models::{Algorithm, ParamValue, Params};
+use crate::search::{SearchOutcome, TrialRecord};
 use crate::target::Targets;
+use crate::validation::Fold;
 
-/// The chosen members (trial index, weight; weights sum to 1) and the ensemble's score on the
-/// out-of-fold rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Selection {
-    /// `(trial index, weight)`, heaviest first.
-    pub members: Vec<(usize, f64)>,
-    /// The metric of the weighted average of the members' out-of-fold predictions.
+pub use selection::{greedy_selection, score_rows, Selection};
+
+/// The kinds of ensemble autotab builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EnsembleKind {
+    /// A weighted average of members' predictions, weights from greedy ensemble selection
+    /// (Caruana et al., 2004), as Azure AutoML's `VotingEnsemble`.
+    Voting,
+}
+
+impl EnsembleKind {
+    /// The name used in reports and child runs (Azure's).
+    pub fn name(self) -> &'static str {
+        match self {
+            EnsembleKind::Voting => "VotingEnsemble",
+        }
+    }
+}
+
+/// What produced a model: one algorithm, or an ensemble of trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Learner {
+    /// A single algorithm's trial.
+    Algorithm(Algorithm),
+    /// An ensemble of trials.
+    Ensemble(EnsembleKind),
+}
+
+impl Learner {
+    /// The name used in reports, child runs and bundles.
+    pub fn name(self) -> &'static str {
+        match self {
+            Learner::Algorithm(a) => a.name(),
+            Learner::Ensemble(e) => e.name(),
+        }
+    }
+
+    /// Parses an algorithm or ensemble name (as [`Algorithm::parse`] does for algorithms).
+    pub fn parse(name: &str) -> Result<Learner> {
+        if name.eq_ignore_ascii_case(EnsembleKind::Voting.name()) {
+            return Ok(Learner::Ensemble(EnsembleKind::Voting));
+        }
+        Algorithm::parse(name).map(Learner::Algorithm)
+    }
+}
+
+impl fmt::Display for Learner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One member of an ensemble: a trial and its weight.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member trial's index.
+    pub trial: usize,
+    /// Its weight (the weights of an ensemble sum to 1).
+    pub weight: f64,
+}
+
+/// An ensemble chosen after the search, scored per fold like a trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleRecord {
+    /// Its number in the run (after every trial's).
+    pub index: usize,
+    /// Which kind of ensemble.
+    pub kind: EnsembleKind,
+    /// Members, heaviest first.
+    pub members: Vec<Member>,
+    /// Mean of the fold scores of the combined out-of-fold predictions.
     pub score: f64,
+    /// Standard deviation of the fold scores.
+    pub score_std: f64,
+    /// The primary metric on each fold.
+    pub fold_scores: Vec<f64>,
+    /// Seconds spent choosing it.
+    pub seconds: f64,
 }
 
-/// Scores out-of-fold predictions `pred` (rows of the training table) on `rows`.
-pub fn score_rows(
-    metric: Metric,
-    targets: &Targets,
-    pred: &Array2<f64>,
-    rows: &[usize],
-) -> Result<f64> {
-    let sub = pred.select(Axis(0), rows);
-    match targets.select(rows) {
-        Targets::Classes(labels, _) => metric.classification(&labels, sub.view()),
-        Targets::Values(values) => metric.regression(&values, &sub.column(0).to_vec()),
+impl EnsembleRecord {
+    /// The members as recorded parameters: `members = "#3 LightGBM 0.50, #7 ..."`.
+    pub fn params(&self, trials: &[TrialRecord]) -> Params {
+        let description: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| {
+                let name = trials
+                    .iter()
+                    .find(|t| t.index == m.trial)
+                    .map(|t| t.algorithm.name())
+                    .unwrap_or("?");
+                format!("#{} {} {:.2}", m.trial, name, m.weight)
+            })
+            .collect();
+        let mut params = Params::new();
+        params.insert("members".into(), ParamValue::Choice(description.join(", ")));
+        params
+    }
+
+    /// The member trials' records with their weights, in member order.
+    pub fn member_trials<'a>(&self, trials: &'a [TrialRecord]) -> Result<Vec<(f64, &'a TrialRecord)>> {
+        self.members
+            .iter()
+            .map(|m| {
+                trials
+                    .iter()
+                    .find(|t| t.index == m.trial)
+                    .map(|t| (m.weight, t))
+                    .ok_or_else(|| {
+                        AutotabError::config(format!("ensemble member trial {} not found", m.trial))
+                    })
+            })
+            .collect()
     }
 }
 
-/// Greedy selection with replacement: start from nothing, add at each step the candidate that
-/// makes the averaged prediction score best, up to `max_steps` additions; keep the best prefix.
-/// Returns `None` when fewer than two candidates exist or no mixture beats the best single one.
-pub fn greedy_selection(
-    candidates: &[(usize, Array2<f64>)],
-    rows: &[usize],
+/// How many of the best trials the voting ensemble may draw from.
+const VOTING_CANDIDATES: usize = 15;
+/// Greedy additions (with replacement) when building a voting ensemble.
+const VOTING_STEPS: usize = 20;
+
+/// Chooses a voting ensemble over the search's kept out-of-fold predictions. Returns `None`
+/// when no mixture beats the best single trial on the same mean-of-folds score the trials
+/// are ranked by.
+pub fn choose_voting(
+    outcome: &SearchOutcome,
+    folds: &[Fold],
     targets: &Targets,
     metric: Metric,
-    max_steps: usize,
-) -> Result<Option<Selection>> {
-    if candidates.len() < 2 || rows.is_empty() {
-        return Ok(None);
+    index: usize,
+) -> Option<EnsembleRecord> {
+    let started = std::time::Instant::now();
+    let mut rows: Vec<usize> = folds.iter().flat_map(|f| f.valid.iter().copied()).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let candidates: Vec<(usize, Array2<f64>)> =
+        outcome.oof.iter().take(VOTING_CANDIDATES).cloned().collect();
+    let selection = greedy_selection(&candidates, &rows, targets, metric, VOTING_STEPS).ok()??;
+    let mut sum: Option<Array2<f64>> = None;
+    for (trial, weight) in &selection.members {
+        let part = &candidates.iter().find(|c| c.0 == *trial)?.1 * *weight;
+        sum = Some(match sum {
+            Some(s) => s + part,
+            None => part,
+        });
     }
-    let single_best = candidates
+    let sum = sum?;
+    let fold_scores: Vec<f64> = folds
         .iter()
-        .map(|(_, p)| score_rows(metric, targets, p, rows).map(|s| metric.to_loss(s)))
-        .collect::<Result<Vec<f64>>>()?
-        .into_iter()
-        .fold(f64::INFINITY, f64::min);
-    let mut sum = Array2::<f64>::zeros(candidates[0].1.dim());
-    let mut counts = vec![0usize; candidates.len()];
-    let mut best: Option<(f64, Vec<usize>)> = None;
-    for step in 1..=max_steps {
-        let mut step_best: Option<(f64, usize)> = None;
-        for (c, (_, pred)) in candidates.iter().enumerate() {
-            let mixed = (&sum + pred) / step as f64;
-            let loss = metric.to_loss(score_rows(metric, targets, &mixed, rows)?);
-            if loss.is_finite() && step_best.is_none_or(|(l, _)| loss < l) {
-                step_best = Some((loss, c));
-            }
-        }
-        let Some((loss, c)) = step_best else { break };
-        sum += &candidates[c].1;
-        counts[c] += 1;
-        if best.as_ref().is_none_or(|(l, _)| loss < *l - 1e-12) {
-            best = Some((loss, counts.clone()));
-        }
-    }
-    let Some((loss, counts)) = best else {
-        return Ok(None);
-    };
-    let distinct = counts.iter().filter(|&&n| n > 0).count();
-    if distinct < 2 || loss >= single_best - 1e-9 {
-        return Ok(None);
-    }
-    let total: usize = counts.iter().sum();
-    let mut members: Vec<(usize, f64)> = counts
-        .iter()
-        .enumerate()
-        .filter(|(_, &n)| n > 0)
-        .map(|(c, &n)| (candidates[c].0, n as f64 / total as f64))
+        .filter_map(|f| score_rows(metric, targets, &sum, &f.valid).ok())
         .collect();
-    members.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let score = if metric.greater_is_better() {
-        -loss
-    } else {
-        loss
-    };
-    Ok(Some(Selection { members, score }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::array;
-
-    #[test]
-    fn two_complementary_models_beat_either_alone() {
-        // Each model is 2 off on rows 2-3, in opposite directions: their average is exact.
-        let targets = Targets::Values(vec![1.0, 2.0, 3.0, 4.0]);
-        let a = array![[1.0], [2.0], [1.0], [2.0]];
-        let b = array![[1.0], [2.0], [5.0], [6.0]];
-        let sel = greedy_selection(&[(0, a), (1, b)], &[0, 1, 2, 3], &targets, Metric::Rmse, 10)
-            .unwrap()
-            .expect("a mixture helps");
-        assert_eq!(sel.members.len(), 2);
-        assert!((sel.members.iter().map(|m| m.1).sum::<f64>() - 1.0).abs() < 1e-12);
-        assert!(sel.score < 1e-9, "{sel:?}");
-        assert_eq!(
-            sel.members.iter().map(|m| m.1).collect::<Vec<_>>(),
-            vec![0.5, 0.5]
-        );
+    let (score, score_std) = crate::stats::mean_std(&fold_scores);
+    let best_single = outcome.best(metric)?.score?;
+    if !(metric.to_loss(score) < metric.to_loss(best_single)) {
+        return None;
     }
-
-    #[test]
-    fn no_ensemble_when_one_model_dominates() {
-        let targets = Targets::Values(vec![1.0, 2.0, 3.0]);
-        let good = array![[1.0], [2.0], [3.0]];
-        let bad = array![[9.0], [9.0], [9.0]];
-        let sel = greedy_selection(
-            &[(0, good), (1, bad)],
-            &[0, 1, 2],
-            &targets,
-            Metric::Rmse,
-            10,
-        )
-        .unwrap();
-        assert_eq!(sel, None);
-    }
+    Some(EnsembleRecord {
+        index,
+        kind: EnsembleKind::Voting,
+        members: selection
+            .members
+            .iter()
+            .map(|&(trial, weight)| Member { trial, weight })
+            .collect(),
+        score,
+        score_std,
+        fold_scores,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }

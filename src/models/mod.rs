@@ -48,9 +48,6 @@ pub enum Algorithm {
     ExtraTrees,
     /// Gradient-boosted trees (LightGBM-style) on the native histogram tree core.
     GradientBoosting,
-    /// A weighted average of the best trials' models, chosen by greedy ensemble selection
-    /// after the search; never searched or trained directly.
-    VotingEnsemble,
 }
 
 impl Algorithm {
@@ -79,7 +76,6 @@ impl Algorithm {
             Algorithm::RandomForest => "RandomForest",
             Algorithm::ExtraTrees => "ExtremeRandomTrees",
             Algorithm::GradientBoosting => "LightGBM",
-            Algorithm::VotingEnsemble => "VotingEnsemble",
         }
     }
 
@@ -126,7 +122,6 @@ impl Algorithm {
             | Algorithm::RandomForest
             | Algorithm::ExtraTrees
             | Algorithm::GradientBoosting => true,
-            Algorithm::VotingEnsemble => false,
         }
     }
 
@@ -141,7 +136,6 @@ impl Algorithm {
             Algorithm::LinearSvm => svm::SPACE,
             Algorithm::RandomForest | Algorithm::ExtraTrees => forest::SPACE,
             Algorithm::GradientBoosting => boosting::SPACE,
-            Algorithm::VotingEnsemble => &[],
         }
     }
 
@@ -295,12 +289,6 @@ impl Estimator {
             Algorithm::ExtraTrees => FittedModel::Forest(forest::fit(&reader, train, ctx, true)?),
             Algorithm::GradientBoosting => {
                 FittedModel::Boosting(boosting::fit(&reader, train, ctx)?)
-            }
-            Algorithm::VotingEnsemble => {
-                return Err(AutotabError::fit(
-                    self.algorithm,
-                    "an ensemble is built from fitted trials, not trained from parameters",
-                ))
             }
         };
         Ok(model)

@@ -22,7 +22,7 @@ use crate::models::Params;
 use crate::pipeline::{Pipeline, Predictions};
 
 /// The bundle format this build writes and reads.
-pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+pub const BUNDLE_FORMAT_VERSION: u32 = 2;
 
 const MODEL_FILE: &str = "model.bin";
 const INFO_FILE: &str = "bundle.json";
@@ -68,6 +68,55 @@ pub struct BundleInfo {
     /// Fingerprint of the training data (hash, rows, schema), for the model card.
     #[serde(default)]
     pub data_fingerprint: Option<serde_json::Value>,
+}
+
+impl BundleInfo {
+    /// The facts of `pipeline`, trained in `experiment`, scoring `score` on `metric`.
+    pub fn new(
+        pipeline: &Pipeline,
+        experiment: &str,
+        metric: &str,
+        score: f64,
+        params: &Params,
+        run_id: Option<&str>,
+    ) -> BundleInfo {
+        BundleInfo {
+            format_version: BUNDLE_FORMAT_VERSION,
+            autotab_version: env!("CARGO_PKG_VERSION").to_string(),
+            created: chrono::Utc::now().to_rfc3339(),
+            task: pipeline.task.name().to_string(),
+            metric: metric.to_string(),
+            score,
+            algorithm: pipeline.learner.name().to_string(),
+            params: params.clone(),
+            label: pipeline.label.clone(),
+            classes: pipeline.label_encoding.classes().to_vec(),
+            input_columns: pipeline.featurizer.input_columns().to_vec(),
+            featurization: pipeline.featurizer.steps(),
+            experiment: experiment.to_string(),
+            run_id: run_id.map(String::from),
+            guardrails: Vec::new(),
+            data_fingerprint: None,
+        }
+    }
+
+    /// The facts of a run's refit model, with its guardrail findings.
+    pub fn of_outcome(outcome: &crate::engine::RunOutcome, run_id: Option<&str>) -> BundleInfo {
+        let mut info = BundleInfo::new(
+            &outcome.pipeline,
+            &outcome.experiment,
+            outcome.metric.name(),
+            outcome.winner.score,
+            &outcome.winner.params,
+            run_id,
+        );
+        info.guardrails = outcome
+            .guardrails
+            .iter()
+            .map(|g| serde_json::to_value(g).unwrap_or_default())
+            .collect();
+        info
+    }
 }
 
 /// Writes `pipeline` and its files into `dir` (created; replaced if it exists).

@@ -27,12 +27,13 @@ pub struct PreparedFold {
     pub y_valid: Targets,
     /// Row numbers (in the training table) of the validation rows.
     pub valid_rows: Vec<usize>,
-    /// `x_train` binned for the tree learners: built by the first trial that needs it, then shared.
+    /// `x_train` binned for the tree learners: built before the search (see
+    /// `engine::folds`), then shared read-only.
     pub binned: OnceLock<BinnedData>,
 }
 
 impl PreparedFold {
-    /// A fold from its parts (the binned copy is built on first use).
+    /// A fold from its parts (the binned copy is built by [`PreparedFold::binned`]).
     pub fn new(
         x_train: Array2<f64>,
         y_train: Targets,
@@ -148,11 +149,9 @@ pub(crate) fn run_trial(job: TrialJob) -> TrialOutput {
     };
     let oof = match outcome {
         Ok(Ok((scores, oof, fit_seconds))) => {
-            let n = scores.len() as f64;
-            let mean = scores.iter().sum::<f64>() / n;
-            let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n;
+            let (mean, std) = crate::stats::mean_std(&scores);
             record.score = Some(mean);
-            record.score_std = Some(var.sqrt());
+            record.score_std = Some(std);
             record.fold_scores = scores;
             record.fit_seconds_per_fold = fit_seconds;
             Some(oof)
@@ -257,8 +256,7 @@ fn fit(
         weights: None,
         binned,
     };
-    // The validation part scores the trial, so it is never shown to the learner: learners that
-    // stop early carve their own split out of the training rows.
+    // The validation part scores the trial, so it is never shown to the learner.
     let ctx = FitContext {
         deadline: Some(deadline),
         seed,

@@ -104,8 +104,8 @@ impl Server {
         let mut server = Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(response) = ureq::get(&server.url("/health")).call() {
-                assert_eq!(response.status(), 200);
+            if let Ok(response) = agent().get(&server.url("/health")).call() {
+                assert_eq!(response.status().as_u16(), 200);
                 return server;
             }
             if let Some(status) = server.child.try_wait().unwrap() {
@@ -140,18 +140,20 @@ impl Server {
         body: &str,
         key: Option<&str>,
     ) -> (u16, serde_json::Value) {
-        let mut request = ureq::post(&self.url(path)).set("Content-Type", content_type);
+        let mut request = agent()
+            .post(&self.url(path))
+            .header("Content-Type", content_type);
         if let Some(key) = key {
-            request = request.set("Authorization", &format!("Bearer {key}"));
+            request = request.header("Authorization", &format!("Bearer {key}"));
         }
-        read(request.send_string(body))
+        read(request.send(body))
     }
 
     /// GETs `path`; the status and the JSON body.
     pub fn get(&self, path: &str, key: Option<&str>) -> (u16, serde_json::Value) {
-        let mut request = ureq::get(&self.url(path));
+        let mut request = agent().get(&self.url(path));
         if let Some(key) = key {
-            request = request.set("Authorization", &format!("Bearer {key}"));
+            request = request.header("Authorization", &format!("Bearer {key}"));
         }
         read(request.call())
     }
@@ -181,14 +183,20 @@ impl Server {
     }
 }
 
-fn read(result: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value) {
-    let response = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("request failed: {e}"),
-    };
-    let status = response.status();
-    let text = response.into_string().unwrap();
+/// An HTTP client that hands back 4xx/5xx responses instead of turning them into errors.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn read(
+    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> (u16, serde_json::Value) {
+    let mut response = result.unwrap_or_else(|e| panic!("request failed: {e}"));
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
     let value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
     (status, value)

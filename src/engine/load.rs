@@ -1,0 +1,163 @@
+//! Stage 1, load: the job's tables read, the label encoded, rows without a label dropped, the
+//! task, metric and schema worked out.
+
+use crate::data::{infer_schema, load_table, Column, ColumnValues, Dataset, LoadOptions, Schema};
+use crate::error::{AutotabError, Result};
+use crate::job::JobSpec;
+use crate::metrics::Metric;
+use crate::target::{encode_label, infer_task, LabelEncoding, Targets};
+use crate::task::Task;
+
+/// The job's rows as given: the training table, with a given validation table appended.
+#[derive(Debug, Clone)]
+pub struct JobTable {
+    /// Training rows, then the validation table's rows.
+    pub data: Dataset,
+    /// Rows of the given validation table (at the end of `data`), if one was given.
+    pub n_given_valid: Option<usize>,
+}
+
+impl JobTable {
+    /// Training rows only (no validation table).
+    pub fn training(data: Dataset) -> JobTable {
+        JobTable {
+            data,
+            n_given_valid: None,
+        }
+    }
+}
+
+/// The data ready to split: label encoded, rows without a label dropped, schema inferred.
+#[derive(Debug)]
+pub(crate) struct LoadedData {
+    /// Every kept row, label included.
+    pub data: Dataset,
+    /// The same rows without the label.
+    pub features: Dataset,
+    /// The label column's name.
+    pub label: String,
+    /// The encoded label.
+    pub targets: Targets,
+    /// How outputs map back to label values.
+    pub encoding: LabelEncoding,
+    /// The task solved.
+    pub task: Task,
+    /// The primary metric.
+    pub metric: Metric,
+    /// The inferred schema.
+    pub schema: Schema,
+    /// Class counts (classification), in class order.
+    pub class_counts: Vec<(String, usize)>,
+    /// Rows of a given validation table (at the end of `data`).
+    pub n_given_valid: Option<usize>,
+    /// Rows dropped for a missing label.
+    pub dropped: usize,
+}
+
+/// Reads the training table (and the validation table, appended at the end).
+pub fn load_job_table(spec: &JobSpec) -> Result<JobTable> {
+    let options = LoadOptions::default();
+    let train = load_table(&spec.training_data, &options)?;
+    let Some(valid_path) = &spec.validation_data else {
+        return Ok(JobTable::training(train));
+    };
+    let valid = load_table(valid_path, &options)?;
+    let mut columns = Vec::with_capacity(train.columns().len());
+    for col in train.columns() {
+        let other = valid.column(&col.name).ok_or_else(|| {
+            AutotabError::data(format!(
+                "{}: column '{}' of the training data is missing",
+                valid_path.display(),
+                col.name
+            ))
+        })?;
+        columns.push(Column {
+            name: col.name.clone(),
+            values: concat_values(&col.values, &other.values),
+        });
+    }
+    Ok(JobTable {
+        data: Dataset::new(columns)?,
+        n_given_valid: Some(valid.n_rows()),
+    })
+}
+
+fn concat_values(a: &ColumnValues, b: &ColumnValues) -> ColumnValues {
+    match (a, b) {
+        (ColumnValues::Numeric(x), ColumnValues::Numeric(y)) => {
+            ColumnValues::Numeric(x.iter().chain(y).copied().collect())
+        }
+        _ => {
+            let text = |v: &ColumnValues| (0..v.len()).map(|i| v.text_at(i)).collect::<Vec<_>>();
+            let mut all = text(a);
+            all.extend(text(b));
+            ColumnValues::Text(all)
+        }
+    }
+}
+
+/// Works out task, metric, targets and schema of `table` for `spec`.
+pub(crate) fn prepare(spec: &JobSpec, table: JobTable) -> Result<LoadedData> {
+    let JobTable {
+        data,
+        n_given_valid,
+    } = table;
+    let label_column = data.require(&spec.label).map_err(|_| {
+        AutotabError::data(format!(
+            "{}: label column '{}' not found; the columns are: {}",
+            spec.training_data.display(),
+            spec.label,
+            data.names().join(", ")
+        ))
+    })?;
+    let task = spec.task.unwrap_or_else(|| infer_task(label_column));
+    if task == Task::Forecasting {
+        return Err(AutotabError::config(
+            "forecasting is not supported yet: use classification or regression",
+        ));
+    }
+    let metric = spec.metric.unwrap_or_else(|| Metric::default_for(task));
+    metric.check_task(task)?;
+    let (encoding, targets, kept) = encode_label(label_column, task)?;
+    let total = data.n_rows();
+    let dropped = total - kept.len();
+    let n_given_valid = n_given_valid.map(|n| kept.iter().filter(|&&i| i >= total - n).count());
+    let data = if dropped > 0 {
+        data.select_rows(&kept)
+    } else {
+        data
+    };
+    let features = data.without(&spec.label);
+    let schema = infer_schema(&data, &spec.label, &spec.column_kinds)?;
+    if schema.features().next().is_none() {
+        return Err(AutotabError::data(format!(
+            "{}: no usable feature column (all are ID-like or constant)",
+            spec.training_data.display()
+        )));
+    }
+    let class_counts = class_counts(&targets, &encoding);
+    Ok(LoadedData {
+        data,
+        features,
+        label: spec.label.clone(),
+        targets,
+        encoding,
+        task,
+        metric,
+        schema,
+        class_counts,
+        n_given_valid,
+        dropped,
+    })
+}
+
+fn class_counts(targets: &Targets, encoding: &LabelEncoding) -> Vec<(String, usize)> {
+    match targets {
+        Targets::Classes(labels, n) => {
+            let mut counts = vec![0usize; *n];
+            labels.iter().for_each(|&l| counts[l] += 1);
+            encoding.classes().iter().cloned().zip(counts).collect()
+        }
+        Targets::Values(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,281 @@
+//! The engine: one AutoML run as named stages with typed hand-offs.
+//!
+//! ```text
+//! load (JobTable -> LoadedData) -> plan (RunPlan) -> featurize folds (FoldSet)
+//!   -> search (SearchOutcome) -> ensemble (EnsembleRecord?) -> finalize (Pipeline)
+//!   -> package (RunOutcome::save_bundle, or experiment::run_tracked)
+//! ```
+//! [`AutoMl`] is the library entry point; [`run`] is the same run on a [`JobSpec`].
+
+mod finalize;
+mod folds;
+mod load;
+mod observer;
+mod outcome;
+mod plan;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use load::{load_job_table, JobTable};
+pub use observer::{Quiet, RunObserver, RunStart};
+pub use outcome::{OutcomeSummary, RunOutcome};
+
+use crate::data::Dataset;
+use crate::ensemble::{choose_voting, EnsembleRecord};
+use crate::error::{AutotabError, Result};
+use crate::job::JobSpec;
+use crate::models::{Algorithm, Params};
+use crate::pipeline::Pipeline;
+use crate::search::{run_search, CostFrugalScheduler, SearchInputs, SearchOutcome, SearchSettings, WorkerPool};
+use finalize::{RefitCost, Refitter};
+use folds::FoldSet;
+use load::LoadedData;
+use plan::RunPlan;
+
+/// Seconds kept at the end of the budget for writing results.
+const FINISH_MARGIN_S: f64 = 0.5;
+
+/// An AutoML job, ready to fit: the library's entry point.
+///
+/// ```
+/// use autotab::{AutoMl, JobSpec, Predictor};
+/// use autotab::data::{load_table, LoadOptions};
+///
+/// let mut job = JobSpec::new("datasets/heart_failure.csv", "DEATH_EVENT");
+/// job.timeout = std::time::Duration::from_secs(20);
+/// job.max_trials = Some(4);
+/// let data = load_table("datasets/heart_failure.csv".as_ref(), &LoadOptions::default())?;
+/// let outcome = AutoMl::new(job).fit(&data)?;
+/// println!("{} scored {:.3}", outcome.winner.learner, outcome.winner.score);
+///
+/// let dir = std::env::temp_dir().join(format!("autotab-doctest-{}", std::process::id()));
+/// outcome.save_bundle(&dir)?;
+/// let predictions = Predictor::load(&dir)?.predict(&data)?;
+/// assert_eq!(predictions.labels.len(), data.n_rows());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), autotab::AutotabError>(())
+/// ```
+pub struct AutoMl<'o> {
+    job: JobSpec,
+    observer: Option<&'o mut dyn RunObserver>,
+}
+
+impl<'o> AutoMl<'o> {
+    /// A run of `job` (its data paths are used by [`AutoMl::fit_job_data`] only).
+    pub fn new(job: JobSpec) -> Self {
+        AutoMl { job, observer: None }
+    }
+
+    /// Reports progress to `observer` (trials, messages, guardrails).
+    pub fn observer(mut self, observer: &'o mut dyn RunObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Searches, ensembles and refits on `data` (training rows, label included).
+    pub fn fit(self, data: &Dataset) -> Result<RunOutcome> {
+        let clock = RunClock::start(&self.job)?;
+        let mut quiet = Quiet;
+        let observer = self.observer.unwrap_or(&mut quiet);
+        run_on(&self.job, JobTable::training(data.clone()), clock, observer)
+    }
+
+    /// Searches, ensembles and refits on the job's own training (and validation) data.
+    pub fn fit_job_data(self) -> Result<RunOutcome> {
+        let mut quiet = Quiet;
+        let observer = self.observer.unwrap_or(&mut quiet);
+        run(&self.job, observer)
+    }
+}
+
+/// Runs a whole AutoML job within its time budget, reading its data from the job's paths.
+pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
+    let clock = RunClock::start(spec)?;
+    let table = load_job_table(spec)?;
+    run_on(spec, table, clock, observer)
+}
+
+/// When the run started and when it must end.
+#[derive(Debug, Clone, Copy)]
+struct RunClock {
+    start: Instant,
+    hard_end: Instant,
+}
+
+impl RunClock {
+    fn start(spec: &JobSpec) -> Result<RunClock> {
+        if spec.timeout.is_zero() {
+            return Err(AutotabError::config("the timeout must be more than 0 seconds"));
+        }
+        let start = Instant::now();
+        let hard_end = start.checked_add(spec.timeout).ok_or_else(|| {
+            AutotabError::config(format!(
+                "the timeout of {:.0}s is too large for this machine's clock",
+                spec.timeout.as_secs_f64()
+            ))
+        })?;
+        Ok(RunClock { start, hard_end })
+    }
+
+    /// When the search must have stopped: the end less a margin for writing results.
+    fn search_end(&self, timeout: Duration) -> Instant {
+        self.hard_end - Duration::from_secs_f64(FINISH_MARGIN_S.min(timeout.as_secs_f64() / 10.0))
+    }
+}
+
+fn run_on(spec: &JobSpec, table: JobTable, clock: RunClock, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
+    let data = load::prepare(spec, table)?;
+    if data.dropped > 0 {
+        observer.message(&format!(
+            "dropped {} rows whose label '{}' is missing",
+            data.dropped, spec.label
+        ));
+    }
+    let plan = plan::plan(spec, &data)?;
+    observer.schema(&RunStart {
+        spec,
+        schema: &data.schema,
+        task: data.task,
+        metric: data.metric,
+        validation: plan.validation.describe(),
+        rows: data.data.n_rows(),
+        columns: data.data.columns().len(),
+    });
+    observer.guardrails(&plan.guardrails);
+    let pool = worker_pool(spec.max_concurrent_trials, observer)?;
+    let folds = folds::featurize_folds(&pool, &data, &plan, spec.seed, clock.hard_end)?;
+    observer.message(&format!(
+        "featurized {} fold(s) in {:.2}s: {} features",
+        folds.prepared.len(),
+        folds.seconds,
+        folds.n_features()
+    ));
+    let cost = RefitCost::new(data.data.n_rows(), folds.mean_train_rows(), folds.seconds, folds.prepared.len());
+    let splits = folds.splits.clone();
+    let search = search_stage(spec, &pool, &data, &plan, folds, clock, cost, observer)?;
+    let ensemble = choose_voting(&search, &splits, &data.targets, data.metric, search.trials.len());
+    let ranked = search.ranked(data.metric);
+    let finalized = finalize::finalize(
+        &pool, &data, &plan, &ranked, ensemble.as_ref(), cost, clock.hard_end, spec.seed, observer,
+    )?;
+    let ensemble = ensemble.filter(|_| finalized.ensemble_won);
+    if let Some(e) = &ensemble {
+        observer.ensemble(e, &search.trials);
+    }
+    Ok(RunOutcome {
+        experiment: spec.experiment.clone(),
+        task: data.task,
+        metric: data.metric,
+        schema: data.schema.clone(),
+        guardrails: plan.guardrails,
+        validation: plan.validation.describe(),
+        trials: search.trials,
+        ensemble,
+        winner: finalized.winner,
+        pipeline: finalized.pipeline,
+        stop_reason: search.stop_reason,
+        n_rows: data.data.n_rows(),
+        class_counts: data.class_counts.clone(),
+        elapsed_s: clock.start.elapsed().as_secs_f64(),
+        refit_s: finalized.seconds,
+        sample: data.features.select_rows(&[0]),
+    })
+}
+
+/// The run's one worker pool, capped at what the machine can run (with a message saying so).
+fn worker_pool(requested: usize, observer: &mut dyn RunObserver) -> Result<WorkerPool> {
+    let (pool, capped) = WorkerPool::new(requested)?;
+    if capped {
+        observer.message(&format!(
+            "warning: max_concurrent_trials {requested} capped at {} ({} per core on this machine)",
+            pool.threads(),
+            WorkerPool::MAX_THREADS_PER_CORE
+        ));
+    }
+    Ok(pool)
+}
+
+/// Stage 4, search: trials on the prepared folds until a stop rule holds; at least one must
+/// complete.
+#[allow(clippy::too_many_arguments)]
+fn search_stage(
+    spec: &JobSpec,
+    pool: &WorkerPool,
+    data: &LoadedData,
+    plan: &RunPlan,
+    folds: FoldSet,
+    clock: RunClock,
+    cost: RefitCost,
+    observer: &mut dyn RunObserver,
+) -> Result<SearchOutcome> {
+    let settings = SearchSettings {
+        end: Some(clock.search_end(spec.timeout)),
+        trial_timeout: spec.trial_timeout,
+        max_trials: spec.max_trials,
+        early_stopping: spec.early_stopping,
+        exit_score: None,
+        seed: spec.seed,
+    };
+    let inputs = SearchInputs {
+        pool,
+        folds: Arc::new(folds.prepared),
+        n_rows: data.data.n_rows(),
+        metric: data.metric,
+    };
+    let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed);
+    let outcome = run_search(inputs, &mut scheduler, &settings, |t| cost.seconds(t), |t| {
+        observer.trial(t)
+    })?;
+    if outcome.best(data.metric).is_none() {
+        let mut reasons: Vec<String> = outcome.trials.iter().map(|t| format!("{:?}", t.status)).collect();
+        reasons.sort();
+        reasons.dedup();
+        return Err(AutotabError::Budget(format!(
+            "no trial completed within the {:.0}s budget ({} launched: {}); give a larger --timeout",
+            spec.timeout.as_secs_f64(),
+            outcome.trials.len(),
+            reasons.join("; ")
+        )));
+    }
+    Ok(outcome)
+}
+
+/// A model to refit on all rows of a job's data without searching: one configuration, or a
+/// weighted ensemble of configurations (what registering a child run needs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipe {
+    /// What produces the model.
+    pub learner: crate::ensemble::Learner,
+    /// `(weight, algorithm, params)`; a single configuration has one member of weight 1.
+    pub members: Vec<(f64, Algorithm, Params)>,
+}
+
+/// Fits `recipe` on all rows of the job's data. Returns the pipeline and the first row's
+/// inputs (a sample request).
+pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)> {
+    let data = load::prepare(spec, load_job_table(spec)?)?;
+    let plan = plan::plan(spec, &data)?;
+    let (pool, _) = WorkerPool::new(spec.max_concurrent_trials.clamp(1, WorkerPool::max_threads()))?;
+    let featurizer = crate::featurize::fit_featurizer(&data.schema, &data.features, &plan.featurizer)?;
+    let refitter = Refitter::new(&pool, featurizer.transform(&data.features)?, &data.targets, spec.seed);
+    let deadline = Instant::now() + spec.timeout.max(Duration::from_secs(60));
+    let model = match recipe.members.as_slice() {
+        [(_, algorithm, params)] => refitter.fit(*algorithm, params, deadline)?,
+        members => refitter.fit_weighted(members, deadline)?,
+    };
+    let sample = data.features.select_rows(&[0]);
+    Ok((finalize::pipeline(&data, featurizer, recipe.learner, model), sample))
+}
+
+/// The ensemble record's members as a recipe, looked up in `trials`.
+pub fn ensemble_recipe(record: &EnsembleRecord, trials: &[crate::search::TrialRecord]) -> Result<Recipe> {
+    Ok(Recipe {
+        learner: crate::ensemble::Learner::Ensemble(record.kind),
+        members: record
+            .member_trials(trials)?
+            .into_iter()
+            .map(|(w, t)| (w, t.algorithm, t.params.clone()))
+            .collect(),
+    })
+}
