@@ -12,6 +12,7 @@ pub mod featurize;
 pub mod job;
 pub mod metrics;
 pub mod models;
+mod names;
 pub mod pipeline;
 pub mod registry;
 pub mod scoring;
