@@ -281,7 +281,7 @@ pub fn read_param<T: ParamType>(space: &[ParamSpec], name: &str, params: &Params
 /// Declares a closed set of names a hyperparameter chooses from, as an enum whose names
 /// (given once, as string literals) serve parsing, display, the space table and the map form.
 ///
-/// ```ignore
+/// ```text
 /// choice_param! {
 ///     /// How neighbours' votes count.
 ///     pub enum KnnWeights {
@@ -335,7 +335,7 @@ pub(crate) use choice_param;
 /// `choice` (the field's type then comes from `choice_param!`). A field
 /// whose recorded name is not a Rust identifier is written `field as "Name"`.
 ///
-/// ```ignore
+/// ```text
 /// hyperparams! {
 ///     /// k nearest neighbours.
 ///     pub struct KnnParams {
