@@ -260,22 +260,10 @@ mod tests {
             vec![1, 2, 3]
         );
 
-        let versions = ws.model_versions("heart-failure").unwrap();
-        assert_eq!(versions.len(), 3);
-        assert_eq!(versions[0], v1);
-        assert_eq!(versions[0].tags["owner"], "cardio");
-        assert_eq!(versions[0].run_id.as_deref(), Some(run.as_str()));
-        assert_eq!(versions[0].metrics, metrics);
-        let latest: Vec<(String, u32)> = ws
-            .list_models()
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.name, m.version))
-            .collect();
-        assert_eq!(
-            latest,
-            vec![("churn".to_string(), 1), ("heart-failure".to_string(), 3)]
-        );
+        // Records (tags, run, metrics) are the store's: see the store conformance suite.
+        assert_eq!(ws.model_versions("heart-failure").unwrap()[0], v1);
+        assert_eq!(v1.tags["owner"], "cardio");
+        assert_eq!(v1.metrics, metrics);
         let staging_left = fs::read_dir(dir.path().join("ws/artifacts/models/heart-failure"))
             .unwrap()
             .filter(|e| {
@@ -314,21 +302,21 @@ mod tests {
     }
 
     #[test]
-    fn delete_version_or_name_and_never_reuse_numbers() {
+    fn deleting_removes_the_bundle_folders() {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::open(&dir.path().join("ws")).unwrap();
         let b = bundle(dir.path(), "x");
         let v: Vec<ModelVersion> = (0..3).map(|_| register(&ws, "hf", &b)).collect();
         assert_eq!(ws.delete_model("hf:3").unwrap(), 1);
-        assert!(!v[2].path.exists());
-        assert_eq!(ws.resolve_model("hf").unwrap().version, 2);
+        assert!(!v[2].path.exists() && v[1].path.exists());
         assert_eq!(register(&ws, "hf", &b).version, 4);
         assert_eq!(ws.delete_model("hf").unwrap(), 3);
         assert!(!v[0].path.exists() && !v[1].path.exists());
+        // A folder removed by hand already does not stop the deletion of its record.
+        let v5 = register(&ws, "hf", &b);
+        fs::remove_dir_all(&v5.path).unwrap();
+        assert_eq!(ws.delete_model("hf:5").unwrap(), 1);
         assert!(ws.list_models().unwrap().is_empty());
-        let err = ws.delete_model("hf").unwrap_err().to_string();
-        assert!(err.contains("no registered model named 'hf'"), "{err}");
-        assert_eq!(register(&ws, "hf", &b).version, 5);
     }
 
     #[test]

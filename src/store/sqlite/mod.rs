@@ -3,8 +3,8 @@
 //! transaction with a full sync on commit.
 //!
 //! All of autotab's SQL is in this folder: the schema and its version check here, tracking in
-//! [`runs`], the registry in [`models`]. `rusqlite` errors become [`AutotabError::Store`](crate::AutotabError::Store)
-//! here, with what was being done.
+//! `runs.rs`, the registry in `models.rs`. `rusqlite` errors stop here: they become
+//! [`AutotabError::Store`](crate::AutotabError::Store) messages saying what was being done.
 
 mod models;
 mod runs;
@@ -259,7 +259,8 @@ impl Store for SqliteStore {
     }
 }
 
-/// Turns a `rusqlite` error into an [`AutotabError::Store`](crate::AutotabError::Store) saying what was being done.
+/// Turns a `rusqlite` error into an [`AutotabError::Store`](crate::AutotabError::Store)
+/// saying what was being done.
 trait SqlContext<T> {
     /// `Err(e)` becomes "cannot {what}: {e}".
     fn ctx(self, what: &str) -> Result<T>;
