@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod scoring;
 pub mod search;
+pub mod store;
 pub mod target;
 pub mod task;
 pub mod tracking;
