@@ -248,3 +248,46 @@ fn ctrl_c_marks_the_run_canceled_and_keeps_its_trials() {
     );
     assert!(detail["children"].as_array().unwrap().len() >= 3);
 }
+
+#[test]
+fn read_only_commands_never_create_a_workspace() {
+    let ws = TempWorkspace::new();
+    let missing = ws.path().join("missing");
+    let empty = ws.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let commands: [&[&str]; 6] = [
+        &["runs", "list"],
+        &["runs", "show", "run-x"],
+        &["models", "list"],
+        &["models", "show", "hf"],
+        &["models", "delete", "hf"],
+        &[
+            "predict",
+            "--model",
+            "hf",
+            "--data",
+            "datasets/heart_failure.csv",
+        ],
+    ];
+    for folder in [&missing, &empty] {
+        for args in commands {
+            let out = autotab(&ws)
+                .arg("--workspace")
+                .arg(folder)
+                .args(args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} succeeded");
+            assert!(
+                stderr.contains("no workspace at") && stderr.contains(&*folder.to_string_lossy()),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    assert!(
+        !missing.exists(),
+        "a read-only command created the workspace"
+    );
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+}

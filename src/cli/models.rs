@@ -57,7 +57,7 @@ enum ModelsCommand {
 
 /// Runs the subcommand.
 pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::open(workspace)?;
+    let ws = Workspace::open_existing(workspace)?;
     match args.command {
         ModelsCommand::List { json } => {
             let models = ws.list_models()?;

@@ -38,7 +38,7 @@ enum RunsCommand {
 
 /// Runs the subcommand.
 pub fn execute(args: RunsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::open(workspace)?;
+    let ws = Workspace::open_existing(workspace)?;
     match args.command {
         RunsCommand::List { experiment, json } => {
             let runs = ws.list_runs(experiment.as_deref())?;

@@ -53,7 +53,7 @@ pub fn resolve_model_dir(reference: &str, workspace: &Path) -> anyhow::Result<Pa
             workspace.display()
         );
     }
-    let found = Workspace::open(workspace)
+    let found = Workspace::open_existing(workspace)
         .and_then(|ws| ws.resolve_model(reference))
         .with_context(|| {
             format!(

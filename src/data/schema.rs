@@ -4,14 +4,32 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 
 use super::load::parse_number;
 use super::{format_number, ColumnValues, Dataset};
 use crate::error::{AutotabError, Result};
 
 /// What a column holds, as far as featurization is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Names (the serde form too) and aliases live in the `strum` attributes.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumMessage,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", ascii_case_insensitive)]
 pub enum ColumnKind {
     /// Real or integer numbers.
     Numeric,
@@ -24,6 +42,7 @@ pub enum ColumnKind {
     /// Free text (long, mostly unique strings with words).
     Text,
     /// Unique per row: an identifier, dropped from the features.
+    #[strum(to_string = "id_like", serialize = "id")]
     IdLike,
     /// A single value (or all missing): dropped from the features.
     Constant,
@@ -32,37 +51,23 @@ pub enum ColumnKind {
 impl ColumnKind {
     /// The kind's name (`numeric`, `boolean`, `categorical`, `datetime`, `text`, `id_like`, `constant`).
     pub fn name(self) -> &'static str {
-        match self {
-            ColumnKind::Numeric => "numeric",
-            ColumnKind::Boolean => "boolean",
-            ColumnKind::Categorical => "categorical",
-            ColumnKind::Datetime => "datetime",
-            ColumnKind::Text => "text",
-            ColumnKind::IdLike => "id_like",
-            ColumnKind::Constant => "constant",
-        }
+        self.into()
     }
 
-    /// Parses a kind name as given to `--column-kind name=KIND`.
+    /// Parses a kind name as given to `--column-kind name=KIND`, ignoring case, surrounding
+    /// spaces and `-` for `_`; `id` stands for `id_like`.
     pub fn parse(name: &str) -> Result<ColumnKind> {
-        let all = [
-            ColumnKind::Numeric,
-            ColumnKind::Boolean,
-            ColumnKind::Categorical,
-            ColumnKind::Datetime,
-            ColumnKind::Text,
-            ColumnKind::IdLike,
-            ColumnKind::Constant,
-        ];
-        let wanted = name.trim().to_ascii_lowercase().replace('-', "_");
-        all.into_iter()
-            .find(|k| k.name() == wanted || (wanted == "id" && *k == ColumnKind::IdLike))
-            .ok_or_else(|| {
-                AutotabError::config(format!(
-                    "unknown column kind '{name}': expected one of {}",
-                    all.map(|k| k.name()).join(", ")
-                ))
-            })
+        let wanted = name.trim().replace('-', "_");
+        wanted.parse().map_err(|_| {
+            AutotabError::config(format!(
+                "unknown column kind '{name}': expected one of {}",
+                ColumnKind::VARIANTS
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
     }
 
     /// Whether columns of this kind become features.
@@ -70,6 +75,8 @@ impl ColumnKind {
         !matches!(self, ColumnKind::IdLike | ColumnKind::Constant)
     }
 }
+
+crate::names::value_enum!(ColumnKind, ColumnKind::VARIANTS);
 
 /// One column of the schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

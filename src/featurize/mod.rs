@@ -38,8 +38,25 @@ use crate::error::{AutotabError, Result};
 use encode::{Encoder, Plan};
 
 /// Whether autotab featurizes the data (`auto`) or takes numeric columns as they are (`off`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Names (the serde form too) live in the `strum` attributes.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumMessage,
+    strum::VariantArray,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", ascii_case_insensitive)]
 pub enum FeaturizationMode {
     /// Impute, encode categories, dates and text.
     #[default]
@@ -49,17 +66,21 @@ pub enum FeaturizationMode {
 }
 
 impl FeaturizationMode {
-    /// Parses `auto` or `off` (any case).
+    /// Parses `auto` or `off` (any case, surrounding spaces ignored).
     pub fn parse(name: &str) -> Result<FeaturizationMode> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(FeaturizationMode::Auto),
-            "off" => Ok(FeaturizationMode::Off),
-            _ => Err(AutotabError::config(format!(
-                "unknown featurization mode '{name}': expected auto or off"
-            ))),
-        }
+        name.trim().parse().map_err(|_| {
+            AutotabError::config(format!(
+                "unknown featurization mode '{name}': expected {}",
+                <FeaturizationMode as strum::VariantNames>::VARIANTS.join(" or ")
+            ))
+        })
     }
 }
+
+crate::names::value_enum!(
+    FeaturizationMode,
+    <FeaturizationMode as strum::VariantArray>::VARIANTS
+);
 
 /// Settings of the featurizer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

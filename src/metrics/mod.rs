@@ -18,160 +18,122 @@ mod classification;
 mod ranking;
 mod regression;
 
-use std::fmt;
-
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 
 use crate::error::{AutotabError, Result};
 use crate::task::Task;
 
 /// A scoring metric, named as in Azure ML AutoML (`primary_metric`).
 ///
-/// Serialized as its Azure name, e.g. `"AUC_weighted"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Serialized as its Azure name, e.g. `"AUC_weighted"`; the names live in the `strum`
+/// attributes and serve parsing, display, serde and clap.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumMessage,
+    strum::VariantArray,
+)]
+#[serde(into = "&'static str", try_from = "String")]
+#[strum(ascii_case_insensitive)]
 pub enum Metric {
     /// One-vs-rest ROC AUC averaged over classes, weighted by class support.
-    #[serde(rename = "AUC_weighted")]
+    #[strum(to_string = "AUC_weighted")]
     AucWeighted,
     /// One-vs-rest ROC AUC, unweighted mean over the classes present.
-    #[serde(rename = "AUC_macro")]
+    #[strum(to_string = "AUC_macro")]
     AucMacro,
     /// ROC AUC of the one-hot labels against all probabilities pooled together.
-    #[serde(rename = "AUC_micro")]
+    #[strum(to_string = "AUC_micro")]
     AucMicro,
     /// Fraction of rows whose predicted class is the true class.
-    #[serde(rename = "accuracy")]
+    #[strum(to_string = "accuracy")]
     Accuracy,
     /// Mean recall over the classes present in `y_true`.
-    #[serde(rename = "balanced_accuracy")]
+    #[strum(to_string = "balanced_accuracy")]
     BalancedAccuracy,
     /// F1 per class, weighted by class support.
-    #[serde(rename = "f1_score_weighted")]
+    #[strum(to_string = "f1_score_weighted")]
     F1Weighted,
     /// F1 per class, unweighted mean.
-    #[serde(rename = "f1_score_macro")]
+    #[strum(to_string = "f1_score_macro")]
     F1Macro,
     /// F1 from the global true/false positive counts.
-    #[serde(rename = "f1_score_micro")]
+    #[strum(to_string = "f1_score_micro")]
     F1Micro,
     /// Precision per class, weighted by class support.
-    #[serde(rename = "precision_score_weighted")]
+    #[strum(to_string = "precision_score_weighted")]
     PrecisionWeighted,
     /// Precision per class, unweighted mean.
-    #[serde(rename = "precision_score_macro")]
+    #[strum(to_string = "precision_score_macro")]
     PrecisionMacro,
     /// Precision from the global counts.
-    #[serde(rename = "precision_score_micro")]
+    #[strum(to_string = "precision_score_micro")]
     PrecisionMicro,
     /// Recall per class, weighted by class support.
-    #[serde(rename = "recall_score_weighted")]
+    #[strum(to_string = "recall_score_weighted")]
     RecallWeighted,
     /// Recall per class, unweighted mean.
-    #[serde(rename = "recall_score_macro")]
+    #[strum(to_string = "recall_score_macro")]
     RecallMacro,
     /// Recall from the global counts.
-    #[serde(rename = "recall_score_micro")]
+    #[strum(to_string = "recall_score_micro")]
     RecallMicro,
     /// One-vs-rest average precision, weighted by class support.
-    #[serde(rename = "average_precision_score_weighted")]
+    #[strum(to_string = "average_precision_score_weighted")]
     AveragePrecisionWeighted,
     /// One-vs-rest average precision, unweighted mean over the classes present.
-    #[serde(rename = "average_precision_score_macro")]
+    #[strum(to_string = "average_precision_score_macro")]
     AveragePrecisionMacro,
     /// Average precision of the one-hot labels against all probabilities pooled together.
-    #[serde(rename = "average_precision_score_micro")]
+    #[strum(to_string = "average_precision_score_micro")]
     AveragePrecisionMicro,
     /// Macro recall rescaled so that chance is 0 and perfect is 1, clipped at 0.
-    #[serde(rename = "norm_macro_recall")]
+    #[strum(to_string = "norm_macro_recall")]
     NormMacroRecall,
     /// Cross-entropy of the predicted probabilities (lower is better).
-    #[serde(rename = "log_loss")]
+    #[strum(to_string = "log_loss")]
     LogLoss,
     /// Matthews correlation coefficient (multiclass form).
-    #[serde(rename = "matthews_correlation")]
+    #[strum(to_string = "matthews_correlation")]
     MatthewsCorrelation,
     /// Coefficient of determination.
-    #[serde(rename = "r2_score")]
+    #[strum(to_string = "r2_score")]
     R2,
     /// Spearman rank correlation between truth and prediction.
-    #[serde(rename = "spearman_correlation")]
+    #[strum(to_string = "spearman_correlation")]
     Spearman,
     /// RMSE divided by the range of `y_true` (lower is better).
-    #[serde(rename = "normalized_root_mean_squared_error")]
+    #[strum(to_string = "normalized_root_mean_squared_error")]
     NormalizedRmse,
     /// MAE divided by the range of `y_true` (lower is better).
-    #[serde(rename = "normalized_mean_absolute_error")]
+    #[strum(to_string = "normalized_mean_absolute_error")]
     NormalizedMae,
     /// Root mean squared error (lower is better).
-    #[serde(rename = "root_mean_squared_error")]
+    #[strum(to_string = "root_mean_squared_error")]
     Rmse,
     /// Mean absolute error (lower is better).
-    #[serde(rename = "mean_absolute_error")]
+    #[strum(to_string = "mean_absolute_error")]
     Mae,
 }
 
 impl Metric {
-    /// Every metric, classification ones first.
-    pub const ALL: [Metric; 26] = [
-        Metric::AucWeighted,
-        Metric::AucMacro,
-        Metric::AucMicro,
-        Metric::Accuracy,
-        Metric::BalancedAccuracy,
-        Metric::F1Weighted,
-        Metric::F1Macro,
-        Metric::F1Micro,
-        Metric::PrecisionWeighted,
-        Metric::PrecisionMacro,
-        Metric::PrecisionMicro,
-        Metric::RecallWeighted,
-        Metric::RecallMacro,
-        Metric::RecallMicro,
-        Metric::AveragePrecisionWeighted,
-        Metric::AveragePrecisionMacro,
-        Metric::AveragePrecisionMicro,
-        Metric::NormMacroRecall,
-        Metric::LogLoss,
-        Metric::MatthewsCorrelation,
-        Metric::R2,
-        Metric::Spearman,
-        Metric::NormalizedRmse,
-        Metric::NormalizedMae,
-        Metric::Rmse,
-        Metric::Mae,
-    ];
+    /// Every metric, classification ones first (the declaration order).
+    pub const ALL: &'static [Metric] = <Metric as VariantArray>::VARIANTS;
 
     /// The metric's Azure ML name, e.g. `AUC_weighted` or `r2_score`.
     pub fn name(self) -> &'static str {
-        match self {
-            Metric::AucWeighted => "AUC_weighted",
-            Metric::AucMacro => "AUC_macro",
-            Metric::AucMicro => "AUC_micro",
-            Metric::Accuracy => "accuracy",
-            Metric::BalancedAccuracy => "balanced_accuracy",
-            Metric::F1Weighted => "f1_score_weighted",
-            Metric::F1Macro => "f1_score_macro",
-            Metric::F1Micro => "f1_score_micro",
-            Metric::PrecisionWeighted => "precision_score_weighted",
-            Metric::PrecisionMacro => "precision_score_macro",
-            Metric::PrecisionMicro => "precision_score_micro",
-            Metric::RecallWeighted => "recall_score_weighted",
-            Metric::RecallMacro => "recall_score_macro",
-            Metric::RecallMicro => "recall_score_micro",
-            Metric::AveragePrecisionWeighted => "average_precision_score_weighted",
-            Metric::AveragePrecisionMacro => "average_precision_score_macro",
-            Metric::AveragePrecisionMicro => "average_precision_score_micro",
-            Metric::NormMacroRecall => "norm_macro_recall",
-            Metric::LogLoss => "log_loss",
-            Metric::MatthewsCorrelation => "matthews_correlation",
-            Metric::R2 => "r2_score",
-            Metric::Spearman => "spearman_correlation",
-            Metric::NormalizedRmse => "normalized_root_mean_squared_error",
-            Metric::NormalizedMae => "normalized_mean_absolute_error",
-            Metric::Rmse => "root_mean_squared_error",
-            Metric::Mae => "mean_absolute_error",
-        }
+        self.into()
     }
 
     /// Parses an Azure metric name, ignoring case and surrounding spaces.
@@ -179,15 +141,12 @@ impl Metric {
     /// An unknown name is an [`AutotabError::InvalidConfig`] that lists every valid name.
     pub fn parse(name: &str) -> Result<Metric> {
         let wanted = name.trim();
-        Metric::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| {
-                AutotabError::config(format!(
-                    "unknown metric '{wanted}': expected one of {}",
-                    names(Metric::ALL.into_iter())
-                ))
-            })
+        wanted.parse().map_err(|_| {
+            AutotabError::config(format!(
+                "unknown metric '{wanted}': expected one of {}",
+                names(Metric::ALL.iter().copied())
+            ))
+        })
     }
 
     /// The task the metric is defined for: [`Task::Classification`] or [`Task::Regression`].
@@ -320,7 +279,7 @@ impl Metric {
 
     /// The error for using this metric on a `task` it does not fit.
     fn mismatch(self, task: Task) -> AutotabError {
-        let valid = Metric::ALL.into_iter().filter(|m| fits(m.task(), task));
+        let valid = Metric::ALL.iter().copied().filter(|m| fits(m.task(), task));
         AutotabError::config(format!(
             "metric {} does not apply to {task}; use one of: {}",
             self.name(),
@@ -329,11 +288,15 @@ impl Metric {
     }
 }
 
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+impl TryFrom<String> for Metric {
+    type Error = AutotabError;
+
+    fn try_from(name: String) -> Result<Metric> {
+        Metric::parse(&name)
     }
 }
+
+crate::names::value_enum!(Metric, Metric::ALL);
 
 /// How per-class scores are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -422,7 +385,8 @@ mod tests {
         for case in &fixture.classification {
             let proba = to_array(&case.proba);
             let metrics: Vec<Metric> = Metric::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|m| m.task() == Task::Classification)
                 .collect();
             assert_eq!(metrics.len(), case.expected.len(), "{}", case.name);
@@ -440,7 +404,8 @@ mod tests {
         assert_eq!(fixture.regression.len(), 4);
         for case in &fixture.regression {
             let metrics: Vec<Metric> = Metric::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|m| m.task() == Task::Regression)
                 .collect();
             assert_eq!(metrics.len(), case.expected.len(), "{}", case.name);
@@ -454,7 +419,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_parse_display_and_serde() {
-        for metric in Metric::ALL {
+        for &metric in Metric::ALL {
             assert_eq!(Metric::parse(metric.name()).unwrap(), metric);
             assert_eq!(
                 Metric::parse(&metric.name().to_uppercase()).unwrap(),
@@ -475,7 +440,7 @@ mod tests {
         assert!(matches!(err, AutotabError::InvalidConfig(_)));
         let message = err.to_string();
         assert!(message.contains("'auc'"), "{message}");
-        for metric in Metric::ALL {
+        for &metric in Metric::ALL {
             assert!(message.contains(metric.name()), "{message}");
         }
     }
@@ -506,7 +471,8 @@ mod tests {
     #[test]
     fn direction_defaults_and_loss() {
         let lower: Vec<&str> = Metric::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|m| !m.greater_is_better())
             .map(Metric::name)
             .collect();

@@ -2,22 +2,50 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::params::{ParamReader, ParamSpec};
+use super::params::hyperparams;
 use super::trees::{train_gbm, GbmModel, GbmParams};
 use super::{binned_rows, tree_target, Algorithm, FitContext, TrainSet};
 use crate::error::{AutotabError, Result};
 
-/// LightGBM's search space as FLAML declares it, starting from 4 trees of 4 leaves.
-pub(crate) const SPACE: &[ParamSpec] = &[
-    ParamSpec::int("n_estimators", 4, 2000, true, 100, 4),
-    ParamSpec::int("num_leaves", 4, 512, true, 31, 4),
-    ParamSpec::int("min_child_samples", 2, 128, true, 20, 20),
-    ParamSpec::float("learning_rate", 0.005, 1.0, true, 0.1, 0.1),
-    ParamSpec::float("colsample_bytree", 0.1, 1.0, false, 1.0, 1.0),
-    ParamSpec::float("subsample", 0.5, 1.0, false, 1.0, 1.0),
-    ParamSpec::float("reg_alpha", 1e-3, 1024.0, true, 1e-3, 1e-3),
-    ParamSpec::float("reg_lambda", 1e-3, 1024.0, true, 1.0, 1.0),
-];
+hyperparams! {
+    /// Gradient boosting's hyperparameters: LightGBM's search space as FLAML declares it,
+    /// starting from 4 trees of 4 leaves.
+    pub struct BoostingParams {
+        /// Boosting rounds.
+        n_estimators: usize = int(4, 2000, log), default 100, low_cost 4;
+        /// Largest number of leaves per tree.
+        num_leaves: usize = int(4, 512, log), default 31, low_cost 4;
+        /// Fewest rows in a leaf.
+        min_child_samples: usize = int(2, 128, log), default 20, low_cost 20;
+        /// Shrinkage applied to every tree.
+        learning_rate: f64 = float(0.005, 1.0, log), default 0.1, low_cost 0.1;
+        /// Fraction of features drawn for each tree.
+        colsample_bytree: f64 = float(0.1, 1.0), default 1.0, low_cost 1.0;
+        /// Fraction of rows drawn for each round.
+        subsample: f64 = float(0.5, 1.0), default 1.0, low_cost 1.0;
+        /// L1 regularisation of leaf values.
+        reg_alpha: f64 = float(1e-3, 1024.0, log), default 1e-3, low_cost 1e-3;
+        /// L2 regularisation of leaf values.
+        reg_lambda: f64 = float(1e-3, 1024.0, log), default 1.0, low_cost 1.0;
+    }
+}
+
+impl BoostingParams {
+    /// The tree core's parameters for these values (the core's defaults for the rest).
+    pub(crate) fn to_core(&self) -> GbmParams {
+        GbmParams {
+            n_estimators: self.n_estimators,
+            num_leaves: self.num_leaves,
+            min_child_samples: self.min_child_samples,
+            learning_rate: self.learning_rate,
+            colsample_bytree: self.colsample_bytree,
+            subsample: self.subsample,
+            reg_alpha: self.reg_alpha,
+            reg_lambda: self.reg_lambda,
+            ..GbmParams::default()
+        }
+    }
+}
 
 /// A fitted boosting model.
 #[derive(Debug, Serialize, Deserialize)]
@@ -26,26 +54,12 @@ pub struct BoostingModel {
     pub gbm: GbmModel,
 }
 
-pub(crate) fn params(reader: &ParamReader) -> GbmParams {
-    GbmParams {
-        n_estimators: reader.int("n_estimators", 100).max(1) as usize,
-        num_leaves: reader.int("num_leaves", 31).max(2) as usize,
-        min_child_samples: reader.int("min_child_samples", 20).max(1) as usize,
-        learning_rate: reader.float("learning_rate", 0.1),
-        colsample_bytree: reader.float("colsample_bytree", 1.0),
-        subsample: reader.float("subsample", 1.0),
-        reg_alpha: reader.float("reg_alpha", 0.0),
-        reg_lambda: reader.float("reg_lambda", 0.0),
-        ..GbmParams::default()
-    }
-}
-
 pub(crate) fn fit(
-    reader: &ParamReader,
+    params: &BoostingParams,
     train: &TrainSet,
     ctx: &FitContext,
 ) -> Result<BoostingModel> {
-    let params = params(reader);
+    let params = params.to_core();
     params.check()?;
     let mut owned = None;
     let binned = binned_rows(train.binned, train.x, &mut owned, ctx.seed);

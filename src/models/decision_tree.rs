@@ -10,17 +10,32 @@ use smartcore::tree::decision_tree_regressor::{
     DecisionTreeRegressor, DecisionTreeRegressorParameters,
 };
 
-use super::params::{ParamReader, ParamSpec};
+use super::params::{choice_param, hyperparams};
 use super::smartcore_glue::{from_dense, labels_u32, to_dense};
 use super::{expand_classes, present_classes, Algorithm, FitContext, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
-/// Depth, leaf size and (classification) split criterion.
-pub(crate) const SPACE: &[ParamSpec] = &[
-    ParamSpec::int("max_depth", 2, 30, false, 10, 4),
-    ParamSpec::int("min_samples_leaf", 1, 100, true, 1, 10),
-    ParamSpec::choice("criterion", &["gini", "entropy"], "gini", "gini"),
-];
+choice_param! {
+    /// How a classification tree scores a split.
+    pub enum TreeCriterion {
+        /// Gini impurity.
+        Gini = "gini",
+        /// Entropy (information gain).
+        Entropy = "entropy",
+    }
+}
+
+hyperparams! {
+    /// The decision tree's hyperparameters.
+    pub struct DecisionTreeParams {
+        /// Largest depth.
+        max_depth: usize = int(2, 30), default 10, low_cost 4;
+        /// Fewest rows in a leaf (a split needs twice as many).
+        min_samples_leaf: usize = int(1, 100, log), default 1, low_cost 10;
+        /// Split criterion (classification only).
+        criterion: TreeCriterion = choice, default TreeCriterion::Gini, low_cost TreeCriterion::Gini;
+    }
+}
 
 type Classifier = DecisionTreeClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
 type Regressor = DecisionTreeRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
@@ -82,16 +97,20 @@ impl TreeModel {
     }
 }
 
-pub(crate) fn fit(params: &ParamReader, train: &TrainSet, ctx: &FitContext) -> Result<TreeModel> {
+pub(crate) fn fit(
+    params: &DecisionTreeParams,
+    train: &TrainSet,
+    ctx: &FitContext,
+) -> Result<TreeModel> {
     let dense = to_dense(train.x)?;
-    let max_depth = params.int("max_depth", 10).clamp(1, u16::MAX as i64) as u16;
-    let min_leaf = params.int("min_samples_leaf", 1).max(1) as usize;
+    let max_depth = u16::try_from(params.max_depth).unwrap_or(u16::MAX);
+    let min_leaf = params.min_samples_leaf;
     let fail = |e: smartcore::error::Failed| AutotabError::fit(Algorithm::DecisionTree, e);
     match train.y {
         TargetRef::Classes { labels, n_classes } => {
-            let criterion = match params.choice("criterion", "gini") {
-                "entropy" => SplitCriterion::Entropy,
-                _ => SplitCriterion::Gini,
+            let criterion = match params.criterion {
+                TreeCriterion::Entropy => SplitCriterion::Entropy,
+                TreeCriterion::Gini => SplitCriterion::Gini,
             };
             let parameters = DecisionTreeClassifierParameters {
                 criterion,

@@ -8,17 +8,31 @@ use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameter
 use smartcore::neighbors::knn_regressor::{KNNRegressor, KNNRegressorParameters};
 use smartcore::neighbors::KNNWeightFunction;
 
-use super::params::{ParamReader, ParamSpec};
+use super::params::{choice_param, hyperparams};
 use super::scaler::Standardizer;
 use super::smartcore_glue::{labels_u32, to_dense};
 use super::{expand_classes, present_classes, Algorithm, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
-/// Number of neighbours and how their votes are weighted.
-pub(crate) const SPACE: &[ParamSpec] = &[
-    ParamSpec::int("n_neighbors", 1, 100, true, 5, 5),
-    ParamSpec::choice("weights", &["uniform", "distance"], "uniform", "uniform"),
-];
+choice_param! {
+    /// How the neighbours' votes count.
+    pub enum KnnWeights {
+        /// Every neighbour counts the same.
+        Uniform = "uniform",
+        /// Nearer neighbours count more (inverse distance).
+        Distance = "distance",
+    }
+}
+
+hyperparams! {
+    /// k nearest neighbours' hyperparameters.
+    pub struct KnnParams {
+        /// Number of neighbours (capped at the number of training rows).
+        n_neighbors: usize = int(1, 100, log), default 5, low_cost 5;
+        /// How their votes are weighted.
+        weights: KnnWeights = choice, default KnnWeights::Uniform, low_cost KnnWeights::Uniform;
+    }
+}
 
 type Classifier = KNNClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>, Euclidian<f64>>;
 type Regressor = KNNRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>, Euclidian<f64>>;
@@ -71,13 +85,13 @@ impl KnnModel {
     }
 }
 
-pub(crate) fn fit(params: &ParamReader, train: &TrainSet) -> Result<KnnModel> {
+pub(crate) fn fit(params: &KnnParams, train: &TrainSet) -> Result<KnnModel> {
     let scaler = Standardizer::fit(train.x);
     let dense = to_dense(scaler.transform(train.x).view())?;
-    let k = (params.int("n_neighbors", 5).max(1) as usize).min(train.x.nrows());
-    let weight = match params.choice("weights", "uniform") {
-        "distance" => KNNWeightFunction::Distance,
-        _ => KNNWeightFunction::Uniform,
+    let k = params.n_neighbors.min(train.x.nrows());
+    let weight = match params.weights {
+        KnnWeights::Distance => KNNWeightFunction::Distance,
+        KnnWeights::Uniform => KNNWeightFunction::Uniform,
     };
     let fail = |e: smartcore::error::Failed| AutotabError::fit(Algorithm::KNearestNeighbors, e);
     let index = match train.y {

@@ -9,22 +9,30 @@ use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::params::{ParamReader, ParamSpec};
+use super::params::hyperparams;
 use super::scaler::Standardizer;
 use super::{present_classes, Algorithm, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
-/// Logistic regression: L2 penalty `alpha` and the L-BFGS iteration cap.
-pub(crate) const LOGISTIC_SPACE: &[ParamSpec] = &[
-    ParamSpec::float("alpha", 1e-4, 100.0, true, 1.0, 1.0),
-    ParamSpec::int("max_iterations", 20, 500, true, 100, 50),
-];
+hyperparams! {
+    /// Logistic regression's hyperparameters.
+    pub struct LogisticRegressionParams {
+        /// L2 penalty.
+        alpha: f64 = float(1e-4, 100.0, log), default 1.0, low_cost 1.0;
+        /// Cap on the L-BFGS iterations.
+        max_iterations: usize = int(20, 500, log), default 100, low_cost 50;
+    }
+}
 
-/// Elastic net: overall `penalty` and the share of L1 in it (0 = ridge, 1 = lasso).
-pub(crate) const ELASTIC_NET_SPACE: &[ParamSpec] = &[
-    ParamSpec::float("penalty", 1e-5, 10.0, true, 1e-2, 1e-2),
-    ParamSpec::float("l1_ratio", 0.0, 1.0, false, 0.5, 0.5),
-];
+hyperparams! {
+    /// Elastic net's hyperparameters.
+    pub struct ElasticNetParams {
+        /// Overall penalty.
+        penalty: f64 = float(1e-5, 10.0, log), default 1e-2, low_cost 1e-2;
+        /// Share of L1 in the penalty: 0 is ridge, 1 is lasso.
+        l1_ratio: f64 = float(0.0, 1.0), default 0.5, low_cost 0.5;
+    }
+}
 
 /// How the linear scores become outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,7 +79,10 @@ impl LinearModel {
     }
 }
 
-pub(crate) fn fit_logistic(params: &ParamReader, train: &TrainSet) -> Result<LinearModel> {
+pub(crate) fn fit_logistic(
+    params: &LogisticRegressionParams,
+    train: &TrainSet,
+) -> Result<LinearModel> {
     let TargetRef::Classes { labels, n_classes } = train.y else {
         return Err(AutotabError::fit(
             Algorithm::LogisticRegression,
@@ -83,8 +94,8 @@ pub(crate) fn fit_logistic(params: &ParamReader, train: &TrainSet) -> Result<Lin
     let targets = Array1::from(labels.to_vec());
     let dataset = linfa::Dataset::new(z, targets);
     let fitted = MultiLogisticRegression::default()
-        .alpha(params.float("alpha", 1.0))
-        .max_iterations(params.int("max_iterations", 100) as u64)
+        .alpha(params.alpha)
+        .max_iterations(params.max_iterations as u64)
         .fit(&dataset)
         .map_err(|e| AutotabError::fit(Algorithm::LogisticRegression, e))?;
     let present = present_classes(labels);
@@ -110,7 +121,7 @@ pub(crate) fn fit_logistic(params: &ParamReader, train: &TrainSet) -> Result<Lin
     })
 }
 
-pub(crate) fn fit_elastic_net(params: &ParamReader, train: &TrainSet) -> Result<LinearModel> {
+pub(crate) fn fit_elastic_net(params: &ElasticNetParams, train: &TrainSet) -> Result<LinearModel> {
     let TargetRef::Values(y) = train.y else {
         return Err(AutotabError::fit(
             Algorithm::ElasticNet,
@@ -126,8 +137,8 @@ pub(crate) fn fit_elastic_net(params: &ParamReader, train: &TrainSet) -> Result<
     let targets = Array1::from_iter(y.iter().map(|v| (v - y_mean) / y_scale));
     let dataset = linfa::Dataset::new(z, targets);
     let fitted = ElasticNet::params()
-        .penalty(params.float("penalty", 1e-2))
-        .l1_ratio(params.float("l1_ratio", 0.5))
+        .penalty(params.penalty)
+        .l1_ratio(params.l1_ratio)
         .max_iterations(1000)
         .fit(&dataset)
         .map_err(|e| AutotabError::fit(Algorithm::ElasticNet, e))?;
@@ -143,7 +154,6 @@ pub(crate) fn fit_elastic_net(params: &ParamReader, train: &TrainSet) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::params::Params;
     use ndarray::array;
 
     #[test]
@@ -157,7 +167,6 @@ mod tests {
             [0.8, 0.3]
         ];
         let labels = [0usize, 0, 0, 1, 1, 1];
-        let p = Params::new();
         let train = TrainSet {
             x: x.view(),
             y: TargetRef::Classes {
@@ -167,7 +176,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let m = fit_logistic(&ParamReader::new(&p), &train).unwrap();
+        let m = fit_logistic(&LogisticRegressionParams::default(), &train).unwrap();
         let proba = m.predict(x.view());
         for (i, l) in labels.iter().enumerate() {
             assert!(proba[[i, *l]] > 0.5, "row {i}: {:?}", proba.row(i));
@@ -179,15 +188,17 @@ mod tests {
     fn elastic_net_recovers_a_line() {
         let x = Array2::from_shape_fn((50, 1), |(i, _)| i as f64);
         let y: Vec<f64> = (0..50).map(|i| 3.0 * i as f64 + 100.0).collect();
-        let mut p = Params::new();
-        p.insert("penalty".into(), super::super::ParamValue::Float(1e-5));
+        let p = ElasticNetParams {
+            penalty: 1e-5,
+            ..ElasticNetParams::default()
+        };
         let train = TrainSet {
             x: x.view(),
             y: TargetRef::Values(&y),
             weights: None,
             binned: None,
         };
-        let m = fit_elastic_net(&ParamReader::new(&p), &train).unwrap();
+        let m = fit_elastic_net(&p, &train).unwrap();
         let pred = m.predict(x.view());
         for i in 0..50 {
             assert!(

@@ -1,9 +1,10 @@
 //! Learning algorithms behind one interface.
 //!
 //! [`Algorithm`] is the closed set of families; each family lives in its own file and declares
-//! its search space there ([`Algorithm::space`]). An [`Estimator`] is an algorithm with checked
-//! hyperparameters (unfitted); [`Estimator::fit`] returns a [`FittedModel`], a serde enum that
-//! predicts without mutating.
+//! its typed hyperparameters there, once, with a `hyperparams!` table ([`params`]); the search
+//! samples that table ([`Algorithm::space`]). An [`Estimator`] is an algorithm with checked,
+//! typed hyperparameters ([`AlgorithmParams`]), unfitted; [`Estimator::fit`] returns a
+//! [`FittedModel`], a serde enum that predicts without mutating.
 
 mod boosting;
 mod decision_tree;
@@ -22,36 +23,100 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-pub use params::{Domain, ParamSpec, ParamValue, Params, SpecValue};
+pub use boosting::BoostingParams;
+pub use decision_tree::{DecisionTreeParams, TreeCriterion};
+pub use forest::RandomForestParams;
+pub use knn::{KnnParams, KnnWeights};
+pub use linear::{ElasticNetParams, LogisticRegressionParams};
+pub use naive_bayes::NaiveBayesParams;
+pub use params::{Domain, Hyperparams, ParamSpec, ParamValue, Params, SpecValue};
+pub use svm::LinearSvmParams;
 
 use crate::error::{AutotabError, Result};
 use crate::task::Task;
 
 /// The algorithm families autotab searches over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Names (the `strum` attributes are their one source): each variant's `to_string` is the name
+/// used in reports, configs and `--allowed-algorithms` (Azure's where there is one); its
+/// `serialize` values are accepted aliases, written lowercase without separators because
+/// [`Algorithm::parse`] ignores case, `_`, `-` and spaces.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumMessage,
+)]
+#[strum(ascii_case_insensitive)]
 pub enum Algorithm {
     /// L2-regularised logistic regression (linfa-logistic); classification.
+    #[strum(
+        to_string = "LogisticRegression",
+        serialize = "logistic",
+        serialize = "logreg"
+    )]
     LogisticRegression,
     /// Elastic net, covering ridge and lasso (linfa-elasticnet); regression.
+    #[strum(
+        to_string = "ElasticNet",
+        serialize = "ridge",
+        serialize = "lasso",
+        serialize = "linearregression"
+    )]
     ElasticNet,
     /// A single CART decision tree (smartcore).
+    #[strum(to_string = "DecisionTree")]
     DecisionTree,
     /// k nearest neighbours (smartcore, cover tree).
+    #[strum(
+        to_string = "KNN",
+        serialize = "knearestneighbors",
+        serialize = "kneighbors"
+    )]
     KNearestNeighbors,
     /// Gaussian naive Bayes (smartcore); classification.
+    #[strum(
+        to_string = "GaussianNaiveBayes",
+        serialize = "naivebayes",
+        serialize = "gaussiannb"
+    )]
     GaussianNaiveBayes,
     /// Linear support vector machine with Platt-scaled probabilities (linfa-svm); classification.
+    #[strum(to_string = "LinearSVM", serialize = "svm", serialize = "linearsvc")]
     LinearSvm,
     /// Random forest on the native histogram tree core.
+    #[strum(to_string = "RandomForest", serialize = "rf")]
     RandomForest,
     /// Extremely randomised trees on the native histogram tree core.
+    #[strum(
+        to_string = "ExtremeRandomTrees",
+        serialize = "extratrees",
+        serialize = "et"
+    )]
     ExtraTrees,
     /// Gradient-boosted trees (LightGBM-style) on the native histogram tree core.
+    #[strum(
+        to_string = "LightGBM",
+        serialize = "gbm",
+        serialize = "gradientboosting",
+        serialize = "xgboost",
+        serialize = "xgboostclassifier"
+    )]
     GradientBoosting,
 }
 
 impl Algorithm {
-    /// Every algorithm, in the order the search first tries them (cheapest first).
+    /// Every algorithm the search can try, in the order it first tries them (cheapest first).
     pub const ALL: [Algorithm; 9] = [
         Algorithm::GradientBoosting,
         Algorithm::LogisticRegression,
@@ -66,42 +131,17 @@ impl Algorithm {
 
     /// The name used in reports, configs and `--allowed-algorithms` (Azure's where there is one).
     pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::LogisticRegression => "LogisticRegression",
-            Algorithm::ElasticNet => "ElasticNet",
-            Algorithm::DecisionTree => "DecisionTree",
-            Algorithm::KNearestNeighbors => "KNN",
-            Algorithm::GaussianNaiveBayes => "GaussianNaiveBayes",
-            Algorithm::LinearSvm => "LinearSVM",
-            Algorithm::RandomForest => "RandomForest",
-            Algorithm::ExtraTrees => "ExtremeRandomTrees",
-            Algorithm::GradientBoosting => "LightGBM",
-        }
+        self.into()
     }
 
-    /// Parses a name, case-insensitively, ignoring `_` and `-`; a few aliases are accepted.
+    /// Parses a name or alias of a searchable algorithm, ignoring case, `_`, `-` and spaces.
+    /// An unknown name is an [`AutotabError::InvalidConfig`] listing the valid names.
     pub fn parse(name: &str) -> Result<Algorithm> {
-        let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '-', ' '], "");
-        let wanted = norm(name);
-        let alias = match wanted.as_str() {
-            "logistic" | "logreg" => Some(Algorithm::LogisticRegression),
-            "ridge" | "lasso" | "elasticnet" | "linearregression" => Some(Algorithm::ElasticNet),
-            "knearestneighbors" | "kneighbors" => Some(Algorithm::KNearestNeighbors),
-            "naivebayes" | "gaussiannb" => Some(Algorithm::GaussianNaiveBayes),
-            "svm" | "linearsvc" => Some(Algorithm::LinearSvm),
-            "rf" | "randomforest" => Some(Algorithm::RandomForest),
-            "extratrees" | "extremerandomtrees" | "et" => Some(Algorithm::ExtraTrees),
-            "gbm" | "gradientboosting" | "lightgbm" | "xgboost" | "xgboostclassifier" => {
-                Some(Algorithm::GradientBoosting)
-            }
-            _ => None,
-        };
-        alias
-            .or_else(|| {
-                Algorithm::ALL
-                    .into_iter()
-                    .find(|a| norm(a.name()) == wanted)
-            })
+        let wanted = name.replace(['_', '-', ' '], "");
+        wanted
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|a| Algorithm::ALL.contains(a))
             .ok_or_else(|| {
                 AutotabError::config(format!(
                     "unknown algorithm '{name}'; valid algorithms: {}",
@@ -110,7 +150,9 @@ impl Algorithm {
             })
     }
 
-    /// Whether this algorithm can learn `task` (forecasting uses the regression learners).
+    /// Whether this algorithm can learn `task`. Forecasting is answered as regression (the
+    /// learners a forecaster would use), though forecasting jobs are refused before any search
+    /// until it is implemented.
     pub fn supports(self, task: Task) -> bool {
         match self {
             Algorithm::LogisticRegression
@@ -125,22 +167,23 @@ impl Algorithm {
         }
     }
 
-    /// The declared hyperparameters with ranges, defaults and low-cost starting values.
+    /// The declared hyperparameters with ranges, defaults and low-cost starting values: the
+    /// table generated from the family's typed parameters.
     pub fn space(self) -> &'static [ParamSpec] {
         match self {
-            Algorithm::LogisticRegression => linear::LOGISTIC_SPACE,
-            Algorithm::ElasticNet => linear::ELASTIC_NET_SPACE,
-            Algorithm::DecisionTree => decision_tree::SPACE,
-            Algorithm::KNearestNeighbors => knn::SPACE,
-            Algorithm::GaussianNaiveBayes => naive_bayes::SPACE,
-            Algorithm::LinearSvm => svm::SPACE,
-            Algorithm::RandomForest | Algorithm::ExtraTrees => forest::SPACE,
-            Algorithm::GradientBoosting => boosting::SPACE,
+            Algorithm::LogisticRegression => LogisticRegressionParams::SPACE,
+            Algorithm::ElasticNet => ElasticNetParams::SPACE,
+            Algorithm::DecisionTree => DecisionTreeParams::SPACE,
+            Algorithm::KNearestNeighbors => KnnParams::SPACE,
+            Algorithm::GaussianNaiveBayes => NaiveBayesParams::SPACE,
+            Algorithm::LinearSvm => LinearSvmParams::SPACE,
+            Algorithm::RandomForest | Algorithm::ExtraTrees => RandomForestParams::SPACE,
+            Algorithm::GradientBoosting => BoostingParams::SPACE,
         }
     }
 
-    /// Most training rows this algorithm is given in a trial; larger folds are subsampled
-    /// (kernel SVM and k-NN scale badly with rows).
+    /// Most training rows this algorithm is given in a trial or refit; larger sets are
+    /// subsampled (the SVM's SMO solver and k-NN's neighbour search scale badly with rows).
     pub fn max_train_rows(self) -> Option<usize> {
         match self {
             Algorithm::LinearSvm => Some(3_000),
@@ -150,9 +193,83 @@ impl Algorithm {
     }
 }
 
-impl std::fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+crate::names::value_enum!(Algorithm, Algorithm::ALL);
+
+/// The checked, typed hyperparameters of one algorithm.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlgorithmParams {
+    /// Logistic regression.
+    LogisticRegression(LogisticRegressionParams),
+    /// Elastic net.
+    ElasticNet(ElasticNetParams),
+    /// Decision tree.
+    DecisionTree(DecisionTreeParams),
+    /// k nearest neighbours.
+    KNearestNeighbors(KnnParams),
+    /// Gaussian naive Bayes.
+    GaussianNaiveBayes(NaiveBayesParams),
+    /// Linear SVM.
+    LinearSvm(LinearSvmParams),
+    /// Random forest.
+    RandomForest(RandomForestParams),
+    /// Extra trees (the forest's parameters).
+    ExtraTrees(RandomForestParams),
+    /// Gradient boosting.
+    GradientBoosting(BoostingParams),
+}
+
+impl AlgorithmParams {
+    /// Validates `params` for `algorithm` into its typed form, defaults filling absent names.
+    /// Unknown names and out-of-range values are [`AutotabError::InvalidConfig`] errors naming
+    /// the algorithm, the parameter and its range.
+    pub fn check(algorithm: Algorithm, params: &Params) -> Result<AlgorithmParams> {
+        let checked = match algorithm {
+            Algorithm::LogisticRegression => {
+                LogisticRegressionParams::check(params).map(Self::LogisticRegression)
+            }
+            Algorithm::ElasticNet => ElasticNetParams::check(params).map(Self::ElasticNet),
+            Algorithm::DecisionTree => DecisionTreeParams::check(params).map(Self::DecisionTree),
+            Algorithm::KNearestNeighbors => KnnParams::check(params).map(Self::KNearestNeighbors),
+            Algorithm::GaussianNaiveBayes => {
+                NaiveBayesParams::check(params).map(Self::GaussianNaiveBayes)
+            }
+            Algorithm::LinearSvm => LinearSvmParams::check(params).map(Self::LinearSvm),
+            Algorithm::RandomForest => RandomForestParams::check(params).map(Self::RandomForest),
+            Algorithm::ExtraTrees => RandomForestParams::check(params).map(Self::ExtraTrees),
+            Algorithm::GradientBoosting => {
+                BoostingParams::check(params).map(Self::GradientBoosting)
+            }
+        };
+        checked.map_err(|e| AutotabError::config(format!("{algorithm}: {e}")))
+    }
+
+    /// The algorithm these parameters are for.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            AlgorithmParams::LogisticRegression(_) => Algorithm::LogisticRegression,
+            AlgorithmParams::ElasticNet(_) => Algorithm::ElasticNet,
+            AlgorithmParams::DecisionTree(_) => Algorithm::DecisionTree,
+            AlgorithmParams::KNearestNeighbors(_) => Algorithm::KNearestNeighbors,
+            AlgorithmParams::GaussianNaiveBayes(_) => Algorithm::GaussianNaiveBayes,
+            AlgorithmParams::LinearSvm(_) => Algorithm::LinearSvm,
+            AlgorithmParams::RandomForest(_) => Algorithm::RandomForest,
+            AlgorithmParams::ExtraTrees(_) => Algorithm::ExtraTrees,
+            AlgorithmParams::GradientBoosting(_) => Algorithm::GradientBoosting,
+        }
+    }
+
+    /// The complete map of the values, one entry per declared parameter.
+    pub fn to_params(&self) -> Params {
+        match self {
+            AlgorithmParams::LogisticRegression(p) => p.to_params(),
+            AlgorithmParams::ElasticNet(p) => p.to_params(),
+            AlgorithmParams::DecisionTree(p) => p.to_params(),
+            AlgorithmParams::KNearestNeighbors(p) => p.to_params(),
+            AlgorithmParams::GaussianNaiveBayes(p) => p.to_params(),
+            AlgorithmParams::LinearSvm(p) => p.to_params(),
+            AlgorithmParams::RandomForest(p) | AlgorithmParams::ExtraTrees(p) => p.to_params(),
+            AlgorithmParams::GradientBoosting(p) => p.to_params(),
+        }
     }
 }
 
@@ -207,39 +324,50 @@ pub struct TrainSet<'a> {
 }
 
 /// What a fit may use besides the rows: its deadline, its seed, and a validation part for
-/// learners that stop early.
+/// learners that would stop early on it.
 #[derive(Debug, Clone, Copy)]
 pub struct FitContext<'a> {
     /// Iterative learners stop when this instant passes.
     pub deadline: Option<Instant>,
     /// Seed for every random choice of the fit.
     pub seed: u64,
-    /// Held-out rows for early stopping, when the learner uses them.
+    /// Held-out rows for early stopping. No family reads them yet (boosting trains without
+    /// early stopping, and the search and refit pass `None`).
     pub valid: Option<TrainSet<'a>>,
 }
 
-/// An algorithm with checked hyperparameters: the unfitted model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An algorithm with checked, typed hyperparameters: the unfitted model.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Estimator {
-    algorithm: Algorithm,
-    params: Params,
+    params: AlgorithmParams,
 }
 
 impl Estimator {
     /// Checks `params` against the algorithm's space, filling in defaults.
     pub fn new(algorithm: Algorithm, params: &Params) -> Result<Estimator> {
-        let params = params::complete_and_check(algorithm.space(), params, algorithm.name())?;
-        Ok(Estimator { algorithm, params })
+        Ok(Estimator {
+            params: AlgorithmParams::check(algorithm, params)?,
+        })
+    }
+
+    /// An estimator from already typed parameters.
+    pub fn from_typed(params: AlgorithmParams) -> Estimator {
+        Estimator { params }
     }
 
     /// The algorithm.
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.params.algorithm()
     }
 
-    /// The complete, checked hyperparameters.
-    pub fn params(&self) -> &Params {
+    /// The typed hyperparameters.
+    pub fn typed_params(&self) -> &AlgorithmParams {
         &self.params
+    }
+
+    /// The complete hyperparameters as a map (the record form).
+    pub fn params(&self) -> Params {
+        self.params.to_params()
     }
 
     /// Trains on `train`. Classification models predict `n_classes` probability columns even
@@ -247,7 +375,7 @@ impl Estimator {
     pub fn fit(&self, train: &TrainSet, ctx: &FitContext) -> Result<FittedModel> {
         if train.x.nrows() != train.y.len() {
             return Err(AutotabError::fit(
-                self.algorithm,
+                self.algorithm(),
                 format!(
                     "{} rows of features but {} targets",
                     train.x.nrows(),
@@ -256,7 +384,7 @@ impl Estimator {
             ));
         }
         if train.x.nrows() == 0 {
-            return Err(AutotabError::fit(self.algorithm, "no training rows"));
+            return Err(AutotabError::fit(self.algorithm(), "no training rows"));
         }
         if let TargetRef::Classes { labels, n_classes } = train.y {
             let present = present_classes(labels);
@@ -269,26 +397,23 @@ impl Estimator {
                 });
             }
         }
-        let reader = params::ParamReader::new(&self.params);
-        let model = match self.algorithm {
-            Algorithm::LogisticRegression => {
-                FittedModel::Linear(linear::fit_logistic(&reader, train)?)
+        let model = match &self.params {
+            AlgorithmParams::LogisticRegression(p) => {
+                FittedModel::Linear(linear::fit_logistic(p, train)?)
             }
-            Algorithm::ElasticNet => FittedModel::Linear(linear::fit_elastic_net(&reader, train)?),
-            Algorithm::DecisionTree => {
-                FittedModel::DecisionTree(decision_tree::fit(&reader, train, ctx)?)
+            AlgorithmParams::ElasticNet(p) => {
+                FittedModel::Linear(linear::fit_elastic_net(p, train)?)
             }
-            Algorithm::KNearestNeighbors => FittedModel::Knn(knn::fit(&reader, train)?),
-            Algorithm::GaussianNaiveBayes => {
-                FittedModel::NaiveBayes(naive_bayes::fit(&reader, train)?)
+            AlgorithmParams::DecisionTree(p) => {
+                FittedModel::DecisionTree(decision_tree::fit(p, train, ctx)?)
             }
-            Algorithm::LinearSvm => FittedModel::Svm(svm::fit(&reader, train, ctx)?),
-            Algorithm::RandomForest => {
-                FittedModel::Forest(forest::fit(&reader, train, ctx, false)?)
+            AlgorithmParams::KNearestNeighbors(p) => FittedModel::Knn(knn::fit(p, train)?),
+            AlgorithmParams::GaussianNaiveBayes(p) => {
+                FittedModel::NaiveBayes(naive_bayes::fit(p, train)?)
             }
-            Algorithm::ExtraTrees => FittedModel::Forest(forest::fit(&reader, train, ctx, true)?),
-            Algorithm::GradientBoosting => {
-                FittedModel::Boosting(boosting::fit(&reader, train, ctx)?)
+            AlgorithmParams::LinearSvm(p) => FittedModel::Svm(svm::fit(p, train, ctx)?),
+            AlgorithmParams::RandomForest(p) => {
+                FittedModel::Forest(forest::fit(p, train, ctx, false)?)
             }
         };
         Ok(model)
@@ -433,4 +558,124 @@ pub(crate) fn present_classes(labels: &[usize]) -> Vec<usize> {
     classes.sort_unstable();
     classes.dedup();
     classes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults_of(space: &[ParamSpec]) -> Params {
+        space
+            .iter()
+            .map(|s| (s.name.to_string(), s.default.value()))
+            .collect()
+    }
+
+    fn low_costs_of(space: &[ParamSpec]) -> Params {
+        space
+            .iter()
+            .map(|s| (s.name.to_string(), s.low_cost.value()))
+            .collect()
+    }
+
+    #[test]
+    fn boosting_regularisation_defaults_come_from_the_table() {
+        let estimator = Estimator::new(Algorithm::GradientBoosting, &Params::new()).unwrap();
+        let AlgorithmParams::GradientBoosting(p) = estimator.typed_params() else {
+            panic!("boosting params expected, got {estimator:?}");
+        };
+        assert_eq!((p.reg_alpha, p.reg_lambda), (1e-3, 1.0));
+        let core = p.to_core();
+        assert_eq!((core.reg_alpha, core.reg_lambda), (1e-3, 1.0));
+        assert_eq!(*p, BoostingParams::default());
+    }
+
+    #[test]
+    fn every_algorithm_completes_its_defaults_from_its_table() {
+        for algorithm in Algorithm::ALL {
+            let estimator = Estimator::new(algorithm, &Params::new()).unwrap();
+            assert_eq!(estimator.algorithm(), algorithm);
+            assert_eq!(
+                estimator.params(),
+                defaults_of(algorithm.space()),
+                "{algorithm}"
+            );
+        }
+    }
+
+    #[test]
+    fn typed_params_round_trip_through_the_map_for_every_algorithm() {
+        for algorithm in Algorithm::ALL {
+            for params in [
+                defaults_of(algorithm.space()),
+                low_costs_of(algorithm.space()),
+            ] {
+                let typed = AlgorithmParams::check(algorithm, &params).unwrap();
+                let map = typed.to_params();
+                assert_eq!(map, params, "{algorithm}");
+                assert_eq!(
+                    AlgorithmParams::check(algorithm, &map).unwrap(),
+                    typed,
+                    "{algorithm}"
+                );
+                assert_eq!(Estimator::from_typed(typed).params(), params);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_and_out_of_range_values_are_errors_naming_them() {
+        let mut misspelt = Params::new();
+        misspelt.insert("reg_alpah".into(), ParamValue::Float(1.0));
+        let err = Estimator::new(Algorithm::GradientBoosting, &misspelt)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LightGBM")
+                && err.contains("no hyperparameter 'reg_alpah'")
+                && err.contains("reg_alpha"),
+            "{err}"
+        );
+        let mut outside = Params::new();
+        outside.insert("n_neighbors".into(), ParamValue::Int(0));
+        let err = Estimator::new(Algorithm::KNearestNeighbors, &outside)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("KNN") && err.contains("'n_neighbors'") && err.contains("[1, 100] (log)"),
+            "{err}"
+        );
+        let mut choice = Params::new();
+        choice.insert("criterion".into(), ParamValue::Choice("log_loss".into()));
+        let err = Estimator::new(Algorithm::DecisionTree, &choice)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("{gini, entropy}"), "{err}");
+    }
+
+    #[test]
+    fn algorithm_names_and_aliases_parse() {
+        for algorithm in Algorithm::ALL {
+            assert_eq!(Algorithm::parse(algorithm.name()).unwrap(), algorithm);
+            assert_eq!(algorithm.to_string(), algorithm.name());
+        }
+        for (alias, algorithm) in [
+            ("light_gbm", Algorithm::GradientBoosting),
+            ("XGBoostClassifier", Algorithm::GradientBoosting),
+            ("k-neighbors", Algorithm::KNearestNeighbors),
+            ("knn", Algorithm::KNearestNeighbors),
+            ("Extra Trees", Algorithm::ExtraTrees),
+            ("linear_svc", Algorithm::LinearSvm),
+            ("ridge", Algorithm::ElasticNet),
+            ("GaussianNB", Algorithm::GaussianNaiveBayes),
+            ("LogReg", Algorithm::LogisticRegression),
+        ] {
+            assert_eq!(Algorithm::parse(alias).unwrap(), algorithm, "{alias}");
+        }
+        let err = Algorithm::parse("VotingEnsemble").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown algorithm 'VotingEnsemble'") && err.contains("LightGBM, "),
+            "{err}"
+        );
+    }
 }

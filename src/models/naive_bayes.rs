@@ -6,20 +6,19 @@ use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::naive_bayes::gaussian::{GaussianNB, GaussianNBParameters};
 
-use super::params::{ParamReader, ParamSpec};
+use super::params::hyperparams;
 use super::smartcore_glue::{labels_u32, to_dense};
 use super::{Algorithm, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
-/// Variance smoothing, as a share of the largest feature variance (scikit-learn's `var_smoothing`).
-pub(crate) const SPACE: &[ParamSpec] = &[ParamSpec::float(
-    "var_smoothing",
-    1e-12,
-    1e-1,
-    true,
-    1e-9,
-    1e-9,
-)];
+hyperparams! {
+    /// Gaussian naive Bayes' hyperparameters.
+    pub struct NaiveBayesParams {
+        /// Variance smoothing, as a share of the largest feature variance (scikit-learn's
+        /// `var_smoothing`).
+        var_smoothing: f64 = float(1e-12, 1e-1, log), default 1e-9, low_cost 1e-9;
+    }
+}
 
 /// Per-class feature means and variances, and class log-priors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,7 +59,7 @@ impl NaiveBayesModel {
     }
 }
 
-pub(crate) fn fit(params: &ParamReader, train: &TrainSet) -> Result<NaiveBayesModel> {
+pub(crate) fn fit(params: &NaiveBayesParams, train: &TrainSet) -> Result<NaiveBayesModel> {
     let TargetRef::Classes { labels, n_classes } = train.y else {
         return Err(AutotabError::fit(
             Algorithm::GaussianNaiveBayes,
@@ -80,7 +79,7 @@ pub(crate) fn fit(params: &ParamReader, train: &TrainSet) -> Result<NaiveBayesMo
             c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / c.len().max(1) as f64
         })
         .fold(0.0, f64::max);
-    let epsilon = params.float("var_smoothing", 1e-9) * max_var.max(1e-12);
+    let epsilon = params.var_smoothing * max_var.max(1e-12);
     Ok(NaiveBayesModel {
         classes: model.classes().iter().map(|&c| c as usize).collect(),
         n_classes,

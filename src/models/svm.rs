@@ -7,13 +7,18 @@ use linfa_svm::Svm;
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::params::{ParamReader, ParamSpec};
+use super::params::hyperparams;
 use super::scaler::Standardizer;
 use super::{present_classes, Algorithm, FitContext, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
-/// The soft-margin penalty `C`.
-pub(crate) const SPACE: &[ParamSpec] = &[ParamSpec::float("C", 1e-3, 100.0, true, 1.0, 1.0)];
+hyperparams! {
+    /// The linear SVM's hyperparameters.
+    pub struct LinearSvmParams {
+        /// The soft-margin penalty, recorded as `C`.
+        c as "C": f64 = float(1e-3, 100.0, log), default 1.0, low_cost 1.0;
+    }
+}
 
 /// A fitted linear SVM: one binary machine per class it separates.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,14 +61,18 @@ impl SvmModel {
     }
 }
 
-pub(crate) fn fit(params: &ParamReader, train: &TrainSet, ctx: &FitContext) -> Result<SvmModel> {
+pub(crate) fn fit(
+    params: &LinearSvmParams,
+    train: &TrainSet,
+    ctx: &FitContext,
+) -> Result<SvmModel> {
     let TargetRef::Classes { labels, n_classes } = train.y else {
         return Err(AutotabError::fit(
             Algorithm::LinearSvm,
             "needs class labels",
         ));
     };
-    let c = params.float("C", 1.0);
+    let c = params.c;
     let scaler = Standardizer::fit(train.x);
     let z = scaler.transform(train.x);
     let present = present_classes(labels);

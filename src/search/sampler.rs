@@ -271,7 +271,8 @@ fn from_unit(domain: &Domain, u: f64) -> ParamValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::Estimator;
+    use crate::models::{AlgorithmParams, Estimator};
+    use proptest::prelude::*;
     use rand::SeedableRng;
 
     #[test]
@@ -316,5 +317,32 @@ mod tests {
             assert_eq!(a, Algorithm::LogisticRegression);
         }
         assert!(s.propose(0.5).is_none());
+    }
+
+    proptest! {
+        /// Random points, local steps and any point of the unit cube all check into the typed
+        /// parameters, and map back to the same values.
+        #[test]
+        fn any_sample_of_any_space_checks(
+            seed in any::<u64>(),
+            which in 0..Algorithm::ALL.len(),
+            step in 0.0f64..1.0,
+            u in 0.0f64..=1.0,
+        ) {
+            let algorithm = Algorithm::ALL[which];
+            let space = algorithm.space();
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let random = random_params(space, &mut rng);
+            let moved = perturb(space, &random, step, &mut rng);
+            let corner: Params = space
+                .iter()
+                .map(|s| (s.name.to_string(), from_unit(&s.domain, u)))
+                .collect();
+            for params in [low_cost_params(space), random, moved, corner] {
+                let typed = AlgorithmParams::check(algorithm, &params);
+                prop_assert!(typed.is_ok(), "{algorithm} {params:?}: {typed:?}");
+                prop_assert_eq!(typed.unwrap().to_params(), params);
+            }
+        }
     }
 }

@@ -1,312 +1,220 @@
-//! The workspace folder: `store.sqlite` (schema, connection settings, transactions) and
-//! `artifacts/`, plus the recovery of runs left `running` by a process that died.
+//! The workspace handle: where it is, its [`Store`] and [`ArtifactStore`], and the process
+//! that opened it. Tracking calls check their input here and go to the store; registry calls
+//! are in [`crate::registry`].
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
-
-use super::owner::{Liveness, ProcessOwner};
-use super::RunStatus;
 use crate::error::{AutotabError, Result};
+use crate::store::{
+    ArtifactStore, ChildRunRecord, DataFingerprint, ExperimentSummary, Liveness, LocalArtifacts,
+    NewRun, ProcessOwner, RunDetail, RunId, RunListEntry, RunStatus, SqliteStore, Store,
+};
 
-/// The store schema version this build writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// The folder of a local workspace that holds its artifacts.
+const ARTIFACTS_DIR: &str = "artifacts";
 
-/// How long a writer waits for another process's transaction before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// File name of the SQLite database inside the workspace folder.
-const DB_FILE: &str = "store.sqlite";
-
-/// Tables of schema version 1 (tracking and registry).
-const SCHEMA_V1: &str = "
-CREATE TABLE schema_version (
-    version INTEGER NOT NULL
-);
-CREATE TABLE experiments (
-    id      INTEGER PRIMARY KEY,
-    name    TEXT NOT NULL UNIQUE,
-    created TEXT NOT NULL
-);
-CREATE TABLE runs (
-    id             TEXT PRIMARY KEY,
-    experiment_id  INTEGER NOT NULL REFERENCES experiments(id),
-    parent_id      TEXT REFERENCES runs(id) ON DELETE CASCADE,
-    trial_index    INTEGER,
-    algorithm      TEXT,
-    status         TEXT NOT NULL
-                   CHECK (status IN ('running','completed','failed','canceled','interrupted')),
-    error          TEXT,
-    started        TEXT NOT NULL,
-    ended          TEXT,
-    duration_secs  REAL,
-    spec_json      TEXT,
-    summary_json   TEXT,
-    data_sha256    TEXT,
-    data_rows      INTEGER,
-    data_columns   INTEGER,
-    data_schema_json TEXT,
-    owner_host     TEXT,
-    owner_pid      INTEGER,
-    owner_start    TEXT,
-    UNIQUE (parent_id, trial_index)
-);
-CREATE INDEX runs_by_experiment ON runs(experiment_id, started);
-CREATE INDEX runs_by_parent ON runs(parent_id, trial_index);
-CREATE TABLE params (
-    run_id     TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    name       TEXT NOT NULL,
-    value_json TEXT NOT NULL,
-    PRIMARY KEY (run_id, name)
-);
-CREATE TABLE metrics (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    name   TEXT NOT NULL,
-    value  REAL,
-    PRIMARY KEY (run_id, name)
-);
-CREATE TABLE fold_metrics (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    name   TEXT NOT NULL,
-    fold   INTEGER NOT NULL,
-    value  REAL,
-    PRIMARY KEY (run_id, name, fold)
-);
-CREATE TABLE run_logs (
-    id     INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    logged TEXT NOT NULL,
-    line   TEXT NOT NULL
-);
-CREATE INDEX run_logs_by_run ON run_logs(run_id, id);
-CREATE TABLE model_names (
-    name         TEXT PRIMARY KEY,
-    last_version INTEGER NOT NULL
-);
-CREATE TABLE models (
-    name         TEXT NOT NULL REFERENCES model_names(name),
-    version      INTEGER NOT NULL,
-    path         TEXT NOT NULL,
-    run_id       TEXT,
-    description  TEXT,
-    tags_json    TEXT NOT NULL,
-    metrics_json TEXT NOT NULL,
-    created      TEXT NOT NULL,
-    PRIMARY KEY (name, version)
-);
-";
-
-/// An autotab workspace: a folder holding `store.sqlite` (experiments, runs, registry) and
-/// `artifacts/` (run outputs, registered model bundles).
+/// An autotab workspace: experiments, runs and registered models (its [`Store`]) and the
+/// files they refer to (its [`ArtifactStore`]).
 ///
-/// One connection behind a mutex: a `Workspace` can be shared (`&Workspace`, `Arc`) by the
-/// engine's worker threads. Other processes may open the same folder at the same time;
-/// SQLite's locking (WAL mode, 10 s busy timeout) serialises their writes.
+/// A local workspace is a folder holding `store.sqlite` and `artifacts/`. A `Workspace` can
+/// be shared (`&Workspace`, `Arc`) by the engine's worker threads, and other processes may
+/// open the same workspace at the same time.
 #[derive(Debug)]
 pub struct Workspace {
-    root: PathBuf,
-    conn: Mutex<Connection>,
+    location: PathBuf,
+    pub(crate) store: Box<dyn Store>,
+    pub(crate) artifacts: Box<dyn ArtifactStore>,
     owner: ProcessOwner,
 }
 
 impl Workspace {
-    /// Opens the workspace at `root`, creating the folder and the store if missing.
+    /// Opens the workspace at `location`, creating the folder and the store if missing.
     ///
     /// Parent runs left `running` by a process of this host that no longer exists are marked
-    /// `interrupted`. Fails with a clear error if the store was written by a newer autotab.
-    pub fn open(root: &Path) -> Result<Workspace> {
-        std::fs::create_dir_all(root.join("artifacts")).map_err(|e| AutotabError::io(root, e))?;
-        let db = root.join(DB_FILE);
-        let conn = Connection::open(&db)
-            .map_err(|e| store_err(format!("cannot open {}: {e}", db.display())))?;
-        configure(&conn, &db)?;
-        let ws = Workspace {
-            root: root.to_path_buf(),
-            conn: Mutex::new(conn),
-            owner: ProcessOwner::current(),
+    /// `interrupted`. Fails with a clear error if the store was written by a newer autotab, or
+    /// if `location` is a database URL (only local folders are supported so far).
+    pub fn open(location: &Path) -> Result<Workspace> {
+        refuse_url(location)?;
+        let artifacts = LocalArtifacts::create(&location.join(ARTIFACTS_DIR))?;
+        let store = SqliteStore::open(location)?;
+        Workspace::assemble(location, Box::new(store), Box::new(artifacts))
+    }
+
+    /// Opens the workspace at `location` for commands that only look at what it holds: a
+    /// missing workspace is an error ("no workspace at ..."), and nothing is created.
+    pub fn open_existing(location: &Path) -> Result<Workspace> {
+        refuse_url(location)?;
+        let missing = |what: &str| {
+            AutotabError::Store(format!(
+                "no workspace at {}: {what} (run `autotab run` to create one, or point \
+                 --workspace / AUTOTAB_WORKSPACE at an existing one)",
+                location.display()
+            ))
         };
-        ws.write(|tx| migrate(tx, &db))?;
-        ws.recover_stale_runs()?;
-        Ok(ws)
+        if !location.is_dir() {
+            return Err(missing("no such folder"));
+        }
+        if !location.join(SqliteStore::FILE_NAME).is_file() {
+            return Err(missing(&format!(
+                "the folder has no {}",
+                SqliteStore::FILE_NAME
+            )));
+        }
+        let artifacts = LocalArtifacts::existing(&location.join(ARTIFACTS_DIR));
+        let store = SqliteStore::open_existing(location)?;
+        Workspace::assemble(location, Box::new(store), Box::new(artifacts))
+    }
+
+    /// The workspace over `store` and `artifacts`, after marking the stale runs interrupted.
+    fn assemble(
+        location: &Path,
+        store: Box<dyn Store>,
+        artifacts: Box<dyn ArtifactStore>,
+    ) -> Result<Workspace> {
+        store.interrupt_stale_runs(&|owner| owner.liveness() == Liveness::Dead)?;
+        Ok(Workspace {
+            location: location.to_path_buf(),
+            store,
+            artifacts,
+            owner: ProcessOwner::current(),
+        })
     }
 
     /// The workspace folder.
     pub fn root(&self) -> &Path {
-        &self.root
+        &self.location
     }
 
     /// The folder for the artifacts of run `run_id` (`<root>/artifacts/runs/<run_id>`).
     /// It is not created here.
     pub fn artifacts_dir(&self, run_id: &str) -> PathBuf {
-        self.root.join("artifacts").join("runs").join(run_id)
+        self.artifacts
+            .locate(&format!("runs/{run_id}"))
+            .unwrap_or_else(|_| {
+                // An id that is not a valid key (e.g. with '/') gets a folder of its own
+                // name, still inside the artifacts: the store refuses such ids anyway.
+                let safe: String = run_id
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                self.location.join(ARTIFACTS_DIR).join("runs").join(safe)
+            })
     }
 
-    /// The process that opened this workspace (recorded as owner of the runs it starts).
-    pub(crate) fn owner(&self) -> &ProcessOwner {
-        &self.owner
-    }
-
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed if `f` succeeds.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| store_err(format!("cannot start a write transaction: {e}")))?;
-        let value = f(&tx)?;
-        tx.commit()
-            .map_err(|e| store_err(format!("cannot commit: {e}")))?;
-        Ok(value)
-    }
-
-    /// Runs `f` in one read transaction (a consistent snapshot).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(|e| store_err(format!("cannot start a read transaction: {e}")))?;
-        let value = f(&tx)?;
-        tx.commit()
-            .map_err(|e| store_err(format!("cannot end a read transaction: {e}")))?;
-        Ok(value)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock drops its transaction (rolled back): the connection
-        // itself is still usable.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Marks `interrupted` every running parent run whose owner process is gone.
-    fn recover_stale_runs(&self) -> Result<()> {
-        self.write(|tx| {
-            let mut stmt = tx.prepare(
-                "SELECT id, owner_host, owner_pid, owner_start FROM runs
-                 WHERE status = 'running' AND parent_id IS NULL",
-            )?;
-            let running = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<u32>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let now = super::now_rfc3339();
-            for (id, host, pid, start) in running {
-                let (Some(host), Some(pid)) = (host, pid) else {
-                    continue;
-                };
-                let owner = ProcessOwner { host, pid, start };
-                if owner.liveness() == Liveness::Dead {
-                    tx.execute(
-                        "UPDATE runs SET status = ?1, ended = ?2,
-                             error = 'the process running it stopped without finishing it'
-                         WHERE id = ?3 AND status = 'running'",
-                        (RunStatus::Interrupted.as_str(), &now, &id),
-                    )?;
-                }
-            }
-            Ok(())
+    /// Starts a parent run in `experiment` (created if new), owned by the calling process.
+    pub fn start_run(
+        &self,
+        experiment: &str,
+        spec_json: &serde_json::Value,
+        fingerprint: &DataFingerprint,
+    ) -> Result<RunId> {
+        let experiment = experiment.trim();
+        if experiment.is_empty() {
+            return Err(AutotabError::config(
+                "experiment name is empty: give a name such as --experiment heart-failure",
+            ));
+        }
+        self.store.start_run(&NewRun {
+            experiment,
+            spec: spec_json,
+            fingerprint,
+            owner: &self.owner,
         })
     }
-}
 
-/// Connection settings: WAL, busy timeout, foreign keys, full sync on commit.
-fn configure(conn: &Connection, db: &Path) -> Result<()> {
-    let setup = || -> rusqlite::Result<String> {
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(mode)
-    };
-    // Switching a new database to WAL takes an exclusive lock that SQLite's busy handler does
-    // not wait for: when another process opens the same new store at that moment, retry.
-    let started = std::time::Instant::now();
-    let mode = loop {
-        match setup() {
-            Ok(mode) => break mode,
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy
-                    && started.elapsed() < BUSY_TIMEOUT =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => return Err(store_err(format!("cannot configure {}: {e}", db.display()))),
-        }
-    };
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(store_err(format!(
-            "cannot use {}: its journal mode stays '{mode}' (WAL is needed; is it on a \
-             network file system?)",
-            db.display()
-        )));
-    }
-    Ok(())
-}
-
-/// Creates the tables of a new store, or checks the version of an existing one.
-fn migrate(tx: &Transaction<'_>, db: &Path) -> Result<()> {
-    let has_version_table: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_version_table {
-        let other_tables: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            [],
-            |r| r.get(0),
-        )?;
-        if other_tables > 0 {
-            return Err(store_err(format!(
-                "{} is not an autotab store (it has tables but no schema_version table)",
-                db.display()
+    /// Records one finished trial under `parent`, in one transaction, and returns its id
+    /// (`<parent>-t<index>`).
+    pub fn log_child_run(&self, parent: &RunId, child: &ChildRunRecord) -> Result<RunId> {
+        if child.status == RunStatus::Running {
+            return Err(AutotabError::config(format!(
+                "trial {} of run {parent} is logged with status 'running': only finished \
+                 trials are recorded",
+                child.index
             )));
         }
-        tx.execute_batch(SCHEMA_V1)?;
-        tx.execute(
-            "INSERT INTO schema_version (version) VALUES (?1)",
-            [SCHEMA_VERSION],
-        )?;
+        self.store.log_child_run(parent, child)
+    }
+
+    /// Sets metric `name` of `run` to `value` (replacing an earlier value).
+    pub fn log_metric(&self, run: &RunId, name: &str, value: f64) -> Result<()> {
+        self.store.log_metric(run, name, value)
+    }
+
+    /// Sets param `name` of `run` to `value` (replacing an earlier value).
+    pub fn log_param(&self, run: &RunId, name: &str, value: &serde_json::Value) -> Result<()> {
+        self.store.log_param(run, name, value)
+    }
+
+    /// Appends one line to the debug log of `run`.
+    pub fn append_log(&self, run: &RunId, line: &str) -> Result<()> {
+        self.store.append_log(run, line)
+    }
+
+    /// Ends the running `run` with `status` and a summary (best trial, scores, ...).
+    pub fn finish_run(
+        &self,
+        run: &RunId,
+        status: RunStatus,
+        summary: &serde_json::Value,
+    ) -> Result<()> {
+        if status == RunStatus::Running {
+            return Err(AutotabError::config(format!(
+                "run {run} cannot be finished with status 'running'"
+            )));
+        }
+        self.store.finish_run(run, status, summary)
+    }
+
+    /// Parent runs, newest first, of one experiment or of all.
+    pub fn list_runs(&self, experiment: Option<&str>) -> Result<Vec<RunListEntry>> {
+        self.store.list_runs(experiment)
+    }
+
+    /// Everything about run `run_id` (parent or child), with its children in trial order.
+    pub fn get_run(&self, run_id: &str) -> Result<RunDetail> {
+        self.store.get_run(run_id)
+    }
+
+    /// The debug log of `run_id`, in the order the lines were appended.
+    pub fn run_log(&self, run_id: &str) -> Result<Vec<String>> {
+        self.store.run_log(run_id)
+    }
+
+    /// All experiments, by name.
+    pub fn list_experiments(&self) -> Result<Vec<ExperimentSummary>> {
+        self.store.list_experiments()
+    }
+}
+
+/// A database URL as workspace: a clear "not supported yet" error.
+fn refuse_url(location: &Path) -> Result<()> {
+    let text = location.to_string_lossy();
+    let Some((scheme, rest)) = text.split_once("://") else {
         return Ok(());
-    }
-    let version: Option<i64> = tx
-        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-        .optional()?
-        .flatten();
-    match version {
-        Some(v) if v == SCHEMA_VERSION => Ok(()),
-        Some(v) if v > SCHEMA_VERSION => Err(store_err(format!(
-            "{} was written by a newer autotab (store schema version {v}; this autotab \
-             understands up to {SCHEMA_VERSION}): upgrade autotab or use another --workspace",
-            db.display()
-        ))),
-        Some(v) => Err(store_err(format!(
-            "{} has store schema version {v}, which this autotab cannot upgrade to \
-             {SCHEMA_VERSION}",
-            db.display()
-        ))),
-        None => Err(store_err(format!(
-            "{} has an empty schema_version table: the store is damaged",
-            db.display()
-        ))),
-    }
-}
-
-/// An [`AutotabError::Store`] from a message.
-pub(crate) fn store_err(message: impl Into<String>) -> AutotabError {
-    AutotabError::Store(message.into())
-}
-
-impl From<rusqlite::Error> for AutotabError {
-    fn from(e: rusqlite::Error) -> Self {
-        AutotabError::Store(e.to_string())
-    }
+    };
+    // Never print a password given in the URL.
+    let text = match rest.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}"),
+        None => text.to_string(),
+    };
+    let postgres = ["postgres", "postgresql"]
+        .iter()
+        .any(|p| scheme.eq_ignore_ascii_case(p));
+    Err(AutotabError::config(if postgres {
+        format!(
+            "workspace {text}: PostgreSQL workspaces are not supported yet; use a local \
+             folder (--workspace DIR)"
+        )
+    } else {
+        format!(
+            "workspace {text}: '{scheme}://' URLs are not supported; use a local folder \
+             (--workspace DIR)"
+        )
+    }))
 }

@@ -9,7 +9,7 @@ use std::fs;
 
 /// The identity of a process: host, pid and a stamp unique to this incarnation of the pid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ProcessOwner {
+pub struct ProcessOwner {
     /// Host name of the machine the process runs on.
     pub host: String,
     /// Operating-system process id.
@@ -20,7 +20,7 @@ pub(crate) struct ProcessOwner {
 
 /// Whether the process recorded as a run's owner is alive, dead, or cannot be checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Liveness {
+pub enum Liveness {
     /// The same process (same pid and start stamp) is still running.
     Alive,
     /// No such process on this host any more (or a different process now has the pid).

@@ -1,0 +1,164 @@
+//! Where a workspace keeps its records and files, behind two interfaces:
+//!
+//! - [`Store`]: experiments, parent and child runs (params, metrics per fold and final, logs,
+//!   status), and the model registry, as typed records ([`records`]). [`SqliteStore`] is the
+//!   implementation today (one SQLite file per workspace); a shared PostgreSQL store is meant
+//!   to be a second implementation passing the same conformance suite.
+//! - [`ArtifactStore`]: folders (model bundles, run outputs) under string keys.
+//!   [`LocalArtifacts`] keeps them in a local folder.
+//!
+//! [`Workspace`](crate::tracking::Workspace) joins the two; the engine and the CLI only see the
+//! workspace.
+
+mod artifacts;
+#[cfg(test)]
+pub(crate) mod conformance;
+mod owner;
+pub mod records;
+mod sqlite;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::error::{AutotabError, Result};
+
+pub use artifacts::{ArtifactStore, LocalArtifacts, StagedArtifact};
+pub use owner::{Liveness, ProcessOwner};
+pub use records::{
+    ChildRun, ChildRunRecord, DataFingerprint, ExperimentSummary, ModelRecord, NewModel, NewRun,
+    RunDetail, RunId, RunListEntry, RunStatus,
+};
+pub use sqlite::SqliteStore;
+
+/// Called by [`Store::register_model`] inside its transaction, once the version is chosen:
+/// puts the bundle in place and returns its artifact key. An error rolls the registration back.
+pub type PublishModel<'a> = dyn FnMut(u32) -> Result<String> + 'a;
+
+/// The records of a workspace: tracking (experiments, runs, child runs, params, metrics, logs)
+/// and the model registry.
+///
+/// Every method is one transaction: a process killed at any point leaves every earlier write
+/// whole and nothing of the interrupted one. Implementations are shared by the engine's worker
+/// threads (`Send + Sync`) and may be opened by several processes at once.
+///
+/// Callers (the [`Workspace`](crate::tracking::Workspace)) validate input first: experiment and
+/// model names, tags, and that a child run or a finished run does not have status `running`.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Starts a parent run (status `running`) in its experiment, created if new; returns its
+    /// new id.
+    fn start_run(&self, run: &NewRun<'_>) -> Result<RunId>;
+
+    /// Records one finished trial under the parent run `parent` with all its params and
+    /// metrics; returns its id (`<parent>-t<index>`). Refuses a trial index already recorded
+    /// and a parent that is itself a child run.
+    fn log_child_run(&self, parent: &RunId, child: &ChildRunRecord) -> Result<RunId>;
+
+    /// Sets metric `name` of `run` to `value`, replacing an earlier value.
+    fn log_metric(&self, run: &RunId, name: &str, value: f64) -> Result<()>;
+
+    /// Sets param `name` of `run` to `value`, replacing an earlier value.
+    fn log_param(&self, run: &RunId, name: &str, value: &serde_json::Value) -> Result<()>;
+
+    /// Appends one line to the debug log of `run`.
+    fn append_log(&self, run: &RunId, line: &str) -> Result<()>;
+
+    /// Ends the running `run` with `status` and its outcome; refuses a run already ended.
+    fn finish_run(&self, run: &RunId, status: RunStatus, outcome: &serde_json::Value)
+        -> Result<()>;
+
+    /// Marks `interrupted` every running parent run whose recorded owner `is_gone` says has
+    /// stopped; returns their ids.
+    fn interrupt_stale_runs(&self, is_gone: &dyn Fn(&ProcessOwner) -> bool) -> Result<Vec<RunId>>;
+
+    /// Parent runs, newest first, of one experiment (an error naming the known experiments if
+    /// it does not exist) or of all.
+    fn list_runs(&self, experiment: Option<&str>) -> Result<Vec<RunListEntry>>;
+
+    /// Everything about run `run_id` (parent or child), with its children in trial order.
+    fn get_run(&self, run_id: &str) -> Result<RunDetail>;
+
+    /// The debug log of `run_id`, in the order the lines were appended.
+    fn run_log(&self, run_id: &str) -> Result<Vec<String>>;
+
+    /// All experiments, by name.
+    fn list_experiments(&self) -> Result<Vec<ExperimentSummary>>;
+
+    /// Registers the next version of `model.name` (1 for a new name; a deleted version's
+    /// number is never reused). `publish` is called with that version inside the same
+    /// transaction; the row is committed only if it succeeds, so two registrations at once get
+    /// distinct versions and a committed row always has its bundle.
+    fn register_model(
+        &self,
+        model: &NewModel<'_>,
+        publish: &mut PublishModel<'_>,
+    ) -> Result<ModelRecord>;
+
+    /// The latest version of every registered model, by name.
+    fn list_models(&self) -> Result<Vec<ModelRecord>>;
+
+    /// All versions of model `name`, oldest first; an error naming the registered models if
+    /// there is none.
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelRecord>>;
+
+    /// Deletes version `version` of `name`, or every version when `None`, in one transaction;
+    /// returns the deleted records (whose artifacts the caller removes).
+    fn delete_models(&self, name: &str, version: Option<u32>) -> Result<Vec<ModelRecord>>;
+
+    /// Version `version` of `name`, or its latest version when `None`.
+    fn resolve_model(&self, name: &str, version: Option<u32>) -> Result<ModelRecord> {
+        let mut picked = pick_versions(name, version, self.model_versions(name)?)?;
+        picked
+            .pop()
+            .ok_or_else(|| store_err(format!("no registered model named '{name}'")))
+    }
+}
+
+/// Of `versions` (all versions of `name`, oldest first, not empty), the one numbered `version`,
+/// or all of them when `None`; an error listing the versions if it is not there.
+pub(crate) fn pick_versions(
+    name: &str,
+    version: Option<u32>,
+    versions: Vec<ModelRecord>,
+) -> Result<Vec<ModelRecord>> {
+    let Some(v) = version else {
+        return Ok(versions);
+    };
+    let list: Vec<String> = versions.iter().map(|m| m.version.to_string()).collect();
+    match versions.into_iter().find(|m| m.version == v) {
+        Some(m) => Ok(vec![m]),
+        None => Err(store_err(format!(
+            "model '{name}' has no version {v} (versions: {})",
+            list.join(", ")
+        ))),
+    }
+}
+
+/// An [`AutotabError::Store`] from a message.
+pub(crate) fn store_err(message: impl Into<String>) -> AutotabError {
+    AutotabError::Store(message.into())
+}
+
+/// The "no such run" error.
+pub(crate) fn no_such_run(run_id: &str) -> AutotabError {
+    store_err(format!(
+        "no run with id '{run_id}' in this workspace (see `autotab runs list`)"
+    ))
+}
+
+/// `names` for an error message: comma-separated, or "none yet".
+pub(crate) fn name_list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none yet".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The current time as RFC 3339 with milliseconds, UTC.
+pub(crate) fn now_rfc3339() -> String {
+    rfc3339(Utc::now())
+}
+
+/// `t` as RFC 3339 with milliseconds, UTC.
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

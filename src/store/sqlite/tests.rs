@@ -1,0 +1,111 @@
+//! The store conformance suite on SQLite, and what is particular to the SQLite file.
+
+use std::path::Path;
+
+use super::*;
+
+/// A fresh store in a temporary folder, and how to connect to it.
+fn fresh() -> (tempfile::TempDir, impl Fn() -> Box<dyn Store> + Sync) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let open = move || -> Box<dyn Store> { Box::new(SqliteStore::open(&path).unwrap()) };
+    (dir, open)
+}
+
+crate::store::conformance::suite!(fresh);
+
+/// A raw connection to the store, to fake states the API cannot produce.
+fn raw(dir: &Path) -> Connection {
+    Connection::open(dir.join(SqliteStore::FILE_NAME)).expect("raw connection")
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    raw(dir.path())
+        .execute("UPDATE schema_version SET version = 99", [])
+        .unwrap();
+    let err = SqliteStore::open(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("newer autotab") && err.contains("99"), "{err}");
+}
+
+#[test]
+fn foreign_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    raw(dir.path())
+        .execute("CREATE TABLE customers (id INTEGER)", [])
+        .unwrap();
+    let err = SqliteStore::open(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("not an autotab store"), "{err}");
+}
+
+#[test]
+fn open_existing_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = SqliteStore::open_existing(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("store.sqlite"), "{err}");
+    assert!(!dir.path().join(SqliteStore::FILE_NAME).exists());
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let store = SqliteStore::open_existing(dir.path()).unwrap();
+    assert!(store.list_runs(None).unwrap().is_empty());
+}
+
+#[test]
+fn store_is_in_wal_mode_and_model_paths_keep_the_v1_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let tags = std::collections::BTreeMap::new();
+    let model = NewModel {
+        name: "hf",
+        run_id: None,
+        description: None,
+        tags: &tags,
+        metrics: &serde_json::json!({}),
+    };
+    store
+        .register_model(&model, &mut |v| Ok(format!("models/hf/{v}")))
+        .unwrap();
+    let conn = raw(dir.path());
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let path: String = conn
+        .query_row("SELECT path FROM models", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(path, "artifacts/models/hf/1");
+    assert_eq!(
+        store.model_versions("hf").unwrap()[0].artifact,
+        "models/hf/1"
+    );
+}
+
+#[test]
+fn sql_errors_say_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    raw(dir.path()).execute("DROP TABLE run_logs", []).unwrap();
+    let run = store
+        .start_run(&NewRun {
+            experiment: "e",
+            spec: &serde_json::json!({}),
+            fingerprint: &crate::store::DataFingerprint {
+                sha256: String::new(),
+                rows: 1,
+                columns: 1,
+                schema_json: serde_json::json!({}),
+            },
+            owner: &ProcessOwner::current(),
+        })
+        .unwrap();
+    let err = store.append_log(&run, "line").unwrap_err();
+    assert!(matches!(err, crate::AutotabError::Store(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot append to the run's log") && text.contains("run_logs"),
+        "{text}"
+    );
+}
