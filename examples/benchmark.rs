@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use autotab::engine::{run, Quiet};
 use autotab::data::{load_table, ColumnKind, LoadOptions};
+use autotab::engine::{run, Quiet};
 use autotab::metrics::Metric;
 use autotab::task::Task;
 use autotab::JobSpec;

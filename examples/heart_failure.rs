@@ -28,7 +28,10 @@ fn main() -> anyhow::Result<()> {
     job.max_concurrent_trials = 3;
     job.experiment = "heart-failure".into();
 
-    let data = load_table("datasets/heart_failure.csv".as_ref(), &LoadOptions::default())?;
+    let data = load_table(
+        "datasets/heart_failure.csv".as_ref(),
+        &LoadOptions::default(),
+    )?;
     let outcome = AutoMl::new(job).observer(&mut Progress).fit(&data)?;
     println!(
         "best: {} AUC_weighted {:.4} after {} trials in {:.1}s",

@@ -73,7 +73,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .post(&url)
             .header("Content-Type", "application/json")
             .send(body)?;
-        Ok(serde_json::from_str(&response.body_mut().read_to_string()?)?)
+        Ok(serde_json::from_str(
+            &response.body_mut().read_to_string()?,
+        )?)
     };
 
     for _ in 0..200 {

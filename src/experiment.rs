@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use crate::engine::{self, Recipe, RunObserver, RunOutcome, RunStart};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{self, OutcomeSummary, Recipe, RunObserver, RunOutcome, RunStart};
 use crate::ensemble::{EnsembleRecord, Learner};
 use crate::error::{AutotabError, Result};
 use crate::featurize::Guardrail;
@@ -42,6 +44,26 @@ pub struct TrackedRun {
     pub model_dir: PathBuf,
     /// The registered version, when registration was asked for.
     pub registered: Option<ModelVersion>,
+}
+
+/// What a completed parent run records as its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedOutcome {
+    /// The run's summary (task, metric, best score and learner, trials, time, stop reason).
+    #[serde(flatten)]
+    pub summary: OutcomeSummary,
+    /// Where the model bundle was saved.
+    pub model_path: PathBuf,
+    /// The trial (or ensemble) number that was refit.
+    pub best_trial: usize,
+}
+
+impl RecordedOutcome {
+    /// Reads a stored run outcome; `None` for a run that did not complete (its outcome is an
+    /// error) or an outcome written by an older autotab.
+    pub fn of(outcome: Option<&serde_json::Value>) -> Option<RecordedOutcome> {
+        outcome.and_then(|o| serde_json::from_value(o.clone()).ok())
+    }
 }
 
 /// Records the run in the workspace as it goes and forwards every event to `inner`.
@@ -142,8 +164,17 @@ fn child_record(t: &TrialRecord, metric: Metric) -> ChildRunRecord {
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
         .collect();
-    let scores = t.score.map(|s| (s, t.score_std.unwrap_or(0.0), t.fold_scores.clone()));
-    let mut record = scored_child(t.index, Learner::Algorithm(t.algorithm), params, metric, scores, t.seconds);
+    let scores = t
+        .score
+        .map(|s| (s, t.score_std.unwrap_or(0.0), t.fold_scores.clone()));
+    let mut record = scored_child(
+        t.index,
+        Learner::Algorithm(t.algorithm),
+        params,
+        metric,
+        scores,
+        t.seconds,
+    );
     record.status = status;
     record.error = error;
     record
@@ -161,7 +192,14 @@ fn ensemble_record(e: &EnsembleRecord, trials: &[TrialRecord], metric: Metric) -
         serde_json::to_value(&e.members).unwrap_or_default(),
     );
     let scores = Some((e.score, e.score_std, e.fold_scores.clone()));
-    scored_child(e.index, Learner::Ensemble(e.kind), params, metric, scores, e.seconds)
+    scored_child(
+        e.index,
+        Learner::Ensemble(e.kind),
+        params,
+        metric,
+        scores,
+        e.seconds,
+    )
 }
 
 /// The child-run param holding an ensemble's members as `[{"trial": i, "weight": w}, ...]`.
@@ -241,19 +279,18 @@ pub fn run_tracked(
         }
     };
     let run_id = run_id.ok_or_else(|| AutotabError::Store("the run was never recorded".into()))?;
-    let finished = save_and_register(spec, workspace, output, register, &run_id, &outcome);
-    let summary = serde_json::to_value(outcome.summary()).unwrap_or_default();
+    let finished = save_and_register(workspace, output, register, &run_id, &outcome);
     match finished {
         Ok((model_dir, registered)) => {
-            workspace.log_metric(
-                &run_id,
-                outcome.metric.name(),
-                outcome.winner.score,
-            )?;
-            let mut summary = summary;
-            summary["model_path"] = serde_json::json!(model_dir.display().to_string());
-            summary["best_trial"] = serde_json::json!(outcome.winner.index);
-            workspace.finish_run(&run_id, RunStatus::Completed, &summary)?;
+            workspace.log_metric(&run_id, outcome.metric.name(), outcome.winner.score)?;
+            let recorded = RecordedOutcome {
+                summary: outcome.summary(),
+                model_path: model_dir.clone(),
+                best_trial: outcome.winner.index,
+            };
+            let recorded = serde_json::to_value(&recorded)
+                .map_err(|e| AutotabError::Store(format!("cannot encode the run outcome: {e}")))?;
+            workspace.finish_run(&run_id, RunStatus::Completed, &recorded)?;
             Ok(TrackedRun {
                 run_id,
                 outcome,
@@ -273,7 +310,6 @@ pub fn run_tracked(
 }
 
 fn save_and_register(
-    spec: &JobSpec,
     workspace: &Workspace,
     output: Option<&Path>,
     register: Option<&Registration>,
@@ -317,12 +353,8 @@ pub fn register_run(
     let detail = workspace.get_run(run_id)?;
     let (model_dir, metrics) = match &detail.parent {
         None => {
-            let dir = detail
-                .outcome
-                .as_ref()
-                .and_then(|o| o.get("model_path"))
-                .and_then(|p| p.as_str())
-                .map(PathBuf::from)
+            let dir = RecordedOutcome::of(detail.outcome.as_ref())
+                .map(|o| o.model_path)
                 .unwrap_or_else(|| workspace.artifacts_dir(run_id).join("model"));
             if !dir.join("bundle.json").exists() {
                 return Err(AutotabError::Store(format!(
@@ -337,7 +369,11 @@ pub fn register_run(
         }
         Some(parent_id) => {
             let dir = refit_child_run(workspace, parent_id, run_id)?;
-            let child = workspace.get_run(parent_id)?.children.into_iter().find(|c| c.id == run_id);
+            let child = workspace
+                .get_run(parent_id)?
+                .children
+                .into_iter()
+                .find(|c| c.id == run_id);
             let metrics = child.map(|c| serde_json::to_value(&c.metrics).unwrap_or_default());
             (dir, metrics.unwrap_or_default())
         }
@@ -377,19 +413,22 @@ fn refit_child_run(workspace: &Workspace, parent_id: &str, run_id: &str) -> Resu
         )));
     }
     let recipe = child_recipe(child, &parent.children)?;
-    let metric = parent
-        .outcome
-        .as_ref()
-        .and_then(|o| o.get("metric"))
-        .and_then(|m| m.as_str())
-        .map(String::from)
+    let metric = RecordedOutcome::of(parent.outcome.as_ref())
+        .map(|o| o.summary.metric)
         .or_else(|| spec.metric.map(|m| m.name().to_string()))
         .unwrap_or_default();
     let score = child.metrics.get(&metric).copied().unwrap_or(f64::NAN);
     let (pipeline, sample) = engine::fit_recipe(&spec, &recipe)?;
     let dir = workspace.artifacts_dir(run_id).join("model");
     let params = child_params(child)?;
-    let mut info = BundleInfo::new(&pipeline, &spec.experiment, &metric, score, &params, Some(run_id));
+    let mut info = BundleInfo::new(
+        &pipeline,
+        &spec.experiment,
+        &metric,
+        score,
+        &params,
+        Some(run_id),
+    );
     info.data_fingerprint = parent
         .fingerprint
         .as_ref()
@@ -410,14 +449,23 @@ fn child_recipe(child: &ChildRun, siblings: &[ChildRun]) -> Result<Recipe> {
                 .cloned()
                 .and_then(|v| serde_json::from_value(v).ok())
                 .ok_or_else(|| {
-                    AutotabError::Store(format!("ensemble run {} has no readable members", child.id))
+                    AutotabError::Store(format!(
+                        "ensemble run {} has no readable members",
+                        child.id
+                    ))
                 })?;
             weights
                 .iter()
                 .map(|m| {
-                    let member = siblings.iter().find(|c| c.index == m.trial).ok_or_else(|| {
-                        AutotabError::Store(format!("member trial {} of {} not found", m.trial, child.id))
-                    })?;
+                    let member = siblings
+                        .iter()
+                        .find(|c| c.index == m.trial)
+                        .ok_or_else(|| {
+                            AutotabError::Store(format!(
+                                "member trial {} of {} not found",
+                                m.trial, child.id
+                            ))
+                        })?;
                     let algorithm = crate::models::Algorithm::parse(&member.algorithm)?;
                     Ok((m.weight, algorithm, child_params(member)?))
                 })

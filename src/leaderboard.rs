@@ -10,7 +10,11 @@ use crate::search::TrialRecord;
 
 /// Sorts `items` best first: by `loss` (lower is better; items without one go last), ties by
 /// `index` (the earlier one first).
-pub fn rank_by_loss<T>(items: &mut [T], loss: impl Fn(&T) -> Option<f64>, index: impl Fn(&T) -> usize) {
+pub fn rank_by_loss<T>(
+    items: &mut [T],
+    loss: impl Fn(&T) -> Option<f64>,
+    index: impl Fn(&T) -> usize,
+) {
     items.sort_by(|a, b| {
         let key = |x: &T| loss(x).filter(|l| !l.is_nan()).unwrap_or(f64::INFINITY);
         key(a).total_cmp(&key(b)).then(index(a).cmp(&index(b)))
@@ -85,7 +89,13 @@ mod tests {
 
     #[test]
     fn lower_loss_first_then_earlier_index_and_missing_last() {
-        let mut items = vec![(0, None), (1, Some(0.5)), (2, Some(0.2)), (3, Some(0.2)), (4, Some(f64::NAN))];
+        let mut items = vec![
+            (0, None),
+            (1, Some(0.5)),
+            (2, Some(0.2)),
+            (3, Some(0.2)),
+            (4, Some(f64::NAN)),
+        ];
         rank_by_loss(&mut items, |i| i.1, |i| i.0);
         let order: Vec<usize> = items.iter().map(|i| i.0).collect();
         assert_eq!(order, vec![2, 3, 1, 0, 4]);

@@ -5,9 +5,9 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{format_number, Dataset, Schema};
+use crate::ensemble::Learner;
 use crate::error::{AutotabError, Result};
 use crate::featurize::FittedFeaturizer;
-use crate::ensemble::Learner;
 use crate::models::FittedModel;
 use crate::target::{class_name, LabelEncoding};
 use crate::task::Task;

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use clap::Args;
 
+use autotab::data::ColumnKind;
 use autotab::engine::{RunObserver, RunStart};
 use autotab::ensemble::EnsembleRecord;
-use autotab::data::ColumnKind;
 use autotab::experiment::{run_tracked, Registration};
 use autotab::featurize::{FeaturizationMode, Guardrail};
 use autotab::job::{parse_duration, JobSpec};

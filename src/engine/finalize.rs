@@ -15,7 +15,9 @@ use crate::error::{AutotabError, Result};
 use crate::featurize::{fit_featurizer, FittedFeaturizer};
 use crate::leaderboard::Entry;
 use crate::models::trees::BinnedData;
-use crate::models::{uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, Params, TrainSet};
+use crate::models::{
+    uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, Params, TrainSet,
+};
 use crate::pipeline::Pipeline;
 use crate::search::{TrialRecord, WorkerPool};
 use crate::target::Targets;
@@ -83,14 +85,22 @@ impl<'a> Refitter<'a> {
     /// Fits `algorithm` with `params` on all rows (subsampled for capped learners) by
     /// `deadline`, turning a panic of the learner into an error. Runs on the pool: its threads
     /// have the large stack some learners need.
-    pub fn fit(&self, algorithm: Algorithm, params: &Params, deadline: Instant) -> Result<FittedModel> {
+    pub fn fit(
+        &self,
+        algorithm: Algorithm,
+        params: &Params,
+        deadline: Instant,
+    ) -> Result<FittedModel> {
         let estimator = Estimator::new(algorithm, params)?;
         let ctx = FitContext {
             deadline: Some(deadline),
             seed: self.seed,
             valid: None,
         };
-        let fit = || match algorithm.max_train_rows().filter(|&c| c < self.x_all.nrows()) {
+        let fit = || match algorithm
+            .max_train_rows()
+            .filter(|&c| c < self.x_all.nrows())
+        {
             Some(cap) => {
                 let rows = subsample_rows(self.x_all.nrows(), cap, self.seed);
                 let x = self.x_all.select(Axis(0), &rows);
@@ -131,7 +141,9 @@ impl<'a> Refitter<'a> {
     ) -> Result<FittedModel> {
         let fitted = members
             .iter()
-            .map(|(weight, algorithm, params)| Ok((*weight, self.fit(*algorithm, params, deadline)?)))
+            .map(|(weight, algorithm, params)| {
+                Ok((*weight, self.fit(*algorithm, params, deadline)?))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(FittedModel::Ensemble(fitted))
     }
@@ -167,7 +179,12 @@ pub(crate) fn finalize(
     let start = Instant::now();
     observer.message("refitting the best configuration on all rows");
     let featurizer = fit_featurizer(&data.schema, &data.features, &plan.featurizer)?;
-    let refitter = Refitter::new(pool, featurizer.transform(&data.features)?, &data.targets, seed);
+    let refitter = Refitter::new(
+        pool,
+        featurizer.transform(&data.features)?,
+        &data.targets,
+        seed,
+    );
     let deadline = || hard_end.max(Instant::now() + Duration::from_secs(1));
     let (best, model) = refit_best(&refitter, ranked, deadline, observer)?;
     let trials: Vec<TrialRecord> = ranked.iter().map(|t| (*t).clone()).collect();
@@ -175,7 +192,16 @@ pub(crate) fn finalize(
     let mut model = model;
     let mut ensemble_won = false;
     if let Some(record) = ensemble {
-        match refit_ensemble(&refitter, record, &trials, best.index, model, cost, hard_end, deadline()) {
+        match refit_ensemble(
+            &refitter,
+            record,
+            &trials,
+            best.index,
+            model,
+            cost,
+            hard_end,
+            deadline(),
+        ) {
             Ok(fitted) => {
                 model = fitted;
                 winner = ensemble_entry(record, &trials);
@@ -240,7 +266,9 @@ fn refit_ensemble(
         .filter(|(_, t)| t.index != best_index)
         .map(|(_, t)| cost.seconds(t))
         .sum();
-    let left = hard_end.saturating_duration_since(Instant::now()).as_secs_f64();
+    let left = hard_end
+        .saturating_duration_since(Instant::now())
+        .as_secs_f64();
     if needed > left {
         let reason = format!(
             "refitting its {} members needs about {needed:.1}s, {left:.1}s left",
@@ -252,7 +280,12 @@ fn refit_ensemble(
     for (_, t) in members.iter().filter(|(_, t)| t.index != best_index) {
         match refitter.fit(t.algorithm, &t.params, deadline) {
             Ok(model) => others.push((t.index, model)),
-            Err(e) => return Err((best_model, format!("refit of trial {} failed: {e}", t.index))),
+            Err(e) => {
+                return Err((
+                    best_model,
+                    format!("refit of trial {} failed: {e}", t.index),
+                ))
+            }
         }
     }
     let mut best_model = Some(best_model);

@@ -27,7 +27,9 @@ use crate::error::{AutotabError, Result};
 use crate::job::JobSpec;
 use crate::models::{Algorithm, Params};
 use crate::pipeline::Pipeline;
-use crate::search::{run_search, CostFrugalScheduler, SearchInputs, SearchOutcome, SearchSettings, WorkerPool};
+use crate::search::{
+    run_search, CostFrugalScheduler, SearchInputs, SearchOutcome, SearchSettings, WorkerPool,
+};
 use finalize::{RefitCost, Refitter};
 use folds::FoldSet;
 use load::LoadedData;
@@ -64,7 +66,10 @@ pub struct AutoMl<'o> {
 impl<'o> AutoMl<'o> {
     /// A run of `job` (its data paths are used by [`AutoMl::fit_job_data`] only).
     pub fn new(job: JobSpec) -> Self {
-        AutoMl { job, observer: None }
+        AutoMl {
+            job,
+            observer: None,
+        }
     }
 
     /// Reports progress to `observer` (trials, messages, guardrails).
@@ -106,7 +111,9 @@ struct RunClock {
 impl RunClock {
     fn start(spec: &JobSpec) -> Result<RunClock> {
         if spec.timeout.is_zero() {
-            return Err(AutotabError::config("the timeout must be more than 0 seconds"));
+            return Err(AutotabError::config(
+                "the timeout must be more than 0 seconds",
+            ));
         }
         let start = Instant::now();
         let hard_end = start.checked_add(spec.timeout).ok_or_else(|| {
@@ -124,7 +131,12 @@ impl RunClock {
     }
 }
 
-fn run_on(spec: &JobSpec, table: JobTable, clock: RunClock, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
+fn run_on(
+    spec: &JobSpec,
+    table: JobTable,
+    clock: RunClock,
+    observer: &mut dyn RunObserver,
+) -> Result<RunOutcome> {
     let data = load::prepare(spec, table)?;
     if data.dropped > 0 {
         observer.message(&format!(
@@ -151,13 +163,32 @@ fn run_on(spec: &JobSpec, table: JobTable, clock: RunClock, observer: &mut dyn R
         folds.seconds,
         folds.n_features()
     ));
-    let cost = RefitCost::new(data.data.n_rows(), folds.mean_train_rows(), folds.seconds, folds.prepared.len());
+    let cost = RefitCost::new(
+        data.data.n_rows(),
+        folds.mean_train_rows(),
+        folds.seconds,
+        folds.prepared.len(),
+    );
     let splits = folds.splits.clone();
     let search = search_stage(spec, &pool, &data, &plan, folds, clock, cost, observer)?;
-    let ensemble = choose_voting(&search, &splits, &data.targets, data.metric, search.trials.len());
+    let ensemble = choose_voting(
+        &search,
+        &splits,
+        &data.targets,
+        data.metric,
+        search.trials.len(),
+    );
     let ranked = search.ranked(data.metric);
     let finalized = finalize::finalize(
-        &pool, &data, &plan, &ranked, ensemble.as_ref(), cost, clock.hard_end, spec.seed, observer,
+        &pool,
+        &data,
+        &plan,
+        &ranked,
+        ensemble.as_ref(),
+        cost,
+        clock.hard_end,
+        spec.seed,
+        observer,
     )?;
     let ensemble = ensemble.filter(|_| finalized.ensemble_won);
     if let Some(e) = &ensemble {
@@ -224,11 +255,19 @@ fn search_stage(
         metric: data.metric,
     };
     let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed);
-    let outcome = run_search(inputs, &mut scheduler, &settings, |t| cost.seconds(t), |t| {
-        observer.trial(t)
-    })?;
+    let outcome = run_search(
+        inputs,
+        &mut scheduler,
+        &settings,
+        |t| cost.seconds(t),
+        |t| observer.trial(t),
+    )?;
     if outcome.best(data.metric).is_none() {
-        let mut reasons: Vec<String> = outcome.trials.iter().map(|t| format!("{:?}", t.status)).collect();
+        let mut reasons: Vec<String> = outcome
+            .trials
+            .iter()
+            .map(|t| format!("{:?}", t.status))
+            .collect();
         reasons.sort();
         reasons.dedup();
         return Err(AutotabError::Budget(format!(
@@ -256,20 +295,35 @@ pub struct Recipe {
 pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)> {
     let data = load::prepare(spec, load_job_table(spec)?)?;
     let plan = plan::plan(spec, &data)?;
-    let (pool, _) = WorkerPool::new(spec.max_concurrent_trials.clamp(1, WorkerPool::max_threads()))?;
-    let featurizer = crate::featurize::fit_featurizer(&data.schema, &data.features, &plan.featurizer)?;
-    let refitter = Refitter::new(&pool, featurizer.transform(&data.features)?, &data.targets, spec.seed);
+    let (pool, _) = WorkerPool::new(
+        spec.max_concurrent_trials
+            .clamp(1, WorkerPool::max_threads()),
+    )?;
+    let featurizer =
+        crate::featurize::fit_featurizer(&data.schema, &data.features, &plan.featurizer)?;
+    let refitter = Refitter::new(
+        &pool,
+        featurizer.transform(&data.features)?,
+        &data.targets,
+        spec.seed,
+    );
     let deadline = Instant::now() + spec.timeout.max(Duration::from_secs(60));
     let model = match recipe.members.as_slice() {
         [(_, algorithm, params)] => refitter.fit(*algorithm, params, deadline)?,
         members => refitter.fit_weighted(members, deadline)?,
     };
     let sample = data.features.select_rows(&[0]);
-    Ok((finalize::pipeline(&data, featurizer, recipe.learner, model), sample))
+    Ok((
+        finalize::pipeline(&data, featurizer, recipe.learner, model),
+        sample,
+    ))
 }
 
 /// The ensemble record's members as a recipe, looked up in `trials`.
-pub fn ensemble_recipe(record: &EnsembleRecord, trials: &[crate::search::TrialRecord]) -> Result<Recipe> {
+pub fn ensemble_recipe(
+    record: &EnsembleRecord,
+    trials: &[crate::search::TrialRecord],
+) -> Result<Recipe> {
     Ok(Recipe {
         learner: crate::ensemble::Learner::Ensemble(record.kind),
         members: record

@@ -52,7 +52,7 @@ pub struct RunOutcome {
 }
 
 /// A compact, serialisable summary of a run (the `--json` line's core).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutcomeSummary {
     /// Task name.
     pub task: String,

@@ -45,7 +45,11 @@ pub(crate) fn plan(spec: &JobSpec, data: &LoadedData) -> Result<RunPlan> {
 /// A given validation table wins, then the job's folds, then its holdout share, then Azure's
 /// size-based default.
 fn validation_plan(spec: &JobSpec, data: &LoadedData) -> ValidationPlan {
-    match (data.n_given_valid, spec.n_cross_validations, spec.validation_size) {
+    match (
+        data.n_given_valid,
+        spec.n_cross_validations,
+        spec.validation_size,
+    ) {
         (Some(n), _, _) => ValidationPlan::Given {
             n_valid: n.min(data.data.n_rows().saturating_sub(1)),
         },
@@ -56,7 +60,11 @@ fn validation_plan(spec: &JobSpec, data: &LoadedData) -> ValidationPlan {
 }
 
 /// Every class needs rows on both sides of a split.
-fn check_classes_can_validate(spec: &JobSpec, data: &LoadedData, plan: ValidationPlan) -> Result<()> {
+fn check_classes_can_validate(
+    spec: &JobSpec,
+    data: &LoadedData,
+    plan: ValidationPlan,
+) -> Result<()> {
     if !matches!(data.targets, Targets::Classes(_, _)) {
         return Ok(());
     }
@@ -64,7 +72,11 @@ fn check_classes_can_validate(spec: &JobSpec, data: &LoadedData, plan: Validatio
         ValidationPlan::CrossValidation { folds } => folds,
         _ => 2,
     };
-    match data.class_counts.iter().find(|(_, c)| *c < folds_needed.min(2)) {
+    match data
+        .class_counts
+        .iter()
+        .find(|(_, c)| *c < folds_needed.min(2))
+    {
         Some((name, count)) => Err(AutotabError::data(format!(
             "class '{name}' of label '{}' has only {count} row(s): too few to validate",
             spec.label

@@ -121,7 +121,10 @@ impl EnsembleRecord {
     }
 
     /// The member trials' records with their weights, in member order.
-    pub fn member_trials<'a>(&self, trials: &'a [TrialRecord]) -> Result<Vec<(f64, &'a TrialRecord)>> {
+    pub fn member_trials<'a>(
+        &self,
+        trials: &'a [TrialRecord],
+    ) -> Result<Vec<(f64, &'a TrialRecord)>> {
         self.members
             .iter()
             .map(|m| {
@@ -156,8 +159,12 @@ pub fn choose_voting(
     let mut rows: Vec<usize> = folds.iter().flat_map(|f| f.valid.iter().copied()).collect();
     rows.sort_unstable();
     rows.dedup();
-    let candidates: Vec<(usize, Array2<f64>)> =
-        outcome.oof.iter().take(VOTING_CANDIDATES).cloned().collect();
+    let candidates: Vec<(usize, Array2<f64>)> = outcome
+        .oof
+        .iter()
+        .take(VOTING_CANDIDATES)
+        .cloned()
+        .collect();
     let selection = greedy_selection(&candidates, &rows, targets, metric, VOTING_STEPS).ok()??;
     let mut sum: Option<Array2<f64>> = None;
     for (trial, weight) in &selection.members {

@@ -415,6 +415,12 @@ impl Estimator {
             AlgorithmParams::RandomForest(p) => {
                 FittedModel::Forest(forest::fit(p, train, ctx, false)?)
             }
+            AlgorithmParams::ExtraTrees(p) => {
+                FittedModel::Forest(forest::fit(p, train, ctx, true)?)
+            }
+            AlgorithmParams::GradientBoosting(p) => {
+                FittedModel::Boosting(boosting::fit(p, train, ctx)?)
+            }
         };
         Ok(model)
     }

@@ -30,7 +30,9 @@ impl WorkerPool {
     /// whether the request was capped.
     pub fn new(threads: usize) -> Result<(WorkerPool, bool)> {
         if threads == 0 {
-            return Err(AutotabError::config("max_concurrent_trials must be at least 1"));
+            return Err(AutotabError::config(
+                "max_concurrent_trials must be at least 1",
+            ));
         }
         let capped = threads.min(Self::max_threads());
         let pool = rayon::ThreadPoolBuilder::new()
@@ -114,7 +116,13 @@ impl<'a> Executor<'a> {
     }
 
     /// Starts trial `index` of `proposal`, which must finish by `deadline`.
-    pub(crate) fn launch(&mut self, index: usize, proposal: Proposal, deadline: Instant, seed: u64) {
+    pub(crate) fn launch(
+        &mut self,
+        index: usize,
+        proposal: Proposal,
+        deadline: Instant,
+        seed: u64,
+    ) {
         self.in_flight.push(InFlight {
             index,
             algorithm: proposal.algorithm,

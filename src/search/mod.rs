@@ -98,7 +98,11 @@ impl SearchOutcome {
     pub fn ranked(&self, metric: Metric) -> Vec<&TrialRecord> {
         let mut done: Vec<&TrialRecord> =
             self.trials.iter().filter(|t| t.score.is_some()).collect();
-        rank_by_loss(&mut done, |t| t.score.map(|s| metric.to_loss(s)), |t| t.index);
+        rank_by_loss(
+            &mut done,
+            |t| t.score.map(|s| metric.to_loss(s)),
+            |t| t.index,
+        );
         done
     }
 }
@@ -125,7 +129,8 @@ impl Launcher {
             return Some(reason);
         }
         let now = Instant::now();
-        let seconds_left = self.end.saturating_duration_since(now).as_secs_f64() - self.best_reserve;
+        let seconds_left =
+            self.end.saturating_duration_since(now).as_secs_f64() - self.best_reserve;
         if seconds_left <= 0.0 {
             return Some(StopReason::TimeBudget);
         }
@@ -180,7 +185,9 @@ pub fn run_search(
     // Without a user limit a trial may take a quarter of the budget, so that two expensive
     // samples cannot hold every slot until the end.
     let trial_limit = settings.trial_timeout.unwrap_or_else(|| {
-        Duration::from_secs_f64((end.saturating_duration_since(start).as_secs_f64() * 0.25).max(2.0))
+        Duration::from_secs_f64(
+            (end.saturating_duration_since(start).as_secs_f64() * 0.25).max(2.0),
+        )
     });
     let mut trials: Vec<TrialRecord> = Vec::new();
     let mut oof: Vec<(usize, f64, Array2<f64>)> = Vec::new();

@@ -98,7 +98,10 @@ mod tests {
         s.early_stopping = None;
         s.exit_score = Some(0.9);
         let mut rules = StopRules::new(&s, Metric::Accuracy);
-        assert_eq!(rules.after_trial(Some(Metric::Accuracy.to_loss(0.8))).1, None);
+        assert_eq!(
+            rules.after_trial(Some(Metric::Accuracy.to_loss(0.8))).1,
+            None
+        );
         assert_eq!(
             rules.after_trial(Some(Metric::Accuracy.to_loss(0.95))).1,
             Some(StopReason::ExitScore)

@@ -191,9 +191,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn read(
-    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> (u16, serde_json::Value) {
+fn read(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, serde_json::Value) {
     let mut response = result.unwrap_or_else(|e| panic!("request failed: {e}"));
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap();
