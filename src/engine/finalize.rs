@@ -207,7 +207,8 @@ pub(crate) fn finalize(
                 winner = ensemble_entry(record, &trials);
                 ensemble_won = true;
             }
-            Err((kept, reason)) => {
+            Err(failed) => {
+                let (kept, reason) = *failed;
                 observer.message(&format!("skipped the ensemble: {reason}"));
                 model = kept;
             }
@@ -253,13 +254,16 @@ fn refit_ensemble(
     cost: RefitCost,
     hard_end: Instant,
     deadline: Instant,
-) -> std::result::Result<FittedModel, (FittedModel, String)> {
+) -> std::result::Result<FittedModel, Box<(FittedModel, String)>> {
     let members = match record.member_trials(trials) {
         Ok(m) => m,
-        Err(e) => return Err((best_model, e.to_string())),
+        Err(e) => return Err(Box::new((best_model, e.to_string()))),
     };
     if !members.iter().any(|(_, t)| t.index == best_index) {
-        return Err((best_model, "the best trial is not among its members".into()));
+        return Err(Box::new((
+            best_model,
+            "the best trial is not among its members".into(),
+        )));
     }
     let needed: f64 = members
         .iter()
@@ -274,17 +278,15 @@ fn refit_ensemble(
             "refitting its {} members needs about {needed:.1}s, {left:.1}s left",
             members.len()
         );
-        return Err((best_model, reason));
+        return Err(Box::new((best_model, reason)));
     }
     let mut others = Vec::with_capacity(members.len());
     for (_, t) in members.iter().filter(|(_, t)| t.index != best_index) {
         match refitter.fit(t.algorithm, &t.params, deadline) {
             Ok(model) => others.push((t.index, model)),
             Err(e) => {
-                return Err((
-                    best_model,
-                    format!("refit of trial {} failed: {e}", t.index),
-                ))
+                let reason = format!("refit of trial {} failed: {e}", t.index);
+                return Err(Box::new((best_model, reason)));
             }
         }
     }

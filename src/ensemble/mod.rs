@@ -181,7 +181,11 @@ pub fn choose_voting(
         .collect();
     let (score, score_std) = crate::stats::mean_std(&fold_scores);
     let best_single = outcome.best(metric)?.score?;
-    if !(metric.to_loss(score) < metric.to_loss(best_single)) {
+    let beats_best = metric
+        .to_loss(score)
+        .partial_cmp(&metric.to_loss(best_single))
+        == Some(std::cmp::Ordering::Less);
+    if !beats_best {
         return None;
     }
     Some(EnsembleRecord {
