@@ -25,8 +25,8 @@ impl RunObserver for Progress {
 fn main() -> anyhow::Result<()> {
     let mut spec = JobSpec::new("datasets/heart_failure.csv", "DEATH_EVENT");
     spec.metric = Some(Metric::AucWeighted);
-    spec.timeout = Duration::from_secs(30);
-    spec.max_concurrent_trials = 3;
+    spec.limits.timeout = Duration::from_secs(30);
+    spec.limits.max_concurrent_trials = 3;
     spec.experiment = "heart-failure".into();
 
     let outcome = run(&spec, &mut Progress)?;
@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         score: outcome.best.score.unwrap_or(f64::NAN),
         algorithm: outcome.best.algorithm.name().into(),
         params: outcome.best.params.clone(),
-        label: spec.label.clone(),
+        label: spec.data.label.clone(),
         classes: outcome.pipeline.label_encoding.classes().to_vec(),
         input_columns: outcome.pipeline.featurizer.input_columns().to_vec(),
         featurization: outcome.pipeline.featurizer.steps(),

@@ -10,9 +10,9 @@ use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{infer_schema, load_table, Column, ColumnValues, Dataset, LoadOptions, Schema};
+use crate::data::{infer_schema, Column, ColumnValues, Dataset, LoadOptions, Schema};
 use crate::error::{AutotabError, Result};
-use crate::featurize::{fit_featurizer, run_guardrails, FeaturizerConfig, Guardrail};
+use crate::featurize::{fit_featurizer, run_guardrails, Guardrail};
 use crate::job::JobSpec;
 use crate::metrics::Metric;
 use crate::models::trees::BinnedData;
@@ -153,17 +153,17 @@ const FINISH_MARGIN_S: f64 = 0.5;
 /// Loads the training table (and the validation table, appended at the end).
 pub fn load_job_data(spec: &JobSpec) -> Result<(Dataset, Option<usize>)> {
     let options = LoadOptions::default();
-    let train = load_table(&spec.training_data, &options)?;
-    let Some(valid_path) = &spec.validation_data else {
+    let train = spec.data.training.load(&options)?;
+    let Some(valid_path) = &spec.data.validation else {
         return Ok((train, None));
     };
-    let valid = load_table(valid_path, &options)?;
+    let valid = valid_path.load(&options)?;
     let mut columns = Vec::with_capacity(train.columns().len());
     for col in train.columns() {
         let other = valid.column(&col.name).ok_or_else(|| {
             AutotabError::data(format!(
                 "{}: column '{}' of the training data is missing",
-                valid_path.display(),
+                valid_path,
                 col.name
             ))
         })?;
@@ -208,11 +208,11 @@ struct Prepared {
 /// Loads the job's data and works out task, metric, targets and schema.
 fn prepare(spec: &JobSpec) -> Result<Prepared> {
     let (data, n_given_valid) = load_job_data(spec)?;
-    let label_column = data.require(&spec.label).map_err(|_| {
+    let label_column = data.require(&spec.data.label).map_err(|_| {
         AutotabError::data(format!(
             "{}: label column '{}' not found; the columns are: {}",
-            spec.training_data.display(),
-            spec.label,
+            spec.data.training,
+            spec.data.label,
             data.names().join(", ")
         ))
     })?;
@@ -233,12 +233,12 @@ fn prepare(spec: &JobSpec) -> Result<Prepared> {
     } else {
         data
     };
-    let features_table = data.without(&spec.label);
-    let schema = infer_schema(&data, &spec.label, &spec.column_kinds)?;
+    let features_table = data.without(&spec.data.label);
+    let schema = infer_schema(&data, &spec.data.label, &spec.featurization.column_kinds)?;
     if schema.features().next().is_none() {
         return Err(AutotabError::data(format!(
             "{}: no usable feature column (all are ID-like or constant)",
-            spec.training_data.display()
+            spec.data.training
         )));
     }
     let class_counts: Vec<(String, usize)> = match &targets {
@@ -267,18 +267,15 @@ fn prepare(spec: &JobSpec) -> Result<Prepared> {
 /// chosen child run needs. Returns the pipeline and the first row's inputs (a sample request).
 pub fn fit_configuration(spec: &JobSpec, trial: &TrialRecord) -> Result<(Pipeline, Dataset)> {
     let p = prepare(spec)?;
-    let config = FeaturizerConfig {
-        mode: spec.featurization,
-        ..FeaturizerConfig::default()
-    };
+    let config = spec.featurization.featurizer_config();
     let featurizer = fit_featurizer(&p.schema, &p.features_table, &config)?;
     let x_all = featurizer.transform(&p.features_table)?;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.max_concurrent_trials.max(1))
+        .num_threads(spec.limits.max_concurrent_trials.max(1))
         .stack_size(crate::search::TRIAL_STACK_BYTES)
         .build()
         .map_err(|e| AutotabError::config(format!("cannot start the worker pool: {e}")))?;
-    let deadline = Instant::now() + spec.timeout.max(Duration::from_secs(60));
+    let deadline = Instant::now() + spec.limits.timeout.max(Duration::from_secs(60));
     let model = pool.install(|| {
         refit(
             trial,
@@ -291,7 +288,7 @@ pub fn fit_configuration(spec: &JobSpec, trial: &TrialRecord) -> Result<(Pipelin
     })?;
     let pipeline = Pipeline {
         task: p.task,
-        label: spec.label.clone(),
+        label: spec.data.label.clone(),
         label_encoding: p.encoding,
         schema: p.schema,
         algorithm: trial.algorithm,
@@ -304,17 +301,17 @@ pub fn fit_configuration(spec: &JobSpec, trial: &TrialRecord) -> Result<(Pipelin
 /// Runs a whole AutoML job within its time budget.
 pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
     let start = Instant::now();
-    if spec.timeout.is_zero() {
+    if spec.limits.timeout.is_zero() {
         return Err(AutotabError::config(
             "the timeout must be more than 0 seconds",
         ));
     }
-    if spec.max_concurrent_trials == 0 {
+    if spec.limits.max_concurrent_trials == 0 {
         return Err(AutotabError::config(
             "max_concurrent_trials must be at least 1",
         ));
     }
-    let hard_end = start + spec.timeout;
+    let hard_end = start + spec.limits.timeout;
     let Prepared {
         data,
         features_table,
@@ -330,7 +327,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     if dropped > 0 {
         observer.message(&format!(
             "dropped {dropped} rows whose label '{}' is missing",
-            spec.label
+            spec.data.label
         ));
     }
     let guardrails = run_guardrails(
@@ -338,14 +335,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         &features_table,
         (!class_counts.is_empty()).then_some(&class_counts[..]),
     );
-    let plan = match (n_valid_rows, spec.n_cross_validations, spec.validation_size) {
-        (Some(n), _, _) => ValidationPlan::Given {
-            n_valid: n.min(data.n_rows().saturating_sub(1)),
-        },
-        (None, Some(k), _) => ValidationPlan::CrossValidation { folds: k },
-        (None, None, Some(f)) => ValidationPlan::Holdout { fraction: f },
-        (None, None, None) => ValidationPlan::default_for(data.n_rows()),
-    };
+    let plan = spec.validation_plan(data.n_rows(), n_valid_rows);
     if let Targets::Classes(_, _) = &targets {
         let folds_needed = match plan {
             ValidationPlan::CrossValidation { folds } => folds,
@@ -354,7 +344,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         if let Some((name, count)) = class_counts.iter().find(|(_, c)| *c < folds_needed.min(2)) {
             return Err(AutotabError::data(format!(
                 "class '{name}' of label '{}' has only {count} row(s): too few to validate",
-                spec.label
+                spec.data.label
             )));
         }
     }
@@ -369,16 +359,13 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     });
     observer.guardrails(&guardrails);
     let algorithms = spec.algorithms_for(task)?;
-    let featurizer_config = FeaturizerConfig {
-        mode: spec.featurization,
-        ..FeaturizerConfig::default()
-    };
+    let featurizer_config = spec.featurization.featurizer_config();
 
     // Featurize every fold once; trials share them read-only.
     let prep_start = Instant::now();
     let folds = plan.folds(&targets, spec.seed)?;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.max_concurrent_trials)
+        .num_threads(spec.limits.max_concurrent_trials)
         .stack_size(crate::search::TRIAL_STACK_BYTES)
         .build()
         .map_err(|e| AutotabError::config(format!("cannot start the worker pool: {e}")))?;
@@ -436,12 +423,14 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         algorithms,
         end: Some(
             hard_end
-                - Duration::from_secs_f64(FINISH_MARGIN_S.min(spec.timeout.as_secs_f64() / 10.0)),
+                - Duration::from_secs_f64(
+                    FINISH_MARGIN_S.min(spec.limits.timeout.as_secs_f64() / 10.0),
+                ),
         ),
-        trial_timeout: spec.trial_timeout,
-        max_trials: spec.max_trials,
-        max_concurrent: spec.max_concurrent_trials,
-        early_stopping: spec.early_stopping,
+        trial_timeout: spec.limits.trial_timeout,
+        max_trials: spec.limits.max_trials,
+        max_concurrent: spec.limits.max_concurrent_trials,
+        early_stopping: spec.limits.early_stopping,
         seed: spec.seed,
     };
     let outcome = run_search(
@@ -471,7 +460,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
             });
         return Err(AutotabError::Budget(format!(
             "no trial completed within the {:.0}s budget ({} launched: {}); give a larger --timeout",
-            spec.timeout.as_secs_f64(),
+            spec.limits.timeout.as_secs_f64(),
             outcome.trials.len(),
             reasons.keys().cloned().collect::<Vec<_>>().join("; ")
         )));
@@ -479,7 +468,8 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
 
     // A weighted ensemble of the best trials, when it beats the best single trial out of fold.
     let mut trials = outcome.trials.clone();
-    let ensemble = select_ensemble(&outcome, &folds, &targets, metric, trials.len());
+    let ensemble = select_ensemble(&outcome, &folds, &targets, metric, trials.len())
+        .filter(|_| spec.training.enable_vote_ensemble);
 
     // Refit the best configuration on all rows; fall back to the next ones if it fails.
     let refit_start = Instant::now();
@@ -575,7 +565,7 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
     let refit_s = refit_start.elapsed().as_secs_f64();
     let pipeline = Pipeline {
         task,
-        label: spec.label.clone(),
+        label: spec.data.label.clone(),
         label_encoding: encoding,
         schema: schema.clone(),
         algorithm: best.algorithm,

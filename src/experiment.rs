@@ -41,6 +41,8 @@ pub struct TrackedRun {
     pub model_dir: PathBuf,
     /// The registered version, when registration was asked for.
     pub registered: Option<ModelVersion>,
+    /// Metrics of the final model on the job's test data (empty without test data).
+    pub test_metrics: Vec<(Metric, f64)>,
 }
 
 /// Records the run in the workspace as it goes and forwards every event to `inner`.
@@ -64,12 +66,7 @@ impl RunObserver for Recorder<'_> {
     fn schema(&mut self, start: &RunStart) {
         self.metric = Some(start.metric);
         let schema_json = serde_json::to_value(start.schema).unwrap_or_default();
-        let started = DataFingerprint::of_file(
-            &start.spec.training_data,
-            start.rows,
-            start.columns,
-            schema_json,
-        )
+        let started = fingerprint(start.spec.data.training.path(), start.rows, start.columns, schema_json)
         .and_then(|fp| {
             let spec_json = serde_json::to_value(start.spec).unwrap_or_default();
             self.workspace
@@ -114,6 +111,30 @@ impl RunObserver for Recorder<'_> {
         }
         self.inner.message(message);
     }
+}
+
+/// The fingerprint of a training table: of its file, or for an MLTable folder of the hashes of
+/// its definition and data files in reading order.
+fn fingerprint(
+    path: &Path,
+    rows: usize,
+    columns: usize,
+    schema_json: serde_json::Value,
+) -> Result<DataFingerprint> {
+    if !crate::data::is_mltable(path) {
+        return DataFingerprint::of_file(path, rows, columns, schema_json);
+    }
+    let mut hashes = String::new();
+    for file in crate::data::mltable_files(path)? {
+        hashes.push_str(&DataFingerprint::of_file(&file, 0, 0, serde_json::Value::Null)?.sha256);
+    }
+    use sha2::Digest;
+    Ok(DataFingerprint {
+        sha256: hex::encode(sha2::Sha256::digest(hashes.as_bytes())),
+        rows,
+        columns,
+        schema_json,
+    })
 }
 
 /// The store's record of a trial.
@@ -162,6 +183,15 @@ pub fn run_tracked(
     register: Option<&Registration>,
     observer: &mut dyn RunObserver,
 ) -> Result<TrackedRun> {
+    // Read the test table up front: a bad path fails before the search, not after it.
+    let test_data = match &spec.data.test {
+        Some(source) => Some(
+            source
+                .load(&crate::data::LoadOptions::default())
+                .map_err(|e| AutotabError::data(format!("test data: {e}")))?,
+        ),
+        None => None,
+    };
     let mut recorder = Recorder {
         workspace,
         inner: observer,
@@ -195,10 +225,24 @@ pub fn run_tracked(
         }
     };
     let run_id = run_id.ok_or_else(|| AutotabError::Store("the run was never recorded".into()))?;
-    let finished = save_and_register(spec, workspace, output, register, &run_id, &outcome);
+    let scored = match &test_data {
+        Some(data) => {
+            let metrics = crate::evaluate::test_metrics(outcome.task, outcome.metric);
+            crate::evaluate::score_table(&outcome.pipeline, data, &metrics)
+                .map_err(|e| AutotabError::data(format!("test data {}: {e}", spec.data.test.as_ref().map(|t| t.to_string()).unwrap_or_default())))
+        }
+        None => Ok(Vec::new()),
+    };
+    let finished = scored.and_then(|test_metrics| {
+        for (metric, value) in &test_metrics {
+            workspace.log_metric(&run_id, &format!("test_{}", metric.name()), *value)?;
+        }
+        save_and_register(spec, workspace, output, register, &run_id, &outcome)
+            .map(|(dir, registered)| (dir, registered, test_metrics))
+    });
     let summary = serde_json::to_value(outcome.summary()).unwrap_or_default();
     match finished {
-        Ok((model_dir, registered)) => {
+        Ok((model_dir, registered, test_metrics)) => {
             workspace.log_metric(
                 &run_id,
                 outcome.metric.name(),
@@ -208,12 +252,20 @@ pub fn run_tracked(
             summary["model_path"] = serde_json::json!(model_dir.display().to_string());
             summary["best_trial"] = serde_json::json!(outcome.best.index);
             summary["stop_reason"] = serde_json::to_value(outcome.stop_reason).unwrap_or_default();
+            if !test_metrics.is_empty() {
+                summary["test_metrics"] = test_metrics
+                    .iter()
+                    .map(|(m, v)| (m.name().to_string(), serde_json::json!(v)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
             workspace.finish_run(&run_id, RunStatus::Completed, &summary)?;
             Ok(TrackedRun {
                 run_id,
                 outcome,
                 model_dir,
                 registered,
+                test_metrics,
             })
         }
         Err(e) => {
@@ -292,7 +344,7 @@ pub fn bundle_info(
         score,
         algorithm: pipeline.algorithm.name().to_string(),
         params: params.clone(),
-        label: spec.label.clone(),
+        label: spec.data.label.clone(),
         classes: pipeline.label_encoding.classes().to_vec(),
         input_columns: pipeline.featurizer.input_columns().to_vec(),
         featurization: pipeline.featurizer.steps(),

@@ -7,6 +7,7 @@ pub mod automl;
 pub mod data;
 pub mod ensemble;
 pub mod error;
+pub mod evaluate;
 pub mod experiment;
 pub mod featurize;
 pub mod job;
@@ -20,6 +21,7 @@ pub mod target;
 pub mod task;
 pub mod tracking;
 pub mod validation;
+pub mod yaml;
 
 pub use automl::{run, RunObserver, RunOutcome};
 pub use error::{AutotabError, Result};
