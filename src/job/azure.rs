@@ -626,6 +626,9 @@ fn apply_limits(spec: &mut JobSpec, l: &AzureLimits, notes: &mut Notes) -> Resul
             return Err(AutotabError::config("limits.exit_score: must be a finite number"));
         }
         spec.limits.exit_score = Some(score);
+        notes.0.push(format!(
+            "limits.exit_score: {score} is kept in the job; the search does not stop on it yet"
+        ));
     }
     notes.ack(&l.max_cores_per_trial, "limits.max_cores_per_trial", "ignored; each trial runs on one thread of the pool (max_concurrent_trials)");
     notes.ack(&l.max_nodes, "limits.max_nodes", "ignored, runs on this machine");
