@@ -153,7 +153,9 @@ fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
     spec.metric = Some(metric);
     for col in bench["ignore_columns"].as_array().into_iter().flatten() {
         if let Some(c) = col.as_str() {
-            spec.featurization.column_kinds.insert(c.to_string(), ColumnKind::IdLike);
+            spec.featurization
+                .column_kinds
+                .insert(c.to_string(), ColumnKind::IdLike);
         }
     }
     let started = Instant::now();

@@ -163,8 +163,7 @@ pub fn load_job_data(spec: &JobSpec) -> Result<(Dataset, Option<usize>)> {
         let other = valid.column(&col.name).ok_or_else(|| {
             AutotabError::data(format!(
                 "{}: column '{}' of the training data is missing",
-                valid_path,
-                col.name
+                valid_path, col.name
             ))
         })?;
         columns.push(Column {

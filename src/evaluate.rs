@@ -12,11 +12,7 @@ use crate::task::Task;
 pub fn test_metrics(task: Task, primary: Metric) -> Vec<Metric> {
     let usual: &[Metric] = match task {
         Task::Classification => &[Metric::Accuracy, Metric::AucWeighted, Metric::F1Weighted],
-        Task::Regression | Task::Forecasting => &[
-            Metric::R2,
-            Metric::NormalizedRmse,
-            Metric::Mae,
-        ],
+        Task::Regression | Task::Forecasting => &[Metric::R2, Metric::NormalizedRmse, Metric::Mae],
     };
     let mut metrics = vec![primary];
     metrics.extend(usual.iter().copied().filter(|m| *m != primary));
@@ -54,12 +50,12 @@ pub fn score_table(
     let mut scores = Vec::with_capacity(metrics.len());
     if let Some(proba) = &predictions.proba {
         let mut truth = Vec::with_capacity(data.n_rows());
-        for i in 0..data.n_rows() {
+        for (i, row) in rows.iter().enumerate() {
             let value = label.values.text_at(i).unwrap_or_default();
             let class = classes.iter().position(|c| *c == value).ok_or_else(|| {
                 AutotabError::data(format!(
                     "row {}: label '{value}' is not one of the classes the model learned ({})",
-                    rows[i] + 1,
+                    row + 1,
                     classes.join(", ")
                 ))
             })?;
@@ -70,13 +66,10 @@ pub fn score_table(
         }
     } else {
         let mut truth = Vec::with_capacity(data.n_rows());
-        for i in 0..data.n_rows() {
+        for (i, row) in rows.iter().enumerate() {
             let text = label.values.text_at(i).unwrap_or_default();
             let value = crate::data::parse_number(&text).ok_or_else(|| {
-                AutotabError::data(format!(
-                    "row {}: label '{text}' is not a number",
-                    rows[i] + 1
-                ))
+                AutotabError::data(format!("row {}: label '{text}' is not a number", row + 1))
             })?;
             truth.push(value);
         }
@@ -131,7 +124,10 @@ mod tests {
         assert!(scores.iter().all(|(_, v)| *v > 0.5), "{scores:?}");
 
         let err = score_table(&pipeline, &data.without("DEATH_EVENT"), &metrics).unwrap_err();
-        assert!(err.to_string().contains("label column 'DEATH_EVENT'"), "{err}");
+        assert!(
+            err.to_string().contains("label column 'DEATH_EVENT'"),
+            "{err}"
+        );
         let err = score_table(&pipeline, &data, &[Metric::R2]).unwrap_err();
         assert!(err.to_string().contains("does not apply"), "{err}");
     }

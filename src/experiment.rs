@@ -66,7 +66,12 @@ impl RunObserver for Recorder<'_> {
     fn schema(&mut self, start: &RunStart) {
         self.metric = Some(start.metric);
         let schema_json = serde_json::to_value(start.schema).unwrap_or_default();
-        let started = fingerprint(start.spec.data.training.path(), start.rows, start.columns, schema_json)
+        let started = fingerprint(
+            start.spec.data.training.path(),
+            start.rows,
+            start.columns,
+            schema_json,
+        )
         .and_then(|fp| {
             let spec_json = serde_json::to_value(start.spec).unwrap_or_default();
             self.workspace
@@ -228,8 +233,16 @@ pub fn run_tracked(
     let scored = match &test_data {
         Some(data) => {
             let metrics = crate::evaluate::test_metrics(outcome.task, outcome.metric);
-            crate::evaluate::score_table(&outcome.pipeline, data, &metrics)
-                .map_err(|e| AutotabError::data(format!("test data {}: {e}", spec.data.test.as_ref().map(|t| t.to_string()).unwrap_or_default())))
+            crate::evaluate::score_table(&outcome.pipeline, data, &metrics).map_err(|e| {
+                AutotabError::data(format!(
+                    "test data {}: {e}",
+                    spec.data
+                        .test
+                        .as_ref()
+                        .map(|t| t.to_string())
+                        .unwrap_or_default()
+                ))
+            })
         }
         None => Ok(Vec::new()),
     };

@@ -70,7 +70,11 @@ fn describe_error(err: serde_path_to_error::Error<yaml_serde::Error>) -> Autotab
         Some(i) => format!("{}expected a mapping of keys", &message[..i]),
         None => message,
     };
-    let path = if path == "." { "job file".to_string() } else { path };
+    let path = if path == "." {
+        "job file".to_string()
+    } else {
+        path
+    };
     AutotabError::config(format!("{path}: {message}{location}"))
 }
 
@@ -110,4 +114,3 @@ fn suggestion(given: &str, known: &[String], what: &str) -> String {
         _ => format!("; known {what}s: {}", known.join(", ")),
     }
 }
-

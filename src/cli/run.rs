@@ -13,9 +13,9 @@ use autotab::automl::{RunObserver, RunStart};
 use autotab::data::ColumnKind;
 use autotab::experiment::{run_tracked, Registration};
 use autotab::featurize::{FeaturizationMode, Guardrail};
-use autotab::registry::validate_name;
 use autotab::job::{load_job_file, parse_duration, JobOverrides, JobSpec, LoadedJob};
 use autotab::metrics::Metric;
+use autotab::registry::validate_name;
 use autotab::search::{TrialRecord, TrialStatus};
 use autotab::task::Task;
 use autotab::tracking::{RunId, RunStatus, Workspace};
@@ -169,7 +169,10 @@ impl RunArgs {
     fn job_spec(&self) -> anyhow::Result<(JobSpec, Vec<String>)> {
         Ok(match &self.config {
             Some(path) => {
-                let LoadedJob { mut spec, mut notes } = load_job_file(path)?;
+                let LoadedJob {
+                    mut spec,
+                    mut notes,
+                } = load_job_file(path)?;
                 notes.extend(spec.apply(self.overrides())?);
                 (spec, notes)
             }

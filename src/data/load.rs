@@ -84,7 +84,11 @@ fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
 }
 
 /// Parses CSV text read from `path` (named in errors; an MLTable's files are joined first).
-pub(crate) fn read_csv_bytes(path: &Path, mut bytes: Vec<u8>, options: &LoadOptions) -> Result<Dataset> {
+pub(crate) fn read_csv_bytes(
+    path: &Path,
+    mut bytes: Vec<u8>,
+    options: &LoadOptions,
+) -> Result<Dataset> {
     if bytes.starts_with(UTF8_BOM) {
         bytes.drain(..UTF8_BOM.len());
     }

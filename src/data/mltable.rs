@@ -182,6 +182,8 @@ struct ReadParquet {
     include_path_column: Option<bool>,
 }
 
+// The variants spell Azure's values (`all_files_same_headers`, ..., `no_header`).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Header {
@@ -277,9 +279,12 @@ pub fn load_mltable(path: &Path, options: &LoadOptions) -> Result<Dataset> {
                 .collect::<Result<Vec<_>>>()?;
             concat_rows(&parts, |i| files[i].display().to_string())?
         }
-        Some(Transformation::ReadDelimited(d)) => {
-            read_delimited(&file, &files, d.as_ref().unwrap_or(&ReadDelimited::default()), options)?
-        }
+        Some(Transformation::ReadDelimited(d)) => read_delimited(
+            &file,
+            &files,
+            d.as_ref().unwrap_or(&ReadDelimited::default()),
+            options,
+        )?,
         Some(other) => return Err(not_first(&file, other)),
         None => read_delimited(&file, &files, &ReadDelimited::default(), options)?,
     };
@@ -347,7 +352,8 @@ fn expand_paths(file: &Path, base: &Path, items: &[PathItem]) -> Result<Vec<Path
                 vec![joined]
             }
             PathEntry::Folder(_) => {
-                let listing = std::fs::read_dir(&joined).map_err(|e| AutotabError::io(&joined, e))?;
+                let listing =
+                    std::fs::read_dir(&joined).map_err(|e| AutotabError::io(&joined, e))?;
                 let mut inside: Vec<PathBuf> = listing
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| p.is_file() && !is_hidden_or_definition(p))
@@ -405,7 +411,11 @@ fn read_delimited(
     options: &LoadOptions,
 ) -> Result<Dataset> {
     refuse_path_column(file, d.include_path_column)?;
-    let _ = (d.empty_as_string, d.infer_column_types, d.support_multi_line);
+    let _ = (
+        d.empty_as_string,
+        d.infer_column_types,
+        d.support_multi_line,
+    );
     let delimiter = match d.delimiter.as_deref() {
         None => options.delimiter,
         Some("\\t") | Some("tab") | Some("\t") => Some(b'\t'),
@@ -445,11 +455,11 @@ fn read_delimited(
                     Some(h) if trim_line(h) == trim_line(head) => rest.to_vec(),
                     Some(_) => {
                         return Err(AutotabError::data(format!(
-                            "{}: {} has a different header from {} (header: all_files_same_headers)",
-                            file.display(),
-                            path.display(),
-                            files[0].display()
-                        )))
+                        "{}: {} has a different header from {} (header: all_files_same_headers)",
+                        file.display(),
+                        path.display(),
+                        files[0].display()
+                    )))
                     }
                 }
             }
@@ -458,7 +468,11 @@ fn read_delimited(
         if i == 0 && header == Header::NoHeader {
             let n = field_count(&body, delimiter.unwrap_or(b','));
             let names: Vec<String> = (1..=n).map(|k| format!("Column{k}")).collect();
-            joined.extend(names.join(&char::from(delimiter.unwrap_or(b',')).to_string()).bytes());
+            joined.extend(
+                names
+                    .join(&char::from(delimiter.unwrap_or(b',')).to_string())
+                    .bytes(),
+            );
             joined.push(b'\n');
         }
         joined.extend_from_slice(&body);
@@ -478,9 +492,11 @@ fn decode(path: &Path, raw: Vec<u8>, encoding: Encoding) -> Result<Vec<u8>> {
     };
     match encoding {
         Encoding::Utf8 | Encoding::Ascii | Encoding::Utf8bom => Ok(raw),
-        Encoding::Latin1 | Encoding::Iso88591 => {
-            Ok(raw.iter().map(|&b| char::from(b)).collect::<String>().into_bytes())
-        }
+        Encoding::Latin1 | Encoding::Iso88591 => Ok(raw
+            .iter()
+            .map(|&b| char::from(b))
+            .collect::<String>()
+            .into_bytes()),
         Encoding::Utf16 | Encoding::Windows1252 => Err(AutotabError::data(format!(
             "{}: encoding {encoding:?} is not supported; convert the file to UTF-8",
             path.display()
@@ -630,7 +646,9 @@ mod tests {
             ])
             .expect("frame");
             let file = std::fs::File::create(parts.join(name)).expect("create");
-            pl::ParquetWriter::new(file).finish(&mut frame).expect("write parquet");
+            pl::ParquetWriter::new(file)
+                .finish(&mut frame)
+                .expect("write parquet");
         }
         write(
             dir.path(),
@@ -646,7 +664,10 @@ mod tests {
     fn bad_definitions_are_clear_errors() {
         let dir = tempfile::tempdir().expect("dir");
         let err = load_mltable(dir.path(), &LoadOptions::default()).expect_err("no file");
-        assert!(err.to_string().contains("must hold an MLTable file"), "{err}");
+        assert!(
+            err.to_string().contains("must hold an MLTable file"),
+            "{err}"
+        );
         write(dir.path(), "d.csv", "a\n1\n");
         let cases = [
             ("paths:\n  - file: ./missing.csv\n", "does not exist"),

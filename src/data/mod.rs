@@ -197,11 +197,7 @@ pub fn concat_rows(parts: &[Dataset], describe: impl Fn(usize) -> String) -> Res
         let mut values = col.values.clone();
         for (i, part) in parts.iter().enumerate().skip(1) {
             let other = part.column(&col.name).ok_or_else(|| {
-                AutotabError::data(format!(
-                    "{}: column '{}' is missing",
-                    describe(i),
-                    col.name
-                ))
+                AutotabError::data(format!("{}: column '{}' is missing", describe(i), col.name))
             })?;
             values = append_values(values, &other.values);
         }

@@ -211,8 +211,11 @@ impl Encoder {
                 other => return Err(other.unfit(column, kind)),
             };
             if let Some(fill) = fill {
-                let filled =
-                    ColumnValues::Text((0..n).map(|i| cells.key(i).or(Some(fill.clone()))).collect());
+                let filled = ColumnValues::Text(
+                    (0..n)
+                        .map(|i| cells.key(i).or(Some(fill.clone())))
+                        .collect(),
+                );
                 let inner = Encoder::fit(column, &filled, plan, impute, None)?;
                 return Ok(Encoder::Filled {
                     fill,
@@ -237,7 +240,9 @@ impl Encoder {
                 let train_missing = n - present.len();
                 let fill = match (impute, imputation) {
                     (false, _) => None,
-                    (true, Some(imputation)) => Some(numeric_fill(imputation, &column, &mut present)?),
+                    (true, Some(imputation)) => {
+                        Some(numeric_fill(imputation, &column, &mut present)?)
+                    }
                     (true, None) => Some(median(&mut present).unwrap_or(0.0)),
                 };
                 Ok(Encoder::Numeric {

@@ -714,28 +714,53 @@ mod tests {
             -1.0
         );
         let data3 = data.select_rows(&[0, 1, 2, 3, 3]);
-        let f = fit_featurizer(&s, &data3, &config_with(&[("age", Imputation::MostFrequent)]))
-            .expect("fit");
+        let f = fit_featurizer(
+            &s,
+            &data3,
+            &config_with(&[("age", Imputation::MostFrequent)]),
+        )
+        .expect("fit");
         assert_eq!(f.transform(&data3).expect("transform")[[1, 0]], 40.0);
 
         // A categorical column's missing cell takes the most frequent category (red): no
         // "(missing)" column, and the missing row is one-hot as red.
-        let f = fit_featurizer(&s, &data, &config_with(&[("color", Imputation::MostFrequent)]))
-            .expect("fit");
+        let f = fit_featurizer(
+            &s,
+            &data,
+            &config_with(&[("color", Imputation::MostFrequent)]),
+        )
+        .expect("fit");
         assert!(!f.feature_names().iter().any(|n| n == "color=(missing)"));
         let x = f.transform(&data).expect("transform");
-        let red = f.feature_names().iter().position(|n| n == "color=red").expect("red");
+        let red = f
+            .feature_names()
+            .iter()
+            .position(|n| n == "color=red")
+            .expect("red");
         assert_eq!(x[[3, red]], 1.0);
-        assert!(f.steps().iter().any(|l| l.contains("color: most_frequent")), "{:?}", f.steps());
+        assert!(
+            f.steps().iter().any(|l| l.contains("color: most_frequent")),
+            "{:?}",
+            f.steps()
+        );
 
         let f = fit_featurizer(
             &s,
             &data,
-            &config_with(&[("color", Imputation::Constant { fill_value: "green".into() })]),
+            &config_with(&[(
+                "color",
+                Imputation::Constant {
+                    fill_value: "green".into(),
+                },
+            )]),
         )
         .expect("fit");
         let x = f.transform(&data).expect("transform");
-        let green = f.feature_names().iter().position(|n| n == "color=green").expect("green");
+        let green = f
+            .feature_names()
+            .iter()
+            .position(|n| n == "color=green")
+            .expect("green");
         assert_eq!(x[[3, green]], 1.0);
         assert_eq!(x[[0, green]], 0.0);
 
@@ -743,10 +768,19 @@ mod tests {
         let f = fit_featurizer(
             &s,
             &data,
-            &config_with(&[("smoker", Imputation::Constant { fill_value: "yes".into() })]),
+            &config_with(&[(
+                "smoker",
+                Imputation::Constant {
+                    fill_value: "yes".into(),
+                },
+            )]),
         )
         .expect("fit");
-        let smoker = f.feature_names().iter().position(|n| n == "smoker").expect("smoker");
+        let smoker = f
+            .feature_names()
+            .iter()
+            .position(|n| n == "smoker")
+            .expect("smoker");
         assert_eq!(f.transform(&data).expect("transform")[[2, smoker]], 1.0);
     }
 
@@ -768,10 +802,17 @@ mod tests {
         let s = schema(&numeric, "y");
         let off = FeaturizerConfig {
             mode: FeaturizationMode::Off,
-            ..config_with(&[("age", Imputation::Median), ("smoker", Imputation::MostFrequent)])
+            ..config_with(&[
+                ("age", Imputation::Median),
+                ("smoker", Imputation::MostFrequent),
+            ])
         };
         let f = fit_featurizer(&s, &numeric, &off).expect("fit");
-        assert!(f.transform(&numeric).expect("transform").iter().all(|v| v.is_finite()));
+        assert!(f
+            .transform(&numeric)
+            .expect("transform")
+            .iter()
+            .all(|v| v.is_finite()));
     }
 
     #[test]

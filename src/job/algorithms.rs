@@ -26,7 +26,10 @@ const AZURE_NAMES: &[(&str, Meaning)] = &[
     ("xgboostregressor", ours(Algorithm::GradientBoosting, true)),
     ("randomforest", ours(Algorithm::RandomForest, false)),
     ("extremerandomtrees", ours(Algorithm::ExtraTrees, false)),
-    ("logisticregression", ours(Algorithm::LogisticRegression, false)),
+    (
+        "logisticregression",
+        ours(Algorithm::LogisticRegression, false),
+    ),
     ("knn", ours(Algorithm::KNearestNeighbors, false)),
     ("linearsvm", ours(Algorithm::LinearSvm, false)),
     ("svm", ours(Algorithm::LinearSvm, true)),
@@ -57,7 +60,9 @@ const fn ours(algorithm: Algorithm, stand_in: bool) -> Meaning {
 }
 
 fn normalize(name: &str) -> String {
-    name.trim().to_ascii_lowercase().replace(['_', '-', ' '], "")
+    name.trim()
+        .to_ascii_lowercase()
+        .replace(['_', '-', ' '], "")
 }
 
 /// A resolved allowed/blocked list.
@@ -170,8 +175,14 @@ mod tests {
                 Algorithm::KNearestNeighbors
             ]
         );
-        assert!(list.notes.iter().any(|n| n.contains("TabnetClassifier") && n.contains("skipped")));
-        assert!(list.notes.iter().any(|n| n.contains("gradient_boosting runs as")));
+        assert!(list
+            .notes
+            .iter()
+            .any(|n| n.contains("TabnetClassifier") && n.contains("skipped")));
+        assert!(list
+            .notes
+            .iter()
+            .any(|n| n.contains("gradient_boosting runs as")));
         let blocked =
             resolve_algorithms("blocked", &names(&["MultinomialNaiveBayes", "SGD"]), false)
                 .unwrap();
@@ -184,10 +195,19 @@ mod tests {
 
     #[test]
     fn unknown_names_suggest_the_closest() {
-        let err = resolve_algorithms("training.allowed_training_algorithms", &names(&["RandomForrest"]), true)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("training.allowed_training_algorithms: unknown algorithm 'RandomForrest'"), "{err}");
+        let err = resolve_algorithms(
+            "training.allowed_training_algorithms",
+            &names(&["RandomForrest"]),
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "training.allowed_training_algorithms: unknown algorithm 'RandomForrest'"
+            ),
+            "{err}"
+        );
         assert!(err.contains("did you mean RandomForest?"), "{err}");
     }
 }

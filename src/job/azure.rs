@@ -281,7 +281,10 @@ impl<'de> Deserialize<'de> for DataInput {
                     ..DataInput::default()
                 })
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<DataInput, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<DataInput, A::Error> {
                 let i = Inner::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(DataInput {
                     path: i.path,
@@ -325,7 +328,10 @@ fn featurization<'de, D: Deserializer<'de>>(
                 ..AzureFeaturization::default()
             }))
         }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<Self::Value, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
             let i = Inner::deserialize(de::value::MapAccessDeserializer::new(map))?;
             Ok(Some(AzureFeaturization {
                 mode: i.mode,
@@ -386,7 +392,10 @@ impl<'de> Deserialize<'de> for Lags {
                     Err(E::invalid_value(de::Unexpected::Str(v), &self))
                 }
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Lags, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Lags, A::Error> {
                 let mut lags = Vec::new();
                 while let Some(l) = seq.next_element::<usize>()? {
                     lags.push(l);
@@ -409,7 +418,10 @@ impl<'de> Deserialize<'de> for OneOrMany {
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<OneOrMany, E> {
                 Ok(OneOrMany(vec![v.to_string()]))
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<OneOrMany, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<OneOrMany, A::Error> {
                 let mut names = Vec::new();
                 while let Some(n) = seq.next_element::<String>()? {
                     names.push(n);
@@ -465,7 +477,11 @@ impl AzureJob {
             ("test_data", &self.test_data),
         ] {
             if let Some(input) = input {
-                notes.ack(&input.mode, &format!("{key}.mode"), "ignored, files are read in place");
+                notes.ack(
+                    &input.mode,
+                    &format!("{key}.mode"),
+                    "ignored, files are read in place",
+                );
                 let _ = &input.description;
             }
         }
@@ -480,23 +496,71 @@ impl AzureJob {
             spec.metric = Some(Metric::parse(m).map_err(at("primary_metric"))?);
         }
         spec.validation = validation_choice(&self)?;
-        notes.ack(&self.schema, "$schema", "not fetched; autotab checks every key itself");
+        notes.ack(
+            &self.schema,
+            "$schema",
+            "not fetched; autotab checks every key itself",
+        );
         let _ = &self.job_type;
         notes.ack(&self.name, "name", "ignored; runs get their own ids");
-        notes.ack(&self.display_name, "display_name", "ignored; runs get their own ids");
-        notes.ack(&self.tags, "tags", "ignored on the run (tag a registered model with --tag)");
+        notes.ack(
+            &self.display_name,
+            "display_name",
+            "ignored; runs get their own ids",
+        );
+        notes.ack(
+            &self.tags,
+            "tags",
+            "ignored on the run (tag a registered model with --tag)",
+        );
         notes.ack(&self.properties, "properties", "ignored");
         notes.ack(&self.compute, "compute", "ignored, runs on this machine");
         notes.ack(&self.identity, "identity", "ignored, runs on this machine");
-        notes.ack(&self.resources, "resources", "ignored, runs on this machine");
-        notes.ack(&self.queue_settings, "queue_settings", "ignored, runs on this machine");
-        notes.ack(&self.outputs, "outputs", "ignored; the model bundle goes to the workspace or --output");
-        notes.ack(&self.environment_variables, "environment_variables", "ignored");
-        notes.ack(&self.log_verbosity, "log_verbosity", "ignored; autotab prints its own progress (--quiet for less)");
-        notes.ack(&self.test_data_size, "test_data_size", "not supported; give test_data instead (no test split is made)");
-        notes.ack(&self.cv_split_column_names, "cv_split_column_names", "not supported; autotab makes its own folds");
-        notes.ack(&self.weight_column_name, "weight_column_name", "not supported; rows are not weighted");
-        notes.ack(&self.positive_label, "positive_label", "ignored; metrics average over classes");
+        notes.ack(
+            &self.resources,
+            "resources",
+            "ignored, runs on this machine",
+        );
+        notes.ack(
+            &self.queue_settings,
+            "queue_settings",
+            "ignored, runs on this machine",
+        );
+        notes.ack(
+            &self.outputs,
+            "outputs",
+            "ignored; the model bundle goes to the workspace or --output",
+        );
+        notes.ack(
+            &self.environment_variables,
+            "environment_variables",
+            "ignored",
+        );
+        notes.ack(
+            &self.log_verbosity,
+            "log_verbosity",
+            "ignored; autotab prints its own progress (--quiet for less)",
+        );
+        notes.ack(
+            &self.test_data_size,
+            "test_data_size",
+            "not supported; give test_data instead (no test split is made)",
+        );
+        notes.ack(
+            &self.cv_split_column_names,
+            "cv_split_column_names",
+            "not supported; autotab makes its own folds",
+        );
+        notes.ack(
+            &self.weight_column_name,
+            "weight_column_name",
+            "not supported; rows are not weighted",
+        );
+        notes.ack(
+            &self.positive_label,
+            "positive_label",
+            "ignored; metrics average over classes",
+        );
         if let Some(limits) = &self.limits {
             apply_limits(&mut spec, limits, &mut notes)?;
         }
@@ -535,7 +599,10 @@ impl AzureJob {
                 (None, Some(n)) => (key.to_string(), n),
                 (None, None) => continue,
             };
-            let AlgorithmList { algorithms, notes: n } = resolve_algorithms(&key, names, allowed)?;
+            let AlgorithmList {
+                algorithms,
+                notes: n,
+            } = resolve_algorithms(&key, names, allowed)?;
             notes.0.extend(n);
             if allowed {
                 spec.training.allowed = Some(algorithms);
@@ -559,8 +626,13 @@ impl AzureJob {
 /// Resolves a data input's path against the job file's folder; remote data is refused.
 fn resolve(base: &Path, key: &str, input: &DataInput) -> Result<PathBuf> {
     let raw = input.path.trim();
-    let remote = ["azureml:", "http://", "https://", "wasbs://", "abfss://", "adl://"];
-    if remote.iter().any(|r| raw.to_ascii_lowercase().starts_with(r)) {
+    let remote = [
+        "azureml:", "http://", "https://", "wasbs://", "abfss://", "adl://",
+    ];
+    if remote
+        .iter()
+        .any(|r| raw.to_ascii_lowercase().starts_with(r))
+    {
         return Err(AutotabError::config(format!(
             "{key}.path: remote data ('{raw}') is not supported; point at a local file or MLTable folder"
         )));
@@ -570,7 +642,11 @@ fn resolve(base: &Path, key: &str, input: &DataInput) -> Result<PathBuf> {
         return Err(AutotabError::config(format!("{key}.path: empty path")));
     }
     let path = PathBuf::from(raw);
-    let path = if path.is_absolute() { path } else { base.join(path) };
+    let path = if path.is_absolute() {
+        path
+    } else {
+        base.join(path)
+    };
     let _ = &input.input_type;
     Ok(path)
 }
@@ -623,19 +699,33 @@ fn apply_limits(spec: &mut JobSpec, l: &AzureLimits, notes: &mut Notes) -> Resul
     }
     if let Some(score) = l.exit_score {
         if !score.is_finite() {
-            return Err(AutotabError::config("limits.exit_score: must be a finite number"));
+            return Err(AutotabError::config(
+                "limits.exit_score: must be a finite number",
+            ));
         }
         spec.limits.exit_score = Some(score);
         notes.0.push(format!(
             "limits.exit_score: {score} is kept in the job; the search does not stop on it yet"
         ));
     }
-    notes.ack(&l.max_cores_per_trial, "limits.max_cores_per_trial", "ignored; each trial runs on one thread of the pool (max_concurrent_trials)");
-    notes.ack(&l.max_nodes, "limits.max_nodes", "ignored, runs on this machine");
+    notes.ack(
+        &l.max_cores_per_trial,
+        "limits.max_cores_per_trial",
+        "ignored; each trial runs on one thread of the pool (max_concurrent_trials)",
+    );
+    notes.ack(
+        &l.max_nodes,
+        "limits.max_nodes",
+        "ignored, runs on this machine",
+    );
     Ok(())
 }
 
-fn apply_featurization(spec: &mut JobSpec, f: &AzureFeaturization, notes: &mut Notes) -> Result<()> {
+fn apply_featurization(
+    spec: &mut JobSpec,
+    f: &AzureFeaturization,
+    notes: &mut Notes,
+) -> Result<()> {
     let mode = f.mode.unwrap_or(Mode::Auto);
     spec.featurization.mode = match mode {
         Mode::Off => FeaturizationMode::Off,
@@ -667,7 +757,9 @@ fn apply_featurization(spec: &mut JobSpec, f: &AzureFeaturization, notes: &mut N
             let key = format!("featurization.transformer_params.imputer[{i}]");
             let imputation = imputation(&key, entry.parameters.as_ref())?;
             if entry.fields.is_empty() {
-                return Err(AutotabError::config(format!("{key}.fields: name at least one column")));
+                return Err(AutotabError::config(format!(
+                    "{key}.fields: name at least one column"
+                )));
             }
             for column in &entry.fields {
                 if column == &spec.data.label {
@@ -683,8 +775,16 @@ fn apply_featurization(spec: &mut JobSpec, f: &AzureFeaturization, notes: &mut N
                 });
             }
         }
-        notes.ack(&params.hash_one_hot_encoder, "featurization.transformer_params.hash_one_hot_encoder", "ignored; autotab frequency-encodes high-cardinality categories");
-        notes.ack(&params.tf_idf, "featurization.transformer_params.tf_idf", "ignored; autotab uses hashed word counts for text");
+        notes.ack(
+            &params.hash_one_hot_encoder,
+            "featurization.transformer_params.hash_one_hot_encoder",
+            "ignored; autotab frequency-encodes high-cardinality categories",
+        );
+        notes.ack(
+            &params.tf_idf,
+            "featurization.transformer_params.tf_idf",
+            "ignored; autotab uses hashed word counts for text",
+        );
     }
     for t in f.blocked_transformers.iter().flatten() {
         match t {
@@ -700,8 +800,16 @@ fn apply_featurization(spec: &mut JobSpec, f: &AzureFeaturization, notes: &mut N
             )),
         }
     }
-    notes.ack(&f.enable_dnn_featurization, "featurization.enable_dnn_featurization", "ignored; autotab has no DNN featurization");
-    notes.ack(&f.dataset_language, "featurization.dataset_language", "ignored; text is split into words whatever the language");
+    notes.ack(
+        &f.enable_dnn_featurization,
+        "featurization.enable_dnn_featurization",
+        "ignored; autotab has no DNN featurization",
+    );
+    notes.ack(
+        &f.dataset_language,
+        "featurization.dataset_language",
+        "ignored; text is split into words whatever the language",
+    );
     Ok(())
 }
 
@@ -749,11 +857,31 @@ fn apply_training(spec: &mut JobSpec, t: &AzureTraining, notes: &mut Notes) {
             notes.0.push("training.enable_model_explainability: not available yet; no explanations are computed".into());
         }
     }
-    notes.ack(&t.enable_onnx_compatible_models, "training.enable_onnx_compatible_models", "ignored; models are saved as autotab bundles");
-    notes.ack(&t.ensemble_model_download_timeout_minutes, "training.ensemble_model_download_timeout_minutes", "ignored; nothing is downloaded");
-    notes.ack(&t.stack_ensemble_settings, "training.stack_ensemble_settings", "ignored; no stacking ensemble yet");
-    notes.ack(&t.training_mode, "training.training_mode", "ignored, runs on this machine");
-    notes.ack(&t.enable_dnn_training, "training.enable_dnn_training", "ignored; autotab has no DNN learners");
+    notes.ack(
+        &t.enable_onnx_compatible_models,
+        "training.enable_onnx_compatible_models",
+        "ignored; models are saved as autotab bundles",
+    );
+    notes.ack(
+        &t.ensemble_model_download_timeout_minutes,
+        "training.ensemble_model_download_timeout_minutes",
+        "ignored; nothing is downloaded",
+    );
+    notes.ack(
+        &t.stack_ensemble_settings,
+        "training.stack_ensemble_settings",
+        "ignored; no stacking ensemble yet",
+    );
+    notes.ack(
+        &t.training_mode,
+        "training.training_mode",
+        "ignored, runs on this machine",
+    );
+    notes.ack(
+        &t.enable_dnn_training,
+        "training.enable_dnn_training",
+        "ignored; autotab has no DNN learners",
+    );
 }
 
 fn forecasting_spec(f: &AzureForecasting) -> ForecastingSpec {

@@ -147,7 +147,10 @@ seed: 7
         assert_eq!(spec.data.training.path, PathBuf::from("/jobs/data/hf.csv"));
         assert_eq!(spec.data.label, "DEATH_EVENT");
         assert_eq!(spec.metric, Some(Metric::AucWeighted));
-        assert_eq!(spec.validation, ValidationChoice::CrossValidation { folds: 5 });
+        assert_eq!(
+            spec.validation,
+            ValidationChoice::CrossValidation { folds: 5 }
+        );
         assert_eq!(spec.limits.timeout, Duration::from_secs(90));
         assert_eq!(spec.limits.max_trials, Some(30));
         assert_eq!(spec.limits.max_concurrent_trials, 3);
@@ -191,7 +194,10 @@ forecasting:
   frequency: W-THU
 "#;
         let LoadedJob { spec, notes } = parse(text).unwrap();
-        assert_eq!(spec.data.test.as_ref().unwrap().path, PathBuf::from("/jobs/./test"));
+        assert_eq!(
+            spec.data.test.as_ref().unwrap().path,
+            PathBuf::from("/jobs/./test")
+        );
         assert_eq!(spec.validation, ValidationChoice::Auto);
         assert_eq!(spec.limits.exit_score, Some(0.92));
         assert_eq!(spec.featurization.mode, FeaturizationMode::Auto);
@@ -203,7 +209,9 @@ forecasting:
         assert_eq!(spec.featurization.imputers[0].column, "job");
         assert_eq!(
             spec.featurization.imputers[1].imputation,
-            Imputation::Constant { fill_value: "0".into() }
+            Imputation::Constant {
+                fill_value: "0".into()
+            }
         );
         assert_eq!(
             spec.featurization.blocked_transformers,
@@ -212,7 +220,10 @@ forecasting:
         assert!(!spec.training.enable_vote_ensemble);
         assert_eq!(
             spec.training.allowed,
-            Some(vec![Algorithm::GradientBoosting, Algorithm::LogisticRegression])
+            Some(vec![
+                Algorithm::GradientBoosting,
+                Algorithm::LogisticRegression
+            ])
         );
         let forecasting = spec.forecasting.unwrap();
         assert_eq!(forecasting.forecast_horizon, Some(AutoOr::Value(20)));
@@ -228,7 +239,10 @@ forecasting:
             "'y' is the label",
             "enable_model_explainability: not available yet",
         ] {
-            assert!(notes.iter().any(|n| n.contains(expected)), "{expected} not in {notes:#?}");
+            assert!(
+                notes.iter().any(|n| n.contains(expected)),
+                "{expected} not in {notes:#?}"
+            );
         }
     }
 
@@ -239,9 +253,13 @@ forecasting:
             err.starts_with("limits.timout_minutes: unknown key; did you mean timeout_minutes?"),
             "{err}"
         );
-        let err = error(&format!("{MINIMAL}training:\n  enable_vote_ensembel: false\n"));
+        let err = error(&format!(
+            "{MINIMAL}training:\n  enable_vote_ensembel: false\n"
+        ));
         assert!(
-            err.starts_with("training.enable_vote_ensembel: unknown key; did you mean enable_vote_ensemble?"),
+            err.starts_with(
+                "training.enable_vote_ensembel: unknown key; did you mean enable_vote_ensemble?"
+            ),
             "{err}"
         );
         let err = error(&format!(
@@ -260,17 +278,26 @@ forecasting:
     #[test]
     fn wrong_types_name_the_path() {
         let err = error(&format!("{MINIMAL}limits: 5\n"));
-        assert!(err.starts_with("limits: invalid type: integer `5`"), "{err}");
+        assert!(
+            err.starts_with("limits: invalid type: integer `5`"),
+            "{err}"
+        );
         assert!(err.contains("expected a mapping"), "{err}");
         let err = error(&format!("{MINIMAL}featurization: {{mode: 5}}\n"));
-        assert!(err.starts_with("featurization.mode: unknown value '5'"), "{err}");
+        assert!(
+            err.starts_with("featurization.mode: unknown value '5'"),
+            "{err}"
+        );
         assert!(err.contains("auto, off, custom"), "{err}");
         let err = error(&format!("{MINIMAL}featurization: {{mode: cusom}}\n"));
         assert!(err.contains("Did you mean custom?"), "{err}");
         let err = error(&format!("{MINIMAL}limits: {{max_trials: many}}\n"));
         assert!(err.starts_with("limits.max_trials: invalid type"), "{err}");
         let err = error(&format!("{MINIMAL}n_cross_validations: sometimes\n"));
-        assert!(err.starts_with("n_cross_validations:") && err.contains("`auto` or a whole number"), "{err}");
+        assert!(
+            err.starts_with("n_cross_validations:") && err.contains("`auto` or a whole number"),
+            "{err}"
+        );
         let err = error(&format!("{MINIMAL}limits: {{timeout_minutes: 1e300}}\n"));
         assert!(err.contains("limits.timeout_minutes is too long"), "{err}");
         let err = error(&format!("{MINIMAL}task: clasification\n"));
@@ -285,10 +312,15 @@ forecasting:
 
     #[test]
     fn featurization_as_a_plain_word() {
-        let spec = parse(&format!("{MINIMAL}featurization: off\n")).unwrap().spec;
+        let spec = parse(&format!("{MINIMAL}featurization: off\n"))
+            .unwrap()
+            .spec;
         assert_eq!(spec.featurization.mode, FeaturizationMode::Off);
         let err = error(&format!("{MINIMAL}featurization: none\n"));
-        assert!(err.starts_with("featurization: unknown value 'none'"), "{err}");
+        assert!(
+            err.starts_with("featurization: unknown value 'none'"),
+            "{err}"
+        );
     }
 
     proptest::proptest! {

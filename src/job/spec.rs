@@ -415,14 +415,18 @@ impl JobSpec {
             self.featurization.mode = mode;
         }
         if let Some(names) = o.allowed_algorithms {
-            let AlgorithmList { algorithms, notes: n } =
-                resolve_algorithms("--allowed-algorithms", &names, true)?;
+            let AlgorithmList {
+                algorithms,
+                notes: n,
+            } = resolve_algorithms("--allowed-algorithms", &names, true)?;
             self.training.allowed = Some(algorithms);
             notes.extend(n);
         }
         if let Some(names) = o.blocked_algorithms {
-            let AlgorithmList { algorithms, notes: n } =
-                resolve_algorithms("--blocked-algorithms", &names, false)?;
+            let AlgorithmList {
+                algorithms,
+                notes: n,
+            } = resolve_algorithms("--blocked-algorithms", &names, false)?;
             self.training.blocked = algorithms;
             notes.extend(n);
         }
@@ -596,6 +600,9 @@ mod tests {
         assert!(checked_duration("t", 1e300).is_err());
         assert!(checked_duration("t", f64::NAN).is_err());
         assert!(checked_duration("t", -1.0).is_err());
-        assert_eq!(checked_duration("t", 90.0).unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            checked_duration("t", 90.0).unwrap(),
+            Duration::from_secs(90)
+        );
     }
 }
