@@ -60,13 +60,13 @@ fn bank_marketing_job_runs_as_azure_wrote_it_and_scores_its_test_data() {
             .unwrap_or_else(|| panic!("{metric} in {test}"));
         assert!((0.0..=1.0).contains(&v), "{metric} = {v}");
     }
-    // The test metrics are in the run record.
+    // The test metrics are in the run record, and only the allowed algorithms were searched.
     let run_id = summary["run_id"].as_str().unwrap().to_string();
     let shown = succeed(autotab(&ws).args(["runs", "show", &run_id]));
     assert!(shown.contains("test_accuracy"), "{shown}");
-    // Only the allowed algorithms were searched.
-    let algorithms = succeed(autotab(&ws).args(["runs", "show", &run_id]));
-    assert!(!algorithms.contains("RandomForest"), "{algorithms}");
+    for other in ["RandomForest", "ExtremeRandomTrees", "KNN", "DecisionTree"] {
+        assert!(!shown.contains(other), "{other} was searched:\n{shown}");
+    }
 }
 
 #[test]
@@ -201,8 +201,7 @@ fn register_name_is_checked_before_training() {
         stderr.contains("model name 'no good/name' is invalid"),
         "{stderr}"
     );
-    assert!(!stdout.contains("trials:"), "it trained first:\n{stdout}");
-    assert!(!ws.workspace().join("artifacts").exists() || !stdout.contains("run:"));
+    assert!(!stdout.contains("run:"), "it trained first:\n{stdout}");
 }
 
 #[test]
