@@ -148,8 +148,8 @@ fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
         .to_string();
     let mut spec = JobSpec::new(dir.join("train.csv"), label.clone());
     spec.experiment = "benchmark".into();
-    spec.timeout = Duration::from_secs_f64(budget);
-    spec.max_concurrent_trials = concurrent;
+    spec.limits.timeout = Duration::from_secs_f64(budget);
+    spec.limits.max_concurrent_trials = concurrent;
     let (task_enum, metric) = match task {
         "binary" | "multiclass" => (Task::Classification, Metric::AucWeighted),
         "regression" => (Task::Regression, Metric::R2),
@@ -159,7 +159,9 @@ fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
     spec.metric = Some(metric);
     for col in bench["ignore_columns"].as_array().into_iter().flatten() {
         if let Some(c) = col.as_str() {
-            spec.column_kinds.insert(c.to_string(), ColumnKind::IdLike);
+            spec.featurization
+                .column_kinds
+                .insert(c.to_string(), ColumnKind::IdLike);
         }
     }
     let started = Instant::now();

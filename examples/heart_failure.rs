@@ -24,8 +24,8 @@ impl RunObserver for Progress {
 fn main() -> anyhow::Result<()> {
     let mut job = JobSpec::new("datasets/heart_failure.csv", "DEATH_EVENT");
     job.metric = Some(Metric::AucWeighted);
-    job.timeout = Duration::from_secs(30);
-    job.max_concurrent_trials = 3;
+    job.limits.timeout = Duration::from_secs(30);
+    job.limits.max_concurrent_trials = 3;
     job.experiment = "heart-failure".into();
 
     let data = load_table(

@@ -44,6 +44,8 @@ pub struct TrackedRun {
     pub model_dir: PathBuf,
     /// The registered version, when registration was asked for.
     pub registered: Option<ModelVersion>,
+    /// Metrics of the final model on the job's test data (empty without test data).
+    pub test_metrics: Vec<(Metric, f64)>,
 }
 
 /// What a completed parent run records as its outcome.
@@ -56,6 +58,9 @@ pub struct RecordedOutcome {
     pub model_path: PathBuf,
     /// The trial (or ensemble) number that was refit.
     pub best_trial: usize,
+    /// Metrics of the final model on the job's test data, by name (empty without test data).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub test_metrics: BTreeMap<String, f64>,
 }
 
 impl RecordedOutcome {
@@ -87,8 +92,8 @@ impl RunObserver for Recorder<'_> {
     fn schema(&mut self, start: &RunStart) {
         self.metric = Some(start.metric);
         let schema_json = serde_json::to_value(start.schema).unwrap_or_default();
-        let started = DataFingerprint::of_file(
-            &start.spec.training_data,
+        let started = fingerprint(
+            start.spec.data.training.path(),
             start.rows,
             start.columns,
             schema_json,
@@ -148,6 +153,30 @@ impl RunObserver for Recorder<'_> {
         }
         self.inner.message(message);
     }
+}
+
+/// The fingerprint of a training table: of its file, or for an MLTable folder of the hashes of
+/// its definition and data files in reading order.
+fn fingerprint(
+    path: &Path,
+    rows: usize,
+    columns: usize,
+    schema_json: serde_json::Value,
+) -> Result<DataFingerprint> {
+    if !crate::data::is_mltable(path) {
+        return DataFingerprint::of_file(path, rows, columns, schema_json);
+    }
+    let mut hashes = String::new();
+    for file in crate::data::mltable_files(path)? {
+        hashes.push_str(&DataFingerprint::of_file(&file, 0, 0, serde_json::Value::Null)?.sha256);
+    }
+    use sha2::Digest;
+    Ok(DataFingerprint {
+        sha256: hex::encode(sha2::Sha256::digest(hashes.as_bytes())),
+        rows,
+        columns,
+        schema_json,
+    })
 }
 
 /// The store's record of a trial.
@@ -246,6 +275,15 @@ pub fn run_tracked(
     register: Option<&Registration>,
     observer: &mut dyn RunObserver,
 ) -> Result<TrackedRun> {
+    // Read the test table up front: a bad path fails before the search, not after it.
+    let test_data = match &spec.data.test {
+        Some(source) => Some(
+            source
+                .load(&crate::data::LoadOptions::default())
+                .map_err(|e| AutotabError::data(format!("test data: {e}")))?,
+        ),
+        None => None,
+    };
     let mut recorder = Recorder {
         workspace,
         inner: observer,
@@ -279,14 +317,40 @@ pub fn run_tracked(
         }
     };
     let run_id = run_id.ok_or_else(|| AutotabError::Store("the run was never recorded".into()))?;
-    let finished = save_and_register(workspace, output, register, &run_id, &outcome);
+    let scored = match &test_data {
+        Some(data) => {
+            let metrics = crate::evaluate::test_metrics(outcome.task, outcome.metric);
+            crate::evaluate::score_table(&outcome.pipeline, data, &metrics).map_err(|e| {
+                AutotabError::data(format!(
+                    "test data {}: {e}",
+                    spec.data
+                        .test
+                        .as_ref()
+                        .map(|t| t.to_string())
+                        .unwrap_or_default()
+                ))
+            })
+        }
+        None => Ok(Vec::new()),
+    };
+    let finished = scored.and_then(|test_metrics| {
+        for (metric, value) in &test_metrics {
+            workspace.log_metric(&run_id, &format!("test_{}", metric.name()), *value)?;
+        }
+        save_and_register(workspace, output, register, &run_id, &outcome)
+            .map(|(dir, registered)| (dir, registered, test_metrics))
+    });
     match finished {
-        Ok((model_dir, registered)) => {
+        Ok((model_dir, registered, test_metrics)) => {
             workspace.log_metric(&run_id, outcome.metric.name(), outcome.winner.score)?;
             let recorded = RecordedOutcome {
                 summary: outcome.summary(),
                 model_path: model_dir.clone(),
                 best_trial: outcome.winner.index,
+                test_metrics: test_metrics
+                    .iter()
+                    .map(|(m, v)| (m.name().to_string(), *v))
+                    .collect(),
             };
             let recorded = serde_json::to_value(&recorded)
                 .map_err(|e| AutotabError::Store(format!("cannot encode the run outcome: {e}")))?;
@@ -296,6 +360,7 @@ pub fn run_tracked(
                 outcome,
                 model_dir,
                 registered,
+                test_metrics,
             })
         }
         Err(e) => {

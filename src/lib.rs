@@ -7,6 +7,7 @@ pub mod data;
 pub mod engine;
 pub mod ensemble;
 pub mod error;
+pub mod evaluate;
 pub mod experiment;
 pub mod featurize;
 pub mod job;
@@ -24,6 +25,7 @@ pub mod target;
 pub mod task;
 pub mod tracking;
 pub mod validation;
+pub mod yaml;
 
 pub use engine::{run, AutoMl, RunObserver, RunOutcome};
 pub use ensemble::Learner;

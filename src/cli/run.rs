@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -13,39 +14,40 @@ use autotab::engine::{RunObserver, RunStart};
 use autotab::ensemble::EnsembleRecord;
 use autotab::experiment::{run_tracked, Registration};
 use autotab::featurize::{FeaturizationMode, Guardrail};
-use autotab::job::{parse_duration, JobSpec};
+use autotab::job::{load_job_file, parse_duration, JobOverrides, JobSpec, LoadedJob};
 use autotab::metrics::Metric;
-use autotab::models::Algorithm;
+use autotab::registry::validate_name;
 use autotab::search::{TrialRecord, TrialStatus};
 use autotab::task::Task;
 use autotab::tracking::{RunId, RunStatus, Workspace};
 
 use super::output;
 
-/// Flags of `autotab run`.
+/// Flags of `autotab run`. Every job flag fills one field of [`JobOverrides`]; given with
+/// `--config`, flags win over the file.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Job file (YAML with Azure ML AutoML keys); flags given too override it.
+    /// Job file (YAML with Azure ML AutoML job keys); flags given too override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Training table (CSV or Parquet).
+    /// Training table (CSV, Parquet or an MLTable folder).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Label column.
     #[arg(long)]
     label: Option<String>,
     /// classification, regression (default: inferred from the label).
-    #[arg(long)]
-    task: Option<String>,
+    #[arg(long, value_parser = parse_task)]
+    task: Option<Task>,
     /// Primary metric, Azure name (AUC_weighted, accuracy, r2_score, ...).
-    #[arg(long)]
-    metric: Option<String>,
+    #[arg(long, value_parser = parse_metric)]
+    metric: Option<Metric>,
     /// Hard time budget: 90, 90s, 2m, 1h30m.
-    #[arg(long)]
-    timeout: Option<String>,
+    #[arg(long, value_parser = parse_time)]
+    timeout: Option<Duration>,
     /// Longest one trial may run.
-    #[arg(long)]
-    trial_timeout: Option<String>,
+    #[arg(long, value_parser = parse_time)]
+    trial_timeout: Option<Duration>,
     /// Most trials.
     #[arg(long)]
     max_trials: Option<usize>,
@@ -61,21 +63,24 @@ pub struct RunArgs {
     /// Separate validation table.
     #[arg(long)]
     validation_data: Option<PathBuf>,
+    /// Test table: the final model is scored on it after the run (metrics `test_<metric>`).
+    #[arg(long)]
+    test_data: Option<PathBuf>,
     /// Experiment name.
     #[arg(long)]
     experiment: Option<String>,
     /// Force a column kind: name=categorical (repeatable).
-    #[arg(long = "column-kind", value_name = "NAME=KIND")]
-    column_kinds: Vec<String>,
-    /// Only these algorithms (comma-separated).
+    #[arg(long = "column-kind", value_name = "NAME=KIND", value_parser = parse_column_kind)]
+    column_kinds: Vec<(String, ColumnKind)>,
+    /// Only these algorithms (comma-separated; Azure's names are accepted).
     #[arg(long, value_delimiter = ',')]
     allowed_algorithms: Vec<String>,
     /// Never these algorithms (comma-separated).
     #[arg(long, value_delimiter = ',')]
     blocked_algorithms: Vec<String>,
     /// Featurization: auto or off.
-    #[arg(long)]
-    featurization: Option<String>,
+    #[arg(long, value_parser = parse_featurization)]
+    featurization: Option<FeaturizationMode>,
     /// Turn experiment-level early stopping off.
     #[arg(long)]
     no_early_stopping: bool,
@@ -108,98 +113,73 @@ pub struct RunArgs {
     quiet: bool,
 }
 
-impl RunArgs {
-    fn job_spec(&self) -> anyhow::Result<JobSpec> {
-        let mut spec = match &self.config {
-            Some(path) => JobSpec::from_yaml_file(path)?,
-            None => {
-                let data = self
-                    .data
-                    .clone()
-                    .context("--data is required (or --config)")?;
-                let label = self
-                    .label
-                    .clone()
-                    .context("--label is required (or --config)")?;
-                JobSpec::new(data, label)
-            }
-        };
-        if self.config.is_some() {
-            if let Some(d) = &self.data {
-                spec.training_data = d.clone();
-            }
-            if let Some(l) = &self.label {
-                spec.label = l.clone();
-            }
-        }
-        if let Some(t) = &self.task {
-            spec.task = Some(Task::parse(t)?);
-        }
-        if let Some(m) = &self.metric {
-            spec.metric = Some(Metric::parse(m)?);
-        }
-        if let Some(t) = &self.timeout {
-            spec.timeout = parse_duration(t)?;
-        }
-        if let Some(t) = &self.trial_timeout {
-            spec.trial_timeout = Some(parse_duration(t)?);
-        }
-        if self.max_trials.is_some() {
-            spec.max_trials = self.max_trials;
-        }
-        if let Some(c) = self.max_concurrent_trials {
-            spec.max_concurrent_trials = c;
-        }
-        if self.n_cross_validations.is_some() {
-            spec.n_cross_validations = self.n_cross_validations;
-        }
-        if self.validation_size.is_some() {
-            spec.validation_size = self.validation_size;
-        }
-        if self.validation_data.is_some() {
-            spec.validation_data = self.validation_data.clone();
-        }
-        if let Some(e) = &self.experiment {
-            spec.experiment = e.clone();
-        }
-        for item in &self.column_kinds {
-            let (name, kind) = item
-                .split_once('=')
-                .with_context(|| format!("--column-kind '{item}' must be NAME=KIND"))?;
-            spec.column_kinds
-                .insert(name.to_string(), ColumnKind::parse(kind)?);
-        }
-        if !self.allowed_algorithms.is_empty() {
-            spec.allowed_algorithms = Some(parse_algorithms(&self.allowed_algorithms)?);
-        }
-        if !self.blocked_algorithms.is_empty() {
-            spec.blocked_algorithms = parse_algorithms(&self.blocked_algorithms)?;
-        }
-        if let Some(f) = &self.featurization {
-            spec.featurization = FeaturizationMode::parse(f)?;
-        }
-        if self.no_early_stopping {
-            spec.early_stopping = None;
-        } else if self.early_stopping_min_trials.is_some() || self.early_stopping_patience.is_some()
-        {
-            let mut es = spec.early_stopping.unwrap_or_default();
-            es.min_trials = self.early_stopping_min_trials.unwrap_or(es.min_trials);
-            es.patience = self.early_stopping_patience.unwrap_or(es.patience);
-            spec.early_stopping = Some(es);
-        }
-        if let Some(s) = self.seed {
-            spec.seed = s;
-        }
-        Ok(spec)
-    }
+fn parse_task(s: &str) -> Result<Task, String> {
+    Task::parse(s).map_err(|e| e.to_string())
 }
 
-fn parse_algorithms(names: &[String]) -> anyhow::Result<Vec<Algorithm>> {
-    Ok(names
-        .iter()
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| Algorithm::parse(n.trim()))
-        .collect::<autotab::Result<Vec<_>>>()?)
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    Metric::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_time(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_featurization(s: &str) -> Result<FeaturizationMode, String> {
+    FeaturizationMode::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_column_kind(s: &str) -> Result<(String, ColumnKind), String> {
+    let (name, kind) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' must be NAME=KIND"))?;
+    let kind = ColumnKind::parse(kind).map_err(|e| e.to_string())?;
+    Ok((name.to_string(), kind))
+}
+
+impl RunArgs {
+    /// The command-line values, for [`JobSpec::apply`].
+    fn overrides(&self) -> JobOverrides {
+        let list = |names: &Vec<String>| (!names.is_empty()).then(|| names.clone());
+        JobOverrides {
+            data: self.data.clone(),
+            label: self.label.clone(),
+            task: self.task,
+            metric: self.metric,
+            timeout: self.timeout,
+            trial_timeout: self.trial_timeout,
+            max_trials: self.max_trials,
+            max_concurrent_trials: self.max_concurrent_trials,
+            n_cross_validations: self.n_cross_validations,
+            validation_size: self.validation_size,
+            validation_data: self.validation_data.clone(),
+            test_data: self.test_data.clone(),
+            experiment: self.experiment.clone(),
+            column_kinds: self.column_kinds.clone(),
+            allowed_algorithms: list(&self.allowed_algorithms),
+            blocked_algorithms: list(&self.blocked_algorithms),
+            featurization: self.featurization,
+            early_stopping: self.no_early_stopping.then_some(false),
+            early_stopping_min_trials: self.early_stopping_min_trials,
+            early_stopping_patience: self.early_stopping_patience,
+            seed: self.seed,
+        }
+    }
+
+    /// The job: the file (if any) with the flags merged over it, and the notes to print.
+    fn job_spec(&self) -> anyhow::Result<(JobSpec, Vec<String>)> {
+        Ok(match &self.config {
+            Some(path) => {
+                let LoadedJob {
+                    mut spec,
+                    mut notes,
+                } = load_job_file(path)?;
+                notes.extend(spec.apply(self.overrides())?);
+                (spec, notes)
+            }
+            None => JobSpec::from_overrides(self.overrides())?,
+        })
+    }
 }
 
 /// Prints progress to stdout as the run goes, and remembers the run id for Ctrl-C.
@@ -310,7 +290,7 @@ fn cancel_on_ctrl_c(workspace: &Path, run_id: Arc<Mutex<Option<String>>>) {
 /// Runs the job in the workspace, saves (and registers) the bundle, prints the leaderboard
 /// and, with --json, the summary.
 pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> {
-    let spec = args.job_spec()?;
+    let (spec, notes) = args.job_spec()?;
     let register = match &args.register {
         Some(name) => Some(Registration {
             name: name.clone(),
@@ -319,14 +299,21 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         }),
         None => None,
     };
+    // A bad name must not cost a whole search.
+    if let Some(r) = &register {
+        validate_name(&r.name).context("--register")?;
+    }
     let workspace = Workspace::open(workspace_dir)?;
     println!(
         "autotab run: {} (label '{}', budget {:.0}s, {} concurrent trial(s))",
-        spec.training_data.display(),
-        spec.label,
-        spec.timeout.as_secs_f64(),
-        spec.max_concurrent_trials
+        spec.data.training,
+        spec.data.label,
+        spec.limits.timeout.as_secs_f64(),
+        spec.limits.max_concurrent_trials
     );
+    for note in &notes {
+        println!("  note: {note}");
+    }
     let run_id = Arc::new(Mutex::new(None));
     cancel_on_ctrl_c(workspace_dir, Arc::clone(&run_id));
     let mut printer = Printer {
@@ -366,6 +353,9 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         failed,
         outcome.stop_reason
     );
+    for (metric, value) in &tracked.test_metrics {
+        println!("test {}: {:.4}", metric.name(), value);
+    }
     println!("model saved to {}", tracked.model_dir.display());
     if let Some(v) = &tracked.registered {
         println!("registered model {}:{}", v.name, v.version);
@@ -383,6 +373,14 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
             "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
             "model_path": tracked.model_dir.display().to_string(),
         });
+        if !tracked.test_metrics.is_empty() {
+            summary["test_metrics"] = tracked
+                .test_metrics
+                .iter()
+                .map(|(m, v)| (m.name().to_string(), serde_json::json!(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
         if let Some(v) = &tracked.registered {
             summary["registered_model"] = serde_json::json!(format!("{}:{}", v.name, v.version));
         }

@@ -43,6 +43,9 @@ impl Default for LoadOptions {
 /// [`ColumnValues::Text`] (Parquet booleans as `true`/`false`, dates in ISO form).
 /// A file that is missing, unreadable, empty or has no data rows is an error naming the path.
 pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    if super::is_mltable(path) {
+        return check_not_empty(path, super::load_mltable(path, options)?);
+    }
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
@@ -53,6 +56,11 @@ pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     } else {
         load_csv(path, options)?
     };
+    check_not_empty(path, data)
+}
+
+/// Refuses a table without columns or rows, naming `path`.
+fn check_not_empty(path: &Path, data: Dataset) -> Result<Dataset> {
     if data.columns().is_empty() {
         return Err(AutotabError::data(format!(
             "{}: the file has no columns",
@@ -71,7 +79,16 @@ pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Dataset> {
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
-    let mut bytes = std::fs::read(path).map_err(|e| AutotabError::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| AutotabError::io(path, e))?;
+    read_csv_bytes(path, bytes, options)
+}
+
+/// Parses CSV text read from `path` (named in errors; an MLTable's files are joined first).
+pub(crate) fn read_csv_bytes(
+    path: &Path,
+    mut bytes: Vec<u8>,
+    options: &LoadOptions,
+) -> Result<Dataset> {
     if bytes.starts_with(UTF8_BOM) {
         bytes.drain(..UTF8_BOM.len());
     }
@@ -109,7 +126,7 @@ fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     frame_to_dataset(path, &frame, options)
 }
 
-fn load_parquet(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+pub(crate) fn load_parquet(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     let file = std::fs::File::open(path).map_err(|e| AutotabError::io(path, e))?;
     let frame = pl::ParquetReader::new(file).finish().map_err(|e| {
         AutotabError::data(format!("{}: cannot read as Parquet: {e}", path.display()))

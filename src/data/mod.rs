@@ -5,10 +5,12 @@
 //! featurizer code path serves both.
 
 mod load;
+mod mltable;
 mod schema;
 
 pub(crate) use load::parse_number;
 pub use load::{load_table, LoadOptions};
+pub use mltable::{is_mltable, load_mltable, mltable_files};
 pub use schema::{infer_schema, ColumnKind, ColumnSchema, Schema};
 pub(crate) use schema::{parse_datetime, HIGH_CARDINALITY};
 
@@ -179,6 +181,45 @@ impl Dataset {
                 })
                 .collect(),
             n_rows: indices.len(),
+        }
+    }
+}
+
+/// The rows of `parts` one after another. Columns are matched by name (every part must have
+/// the first part's columns; extra columns are dropped); a column that is numeric in one part
+/// and text in another becomes text. `describe(i)` names part `i` in errors.
+pub fn concat_rows(parts: &[Dataset], describe: impl Fn(usize) -> String) -> Result<Dataset> {
+    let Some(first) = parts.first() else {
+        return Ok(Dataset::default());
+    };
+    let mut columns = Vec::with_capacity(first.columns().len());
+    for col in first.columns() {
+        let mut values = col.values.clone();
+        for (i, part) in parts.iter().enumerate().skip(1) {
+            let other = part.column(&col.name).ok_or_else(|| {
+                AutotabError::data(format!("{}: column '{}' is missing", describe(i), col.name))
+            })?;
+            values = append_values(values, &other.values);
+        }
+        columns.push(Column {
+            name: col.name.clone(),
+            values,
+        });
+    }
+    Dataset::new(columns)
+}
+
+fn append_values(a: ColumnValues, b: &ColumnValues) -> ColumnValues {
+    match (a, b) {
+        (ColumnValues::Numeric(mut x), ColumnValues::Numeric(y)) => {
+            x.extend_from_slice(y);
+            ColumnValues::Numeric(x)
+        }
+        (a, b) => {
+            let text = |v: &ColumnValues| (0..v.len()).map(|i| v.text_at(i)).collect::<Vec<_>>();
+            let mut all = text(&a);
+            all.extend(text(b));
+            ColumnValues::Text(all)
         }
     }
 }

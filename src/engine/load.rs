@@ -1,7 +1,7 @@
 //! Stage 1, load: the job's tables read, the label encoded, rows without a label dropped, the
 //! task, metric and schema worked out.
 
-use crate::data::{infer_schema, load_table, Column, ColumnValues, Dataset, LoadOptions, Schema};
+use crate::data::{infer_schema, Column, ColumnValues, Dataset, LoadOptions, Schema};
 use crate::error::{AutotabError, Result};
 use crate::job::JobSpec;
 use crate::metrics::Metric;
@@ -57,18 +57,17 @@ pub(crate) struct LoadedData {
 /// Reads the training table (and the validation table, appended at the end).
 pub fn load_job_table(spec: &JobSpec) -> Result<JobTable> {
     let options = LoadOptions::default();
-    let train = load_table(&spec.training_data, &options)?;
-    let Some(valid_path) = &spec.validation_data else {
+    let train = spec.data.training.load(&options)?;
+    let Some(valid_path) = &spec.data.validation else {
         return Ok(JobTable::training(train));
     };
-    let valid = load_table(valid_path, &options)?;
+    let valid = valid_path.load(&options)?;
     let mut columns = Vec::with_capacity(train.columns().len());
     for col in train.columns() {
         let other = valid.column(&col.name).ok_or_else(|| {
             AutotabError::data(format!(
                 "{}: column '{}' of the training data is missing",
-                valid_path.display(),
-                col.name
+                valid_path, col.name
             ))
         })?;
         columns.push(Column {
@@ -102,11 +101,11 @@ pub(crate) fn prepare(spec: &JobSpec, table: JobTable) -> Result<LoadedData> {
         data,
         n_given_valid,
     } = table;
-    let label_column = data.require(&spec.label).map_err(|_| {
+    let label_column = data.require(&spec.data.label).map_err(|_| {
         AutotabError::data(format!(
             "{}: label column '{}' not found; the columns are: {}",
-            spec.training_data.display(),
-            spec.label,
+            spec.data.training,
+            spec.data.label,
             data.names().join(", ")
         ))
     })?;
@@ -127,19 +126,19 @@ pub(crate) fn prepare(spec: &JobSpec, table: JobTable) -> Result<LoadedData> {
     } else {
         data
     };
-    let features = data.without(&spec.label);
-    let schema = infer_schema(&data, &spec.label, &spec.column_kinds)?;
+    let features = data.without(&spec.data.label);
+    let schema = infer_schema(&data, &spec.data.label, &spec.featurization.column_kinds)?;
     if schema.features().next().is_none() {
         return Err(AutotabError::data(format!(
             "{}: no usable feature column (all are ID-like or constant)",
-            spec.training_data.display()
+            spec.data.training
         )));
     }
     let class_counts = class_counts(&targets, &encoding);
     Ok(LoadedData {
         data,
         features,
-        label: spec.label.clone(),
+        label: spec.data.label.clone(),
         targets,
         encoding,
         task,

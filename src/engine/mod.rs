@@ -45,8 +45,8 @@ const FINISH_MARGIN_S: f64 = 0.5;
 /// use autotab::data::{load_table, LoadOptions};
 ///
 /// let mut job = JobSpec::new("datasets/heart_failure.csv", "DEATH_EVENT");
-/// job.timeout = std::time::Duration::from_secs(20);
-/// job.max_trials = Some(4);
+/// job.limits.timeout = std::time::Duration::from_secs(20);
+/// job.limits.max_trials = Some(4);
 /// let data = load_table("datasets/heart_failure.csv".as_ref(), &LoadOptions::default())?;
 /// let outcome = AutoMl::new(job).fit(&data)?;
 /// println!("{} scored {:.3}", outcome.winner.learner, outcome.winner.score);
@@ -110,16 +110,16 @@ struct RunClock {
 
 impl RunClock {
     fn start(spec: &JobSpec) -> Result<RunClock> {
-        if spec.timeout.is_zero() {
+        if spec.limits.timeout.is_zero() {
             return Err(AutotabError::config(
                 "the timeout must be more than 0 seconds",
             ));
         }
         let start = Instant::now();
-        let hard_end = start.checked_add(spec.timeout).ok_or_else(|| {
+        let hard_end = start.checked_add(spec.limits.timeout).ok_or_else(|| {
             AutotabError::config(format!(
                 "the timeout of {:.0}s is too large for this machine's clock",
-                spec.timeout.as_secs_f64()
+                spec.limits.timeout.as_secs_f64()
             ))
         })?;
         Ok(RunClock { start, hard_end })
@@ -141,7 +141,7 @@ fn run_on(
     if data.dropped > 0 {
         observer.message(&format!(
             "dropped {} rows whose label '{}' is missing",
-            data.dropped, spec.label
+            data.dropped, spec.data.label
         ));
     }
     let plan = plan::plan(spec, &data)?;
@@ -155,7 +155,7 @@ fn run_on(
         columns: data.data.columns().len(),
     });
     observer.guardrails(&plan.guardrails);
-    let pool = worker_pool(spec.max_concurrent_trials, observer)?;
+    let pool = worker_pool(spec.limits.max_concurrent_trials, observer)?;
     let folds = folds::featurize_folds(&pool, &data, &plan, spec.seed, clock.hard_end)?;
     observer.message(&format!(
         "featurized {} fold(s) in {:.2}s: {} features",
@@ -177,7 +177,8 @@ fn run_on(
         &data.targets,
         data.metric,
         search.trials.len(),
-    );
+    )
+    .filter(|_| plan.ensembles);
     let ranked = search.ranked(data.metric);
     let finalized = finalize::finalize(
         &pool,
@@ -241,11 +242,11 @@ fn search_stage(
     observer: &mut dyn RunObserver,
 ) -> Result<SearchOutcome> {
     let settings = SearchSettings {
-        end: Some(clock.search_end(spec.timeout)),
-        trial_timeout: spec.trial_timeout,
-        max_trials: spec.max_trials,
-        early_stopping: spec.early_stopping,
-        exit_score: None,
+        end: Some(clock.search_end(spec.limits.timeout)),
+        trial_timeout: spec.limits.trial_timeout,
+        max_trials: spec.limits.max_trials,
+        early_stopping: spec.limits.early_stopping,
+        exit_score: spec.limits.exit_score,
         seed: spec.seed,
     };
     let inputs = SearchInputs {
@@ -272,7 +273,7 @@ fn search_stage(
         reasons.dedup();
         return Err(AutotabError::Budget(format!(
             "no trial completed within the {:.0}s budget ({} launched: {}); give a larger --timeout",
-            spec.timeout.as_secs_f64(),
+            spec.limits.timeout.as_secs_f64(),
             outcome.trials.len(),
             reasons.join("; ")
         )));
@@ -296,7 +297,8 @@ pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)
     let data = load::prepare(spec, load_job_table(spec)?)?;
     let plan = plan::plan(spec, &data)?;
     let (pool, _) = WorkerPool::new(
-        spec.max_concurrent_trials
+        spec.limits
+            .max_concurrent_trials
             .clamp(1, WorkerPool::max_threads()),
     )?;
     let featurizer =
@@ -307,7 +309,7 @@ pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)
         &data.targets,
         spec.seed,
     );
-    let deadline = Instant::now() + spec.timeout.max(Duration::from_secs(60));
+    let deadline = Instant::now() + spec.limits.timeout.max(Duration::from_secs(60));
     let model = match recipe.members.as_slice() {
         [(_, algorithm, params)] => refitter.fit(*algorithm, params, deadline)?,
         members => refitter.fit_weighted(members, deadline)?,

@@ -20,6 +20,8 @@ pub(crate) struct RunPlan {
     pub algorithms: Vec<Algorithm>,
     /// How raw columns become features.
     pub featurizer: FeaturizerConfig,
+    /// Whether an ensemble of the best trials may be built after the search.
+    pub ensembles: bool,
 }
 
 /// Plans the run of `spec` on `data`.
@@ -29,34 +31,15 @@ pub(crate) fn plan(spec: &JobSpec, data: &LoadedData) -> Result<RunPlan> {
         &data.features,
         (!data.class_counts.is_empty()).then_some(&data.class_counts[..]),
     );
-    let validation = validation_plan(spec, data);
+    let validation = spec.validation_plan(data.data.n_rows(), data.n_given_valid);
     check_classes_can_validate(spec, data, validation)?;
     Ok(RunPlan {
         guardrails,
         validation,
         algorithms: spec.algorithms_for(data.task)?,
-        featurizer: FeaturizerConfig {
-            mode: spec.featurization,
-            ..FeaturizerConfig::default()
-        },
+        featurizer: spec.featurization.featurizer_config(),
+        ensembles: spec.training.enable_vote_ensemble,
     })
-}
-
-/// A given validation table wins, then the job's folds, then its holdout share, then Azure's
-/// size-based default.
-fn validation_plan(spec: &JobSpec, data: &LoadedData) -> ValidationPlan {
-    match (
-        data.n_given_valid,
-        spec.n_cross_validations,
-        spec.validation_size,
-    ) {
-        (Some(n), _, _) => ValidationPlan::Given {
-            n_valid: n.min(data.data.n_rows().saturating_sub(1)),
-        },
-        (None, Some(k), _) => ValidationPlan::CrossValidation { folds: k },
-        (None, None, Some(f)) => ValidationPlan::Holdout { fraction: f },
-        (None, None, None) => ValidationPlan::default_for(data.data.n_rows()),
-    }
 }
 
 /// Every class needs rows on both sides of a split.
@@ -79,7 +62,7 @@ fn check_classes_can_validate(
     {
         Some((name, count)) => Err(AutotabError::data(format!(
             "class '{name}' of label '{}' has only {count} row(s): too few to validate",
-            spec.label
+            spec.data.label
         ))),
         None => Ok(()),
     }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::impute::{median, numeric_fill, Imputation};
 use crate::data::{parse_datetime, parse_number, ColumnValues};
 use crate::error::{AutotabError, Result};
 
@@ -62,6 +63,9 @@ pub(crate) enum Encoder {
     },
     /// Length in characters, number of words and hashed word counts.
     Text { column: String, buckets: usize },
+    /// `inner` fitted on the column with missing cells replaced by `fill` (a user-chosen
+    /// imputation of a category, date or text column); missing cells encode as `fill`.
+    Filled { fill: String, inner: Box<Encoder> },
 }
 
 /// Reads a column's cells the way the encoders need them.
@@ -114,19 +118,6 @@ fn missing_error(column: &str, row: usize) -> AutotabError {
         "featurization is off: column '{column}', row {} is missing; impute it or use featurization auto",
         row + 1
     ))
-}
-
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
 }
 
 /// Categories of a column (lowercased when `lowercase`) with their counts, most frequent
@@ -186,18 +177,52 @@ pub(crate) enum Plan {
 
 impl Encoder {
     /// Fits an encoder on the first `n` rows of `values`. `impute` is false in featurization
-    /// mode off, where a missing training value is an error.
+    /// mode off, where a missing training value is an error. `imputation` overrides the
+    /// kind's default fill of missing cells.
     pub(crate) fn fit(
         column: &str,
         values: &ColumnValues,
         plan: &Plan,
         impute: bool,
+        imputation: Option<&Imputation>,
     ) -> Result<Encoder> {
         let cells = Cells {
             name: column,
             values,
         };
         let n = values.len();
+        if let (Some(imputation), Plan::Categorical { .. } | Plan::Datetime | Plan::Text { .. }) =
+            (imputation, plan)
+        {
+            let kind = match plan {
+                Plan::Categorical { .. } => "categorical",
+                Plan::Datetime => "datetime",
+                _ => "text",
+            };
+            let fill = match imputation {
+                Imputation::MostFrequent => category_counts(&cells, n, false)
+                    .0
+                    .into_iter()
+                    .next()
+                    .map(|(k, _)| k),
+                Imputation::Constant { fill_value } => Some(fill_value.clone()),
+                // Missing dates take the median of each date part already.
+                Imputation::Median if kind == "datetime" => None,
+                other => return Err(other.unfit(column, kind)),
+            };
+            if let Some(fill) = fill {
+                let filled = ColumnValues::Text(
+                    (0..n)
+                        .map(|i| cells.key(i).or(Some(fill.clone())))
+                        .collect(),
+                );
+                let inner = Encoder::fit(column, &filled, plan, impute, None)?;
+                return Ok(Encoder::Filled {
+                    fill,
+                    inner: Box::new(inner),
+                });
+            }
+        }
         let column = column.to_string();
         match plan {
             Plan::Numeric => {
@@ -213,8 +238,15 @@ impl Encoder {
                     }
                 }
                 let train_missing = n - present.len();
+                let fill = match (impute, imputation) {
+                    (false, _) => None,
+                    (true, Some(imputation)) => {
+                        Some(numeric_fill(imputation, &column, &mut present)?)
+                    }
+                    (true, None) => Some(median(&mut present).unwrap_or(0.0)),
+                };
                 Ok(Encoder::Numeric {
-                    fill: impute.then(|| median(&mut present).unwrap_or(0.0)),
+                    fill,
                     indicator: impute && train_missing > 0,
                     train_missing,
                     column,
@@ -239,7 +271,37 @@ impl Encoder {
                     )));
                 }
                 let mapping = boolean_mapping(&counts);
-                let fill = counts.first().map(|(k, _)| mapping[&k.to_lowercase()]);
+                let most_frequent = counts.first().map(|(k, _)| mapping[&k.to_lowercase()]);
+                let fill = match imputation {
+                    None | Some(Imputation::MostFrequent) => most_frequent,
+                    Some(Imputation::Mean | Imputation::Median) => {
+                        let mut present: Vec<f64> = counts
+                            .iter()
+                            .flat_map(|(k, c)| std::iter::repeat_n(mapping[k], *c))
+                            .collect();
+                        match imputation {
+                            Some(Imputation::Mean) if !present.is_empty() => {
+                                Some(present.iter().sum::<f64>() / present.len() as f64)
+                            }
+                            _ => median(&mut present),
+                        }
+                    }
+                    Some(Imputation::Constant { fill_value }) => {
+                        let lower = fill_value.trim().to_lowercase();
+                        let value = mapping
+                            .get(&lower)
+                            .copied()
+                            .or_else(|| boolean_word(&lower))
+                            .or_else(|| parse_number(&lower));
+                        Some(value.ok_or_else(|| {
+                            AutotabError::config(format!(
+                                "imputer for column '{column}': fill_value '{fill_value}' is not one of its boolean values ({})",
+                                mapping.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ))
+                        })?)
+                    }
+                    Some(other) => return Err(other.unfit(&column, "boolean")),
+                };
                 Ok(Encoder::Boolean {
                     mapping,
                     fill: impute.then(|| fill.unwrap_or(0.0)),
@@ -299,7 +361,7 @@ impl Encoder {
             }
             Plan::Text { buckets } => Ok(Encoder::Text {
                 column,
-                buckets: (*buckets).max(1),
+                buckets: *buckets,
             }),
         }
     }
@@ -313,6 +375,7 @@ impl Encoder {
             | Encoder::Frequency { column, .. }
             | Encoder::Datetime { column, .. }
             | Encoder::Text { column, .. } => column,
+            Encoder::Filled { inner, .. } => inner.column(),
         }
     }
 
@@ -321,6 +384,7 @@ impl Encoder {
         let c = self.column();
         let mut names = Vec::new();
         match self {
+            Encoder::Filled { inner, .. } => return inner.feature_names(),
             Encoder::Numeric { indicator, .. } | Encoder::Boolean { indicator, .. } => {
                 names.push(c.to_string());
                 if *indicator {
@@ -374,8 +438,15 @@ impl Encoder {
             name: self.column(),
             values,
         };
+        if let Encoder::Filled { fill, inner } = self {
+            return match cells.key(i) {
+                None => inner.encode_row(&ColumnValues::Text(vec![Some(fill.clone())]), 0, out),
+                Some(_) => inner.encode_row(values, i, out),
+            };
+        }
         out.fill(0.0);
         match self {
+            Encoder::Filled { .. } => {}
             Encoder::Numeric {
                 column,
                 fill,
@@ -477,8 +548,10 @@ impl Encoder {
                     out[0] = text.chars().count() as f64;
                     for word in words(&text) {
                         out[1] += 1.0;
-                        let bucket = (stable_hash(&word) % *buckets as u64) as usize;
-                        out[2 + bucket] += 1.0;
+                        if *buckets > 0 {
+                            let bucket = (stable_hash(&word) % *buckets as u64) as usize;
+                            out[2 + bucket] += 1.0;
+                        }
                     }
                 }
             }
@@ -571,7 +644,7 @@ mod tests {
     #[test]
     fn numeric_median_and_indicator() {
         let values = ColumnValues::Numeric(vec![1.0, f64::NAN, 3.0, 10.0]);
-        let e = Encoder::fit("x", &values, &Plan::Numeric, true).expect("fit");
+        let e = Encoder::fit("x", &values, &Plan::Numeric, true, None).expect("fit");
         assert_eq!(e.feature_names(), vec!["x", "x__missing"]);
         let rows = encode_all(&e, &values);
         assert_eq!(rows[1], vec![3.0, 1.0]);
@@ -589,13 +662,14 @@ mod tests {
     #[test]
     fn numeric_without_imputation_rejects_missing() {
         let values = ColumnValues::Numeric(vec![1.0, f64::NAN]);
-        let err = Encoder::fit("x", &values, &Plan::Numeric, false).expect_err("missing");
+        let err = Encoder::fit("x", &values, &Plan::Numeric, false, None).expect_err("missing");
         assert!(err.to_string().contains("featurization is off"), "{err}");
         let e = Encoder::fit(
             "x",
             &ColumnValues::Numeric(vec![1.0]),
             &Plan::Numeric,
             false,
+            None,
         )
         .expect("fit");
         assert!(e.encode_row(&values, 1, &mut [0.0]).is_err());
@@ -604,7 +678,7 @@ mod tests {
     #[test]
     fn boolean_mapping_by_meaning() {
         let values = text(&[Some("No"), Some("yes"), None, Some("no")]);
-        let e = Encoder::fit("b", &values, &Plan::Boolean, true).expect("fit");
+        let e = Encoder::fit("b", &values, &Plan::Boolean, true, None).expect("fit");
         let rows = encode_all(&e, &values);
         assert_eq!(
             rows,
@@ -627,18 +701,18 @@ mod tests {
         assert_eq!(out[0], 2.0);
 
         let mf = text(&[Some("M"), Some("F"), Some("F")]);
-        let e = Encoder::fit("sex", &mf, &Plan::Boolean, true).expect("fit");
+        let e = Encoder::fit("sex", &mf, &Plan::Boolean, true, None).expect("fit");
         assert_eq!(encode_all(&e, &mf), vec![vec![1.0], vec![0.0], vec![0.0]]);
         // A fold that saw one value maps the other one to the opposite.
         let one = text(&[Some("M"), Some("M")]);
-        let e = Encoder::fit("sex", &one, &Plan::Boolean, true).expect("fit");
+        let e = Encoder::fit("sex", &one, &Plan::Boolean, true, None).expect("fit");
         assert_eq!(encode_all(&e, &mf), vec![vec![0.0], vec![1.0], vec![1.0]]);
         let yes = text(&[Some("yes")]);
-        let e = Encoder::fit("ok", &yes, &Plan::Boolean, true).expect("fit");
+        let e = Encoder::fit("ok", &yes, &Plan::Boolean, true, None).expect("fit");
         let rows = encode_all(&e, &text(&[Some("true"), Some("no"), Some("what")]));
         assert_eq!(rows, vec![vec![1.0], vec![0.0], vec![0.0]]);
         let three = text(&[Some("a"), Some("b"), Some("c")]);
-        assert!(Encoder::fit("z", &three, &Plan::Boolean, true).is_err());
+        assert!(Encoder::fit("z", &three, &Plan::Boolean, true, None).is_err());
     }
 
     #[test]
@@ -648,7 +722,7 @@ mod tests {
             max_one_hot: 5,
             top_k: 2,
         };
-        let e = Encoder::fit("c", &values, &plan, true).expect("fit");
+        let e = Encoder::fit("c", &values, &plan, true, None).expect("fit");
         assert_eq!(e.feature_names(), vec!["c=b", "c=a", "c=(missing)"]);
         let rows = encode_all(&e, &text(&[Some("a "), None, Some("zzz")]));
         assert_eq!(
@@ -664,7 +738,7 @@ mod tests {
             max_one_hot: 2,
             top_k: 1,
         };
-        let e = Encoder::fit("c", &values, &plan, true).expect("fit");
+        let e = Encoder::fit("c", &values, &plan, true, None).expect("fit");
         assert_eq!(e.feature_names(), vec!["c__frequency", "c=a"]);
         let rows = encode_all(&e, &text(&[Some("a"), Some("c"), None, Some("new")]));
         assert_eq!(
@@ -681,7 +755,7 @@ mod tests {
     #[test]
     fn datetime_parts() {
         let values = text(&[Some("2024-02-29"), None, Some("2020-01-06")]);
-        let e = Encoder::fit("d", &values, &Plan::Datetime, true).expect("fit");
+        let e = Encoder::fit("d", &values, &Plan::Datetime, true, None).expect("fit");
         assert_eq!(
             e.feature_names(),
             vec!["d__year", "d__month", "d__day", "d__weekday", "d__missing"]
@@ -690,7 +764,7 @@ mod tests {
         assert_eq!(rows[0], vec![2024.0, 2.0, 29.0, 3.0, 0.0]);
         assert_eq!(rows[1], vec![2022.0, 1.5, 17.5, 1.5, 1.0]);
         let timed = text(&[Some("2020-01-06 13:30:00"), Some("2020-01-07 00:00:00")]);
-        let e = Encoder::fit("t", &timed, &Plan::Datetime, true).expect("fit");
+        let e = Encoder::fit("t", &timed, &Plan::Datetime, true, None).expect("fit");
         assert_eq!(encode_all(&e, &timed)[0], vec![2020.0, 1.0, 6.0, 0.0, 13.0]);
         let err = e
             .encode_row(&text(&[Some("yesterday")]), 0, &mut [0.0; 5])
@@ -701,7 +775,7 @@ mod tests {
     #[test]
     fn text_features() {
         let values = text(&[Some("Good good, very good"), None]);
-        let e = Encoder::fit("r", &values, &Plan::Text { buckets: 4 }, true).expect("fit");
+        let e = Encoder::fit("r", &values, &Plan::Text { buckets: 4 }, true, None).expect("fit");
         let rows = encode_all(&e, &values);
         assert_eq!(rows[0][0], 20.0);
         assert_eq!(rows[0][1], 4.0);

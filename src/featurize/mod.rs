@@ -24,11 +24,20 @@
 //!
 //! Mode `off`: numeric and boolean columns only, no imputation; any other feature kind or a
 //! missing value is an error starting with "featurization is off".
+//!
+//! Per-column [`Imputation`]s (Azure's `transformer_params.imputer`) replace a column's default
+//! fill in either mode; `one_hot: false` (Azure's blocked `OneHotEncoder`) frequency-encodes
+//! every categorical column, and `text_hash_buckets: 0` (blocked `CountVectorizer`) keeps only
+//! the length and word count of free text.
 
 mod encode;
 mod guardrails;
+mod impute;
 
 pub use guardrails::{run_guardrails, Guardrail, GuardrailStatus};
+pub use impute::Imputation;
+
+use std::collections::BTreeMap;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -94,8 +103,13 @@ pub struct FeaturizerConfig {
     /// For high-cardinality columns, how many of the most frequent categories also get a
     /// one-hot column.
     pub high_cardinality_top_k: usize,
-    /// Number of hashed word-count buckets per free-text column.
+    /// Number of hashed word-count buckets per free-text column (0: none).
     pub text_hash_buckets: usize,
+    /// Whether categorical columns may be one-hot encoded; when `false` every categorical
+    /// column is frequency encoded only.
+    pub one_hot: bool,
+    /// Imputation chosen per column, replacing the kind's default fill.
+    pub imputers: BTreeMap<String, Imputation>,
 }
 
 impl Default for FeaturizerConfig {
@@ -105,6 +119,8 @@ impl Default for FeaturizerConfig {
             max_one_hot_categories: crate::data::HIGH_CARDINALITY,
             high_cardinality_top_k: 10,
             text_hash_buckets: 32,
+            one_hot: true,
+            imputers: BTreeMap::new(),
         }
     }
 }
@@ -117,6 +133,9 @@ pub struct FittedFeaturizer {
     feature_names: Vec<String>,
     input_columns: Vec<String>,
     dropped: Vec<(String, ColumnKind)>,
+    /// The user's imputation choices that were applied, one line per column.
+    #[serde(default)]
+    imputed: Vec<String>,
 }
 
 /// Fits a featurizer on `train` (the training rows of one fold, or all rows for the final
@@ -132,6 +151,19 @@ pub fn fit_featurizer(
         ));
     }
     let impute = config.mode == FeaturizationMode::Auto;
+    for name in config.imputers.keys() {
+        if name != &schema.label && schema.column(name).is_none() {
+            return Err(AutotabError::config(format!(
+                "imputer names column '{name}', which is not in the data; the columns are: {}",
+                schema
+                    .columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     // Check every column's kind before fitting, so that mode off reports the column that
     // cannot be used rather than a missing value met earlier.
     let mut plans = Vec::new();
@@ -152,9 +184,15 @@ pub fn fit_featurizer(
                     kind.name()
                 )))
             }
+            (FeaturizationMode::Auto, ColumnKind::Categorical) if config.one_hot => {
+                Plan::Categorical {
+                    max_one_hot: config.max_one_hot_categories,
+                    top_k: config.high_cardinality_top_k,
+                }
+            }
             (FeaturizationMode::Auto, ColumnKind::Categorical) => Plan::Categorical {
-                max_one_hot: config.max_one_hot_categories,
-                top_k: config.high_cardinality_top_k,
+                max_one_hot: 0,
+                top_k: 0,
             },
             (FeaturizationMode::Auto, ColumnKind::Datetime) => Plan::Datetime,
             (FeaturizationMode::Auto, ColumnKind::Text) => Plan::Text {
@@ -165,9 +203,21 @@ pub fn fit_featurizer(
         plans.push((column.name.as_str(), plan));
     }
     let mut encoders = Vec::with_capacity(plans.len());
+    let mut imputed = Vec::new();
     for (name, plan) in &plans {
         let values = &train.require(name)?.values;
-        encoders.push(Encoder::fit(name, values, plan, impute)?);
+        let imputation = config.imputers.get(*name);
+        if let Some(i) = imputation {
+            imputed.push(i.describe(name));
+        }
+        // A column the user chose an imputation for is imputed even in mode off.
+        encoders.push(Encoder::fit(
+            name,
+            values,
+            plan,
+            impute || imputation.is_some(),
+            imputation,
+        )?);
     }
     let feature_names: Vec<String> = encoders.iter().flat_map(|e| e.feature_names()).collect();
     if feature_names.is_empty() {
@@ -182,6 +232,7 @@ pub fn fit_featurizer(
         encoders,
         feature_names,
         dropped,
+        imputed,
     })
 }
 
@@ -245,9 +296,17 @@ impl FittedFeaturizer {
     pub fn steps(&self) -> Vec<String> {
         let mut steps = Vec::new();
         let impute = self.mode == FeaturizationMode::Auto;
-        let numeric: Vec<&Encoder> = self
+        let encoders: Vec<&Encoder> = self
             .encoders
             .iter()
+            .map(|e| match e {
+                Encoder::Filled { inner, .. } => inner.as_ref(),
+                other => other,
+            })
+            .collect();
+        let numeric: Vec<&Encoder> = encoders
+            .iter()
+            .copied()
             .filter(|e| matches!(e, Encoder::Numeric { .. }))
             .collect();
         if !numeric.is_empty() {
@@ -277,8 +336,7 @@ impl FittedFeaturizer {
             }
             steps.push(line);
         }
-        let booleans: Vec<String> = self
-            .encoders
+        let booleans: Vec<String> = encoders
             .iter()
             .filter_map(|e| match e {
                 Encoder::Boolean {
@@ -314,8 +372,7 @@ impl FittedFeaturizer {
                 booleans.join(", ")
             ));
         }
-        let one_hot: Vec<String> = self
-            .encoders
+        let one_hot: Vec<String> = encoders
             .iter()
             .filter_map(|e| match e {
                 Encoder::OneHot {
@@ -337,8 +394,7 @@ impl FittedFeaturizer {
                 one_hot.join(", ")
             ));
         }
-        let frequency: Vec<String> = self
-            .encoders
+        let frequency: Vec<String> = encoders
             .iter()
             .filter_map(|e| match e {
                 Encoder::Frequency {
@@ -360,8 +416,7 @@ impl FittedFeaturizer {
                 frequency.join(", ")
             ));
         }
-        let dates: Vec<String> = self
-            .encoders
+        let dates: Vec<String> = encoders
             .iter()
             .filter_map(|e| match e {
                 Encoder::Datetime { column, hour, .. } => Some(format!(
@@ -378,8 +433,7 @@ impl FittedFeaturizer {
                 dates.join(", ")
             ));
         }
-        let texts: Vec<String> = self
-            .encoders
+        let texts: Vec<String> = encoders
             .iter()
             .filter_map(|e| match e {
                 Encoder::Text { column, buckets } => {
@@ -393,6 +447,13 @@ impl FittedFeaturizer {
                 "free text ({}): length, word count and hashed word counts: {}",
                 texts.len(),
                 texts.join(", ")
+            ));
+        }
+        if !self.imputed.is_empty() {
+            steps.push(format!(
+                "imputation chosen by the job ({}): {}",
+                self.imputed.len(),
+                self.imputed.join(", ")
             ));
         }
         if !self.dropped.is_empty() {
@@ -643,6 +704,172 @@ mod tests {
         let s = schema(&data, "y");
         let err = fit_featurizer(&s, &data, &FeaturizerConfig::default()).expect_err("empty");
         assert!(err.to_string().contains("no feature columns"), "{err}");
+    }
+
+    fn config_with(imputers: &[(&str, Imputation)]) -> FeaturizerConfig {
+        FeaturizerConfig {
+            imputers: imputers
+                .iter()
+                .map(|(c, i)| (c.to_string(), i.clone()))
+                .collect(),
+            ..FeaturizerConfig::default()
+        }
+    }
+
+    #[test]
+    fn imputers_replace_the_default_fill() {
+        // age: 30, missing, 50, 40 -> mean 40, median 40, constant -1.
+        // smoker (boolean): yes, no, missing, no. color: red, blue, red, missing.
+        let data = small();
+        let s = schema(&data, "y");
+        let age_at_row_1 = |imputation: Imputation| {
+            let f = fit_featurizer(&s, &data, &config_with(&[("age", imputation)])).expect("fit");
+            f.transform(&data).expect("transform")[[1, 0]]
+        };
+        assert_eq!(age_at_row_1(Imputation::Mean), 40.0);
+        assert_eq!(age_at_row_1(Imputation::Median), 40.0);
+        assert_eq!(
+            age_at_row_1(Imputation::Constant {
+                fill_value: "-1".into()
+            }),
+            -1.0
+        );
+        let data3 = data.select_rows(&[0, 1, 2, 3, 3]);
+        let f = fit_featurizer(
+            &s,
+            &data3,
+            &config_with(&[("age", Imputation::MostFrequent)]),
+        )
+        .expect("fit");
+        assert_eq!(f.transform(&data3).expect("transform")[[1, 0]], 40.0);
+
+        // A categorical column's missing cell takes the most frequent category (red): no
+        // "(missing)" column, and the missing row is one-hot as red.
+        let f = fit_featurizer(
+            &s,
+            &data,
+            &config_with(&[("color", Imputation::MostFrequent)]),
+        )
+        .expect("fit");
+        assert!(!f.feature_names().iter().any(|n| n == "color=(missing)"));
+        let x = f.transform(&data).expect("transform");
+        let red = f
+            .feature_names()
+            .iter()
+            .position(|n| n == "color=red")
+            .expect("red");
+        assert_eq!(x[[3, red]], 1.0);
+        assert!(
+            f.steps().iter().any(|l| l.contains("color: most_frequent")),
+            "{:?}",
+            f.steps()
+        );
+
+        let f = fit_featurizer(
+            &s,
+            &data,
+            &config_with(&[(
+                "color",
+                Imputation::Constant {
+                    fill_value: "green".into(),
+                },
+            )]),
+        )
+        .expect("fit");
+        let x = f.transform(&data).expect("transform");
+        let green = f
+            .feature_names()
+            .iter()
+            .position(|n| n == "color=green")
+            .expect("green");
+        assert_eq!(x[[3, green]], 1.0);
+        assert_eq!(x[[0, green]], 0.0);
+
+        // Boolean: constant "yes" fills the missing smoker cell with 1.
+        let f = fit_featurizer(
+            &s,
+            &data,
+            &config_with(&[(
+                "smoker",
+                Imputation::Constant {
+                    fill_value: "yes".into(),
+                },
+            )]),
+        )
+        .expect("fit");
+        let smoker = f
+            .feature_names()
+            .iter()
+            .position(|n| n == "smoker")
+            .expect("smoker");
+        assert_eq!(f.transform(&data).expect("transform")[[2, smoker]], 1.0);
+    }
+
+    #[test]
+    fn imputers_that_do_not_fit_are_errors() {
+        let data = small();
+        let s = schema(&data, "y");
+        let err = fit_featurizer(&s, &data, &config_with(&[("color", Imputation::Mean)]))
+            .expect_err("mean of a category");
+        assert!(err.to_string().contains("'color' (categorical)"), "{err}");
+        let err = fit_featurizer(&s, &data, &config_with(&[("age", Imputation::ForwardFill)]))
+            .expect_err("ffill");
+        assert!(err.to_string().contains("forecasting"), "{err}");
+        let err = fit_featurizer(&s, &data, &config_with(&[("weight", Imputation::Median)]))
+            .expect_err("absent column");
+        assert!(err.to_string().contains("'weight'"), "{err}");
+        // In mode off a column with an imputer is imputed instead of refused.
+        let numeric = data.without("color");
+        let s = schema(&numeric, "y");
+        let off = FeaturizerConfig {
+            mode: FeaturizationMode::Off,
+            ..config_with(&[
+                ("age", Imputation::Median),
+                ("smoker", Imputation::MostFrequent),
+            ])
+        };
+        let f = fit_featurizer(&s, &numeric, &off).expect("fit");
+        assert!(f
+            .transform(&numeric)
+            .expect("transform")
+            .iter()
+            .all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn blocked_one_hot_and_word_hashing() {
+        let data = small();
+        let s = schema(&data, "y");
+        let config = FeaturizerConfig {
+            one_hot: false,
+            ..FeaturizerConfig::default()
+        };
+        let f = fit_featurizer(&s, &data, &config).expect("fit");
+        assert!(f.feature_names().iter().any(|n| n == "color__frequency"));
+        assert!(!f.feature_names().iter().any(|n| n.starts_with("color=")));
+        let reviews = Dataset::new(vec![
+            Column {
+                name: "review".into(),
+                values: ColumnValues::Text(
+                    (0..30)
+                        .map(|i| Some(format!("review {i}: the item arrived late but works fine")))
+                        .collect(),
+                ),
+            },
+            Column {
+                name: "y".into(),
+                values: ColumnValues::Numeric((0..30).map(|i| (i % 2) as f64).collect()),
+            },
+        ])
+        .expect("dataset");
+        let s = schema(&reviews, "y");
+        let config = FeaturizerConfig {
+            text_hash_buckets: 0,
+            ..FeaturizerConfig::default()
+        };
+        let f = fit_featurizer(&s, &reviews, &config).expect("fit");
+        assert_eq!(f.feature_names(), ["review__length", "review__words"]);
+        assert_eq!(f.transform(&reviews).expect("transform")[[0, 1]], 9.0);
     }
 
     fn cell() -> impl Strategy<Value = Option<String>> {

@@ -181,7 +181,7 @@ impl Workspace {
 
 /// Model names become folder names and are followed by `:version`: letters, digits, `-`,
 /// `_` and `.`, not starting with `.`, at most 128 characters.
-fn validate_name(name: &str) -> Result<()> {
+pub fn validate_name(name: &str) -> Result<()> {
     let ok_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
