@@ -293,85 +293,71 @@ pub fn run_tracked(
     };
     let result = engine::run(spec, &mut recorder);
     let run_id = recorder.run.clone();
-    if let Some(e) = recorder.store_error.take() {
+    let result = match recorder.store_error.take() {
+        Some(e) => Err(e),
+        None => result,
+    };
+    let outcome = result.inspect_err(|e| {
         if let Some(id) = &run_id {
-            let _ = workspace.finish_run(
-                id,
-                RunStatus::Failed,
-                &serde_json::json!({"error": e.to_string()}),
-            );
+            mark_failed(workspace, id, e);
         }
-        return Err(e);
-    }
-    let outcome = match result {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            if let Some(id) = &run_id {
-                let _ = workspace.finish_run(
-                    id,
-                    RunStatus::Failed,
-                    &serde_json::json!({"error": e.to_string()}),
-                );
-            }
-            return Err(e);
-        }
-    };
+    })?;
     let run_id = run_id.ok_or_else(|| AutotabError::Store("the run was never recorded".into()))?;
-    let scored = match &test_data {
-        Some(data) => {
-            let metrics = crate::evaluate::test_metrics(outcome.task, outcome.metric);
-            crate::evaluate::score_table(&outcome.pipeline, data, &metrics).map_err(|e| {
-                AutotabError::data(format!(
-                    "test data {}: {e}",
-                    spec.data
-                        .test
-                        .as_ref()
-                        .map(|t| t.to_string())
-                        .unwrap_or_default()
-                ))
-            })
-        }
-        None => Ok(Vec::new()),
-    };
-    let finished = scored.and_then(|test_metrics| {
+    let finished = score_test_data(spec, &outcome, test_data.as_ref()).and_then(|test_metrics| {
         for (metric, value) in &test_metrics {
             workspace.log_metric(&run_id, &format!("test_{}", metric.name()), *value)?;
         }
-        save_and_register(workspace, output, register, &run_id, &outcome)
-            .map(|(dir, registered)| (dir, registered, test_metrics))
+        let (model_dir, registered) =
+            save_and_register(workspace, output, register, &run_id, &outcome)?;
+        workspace.log_metric(&run_id, outcome.metric.name(), outcome.winner.score)?;
+        let recorded = RecordedOutcome {
+            summary: outcome.summary(),
+            model_path: model_dir.clone(),
+            best_trial: outcome.winner.index,
+            test_metrics: test_metrics
+                .iter()
+                .map(|(m, v)| (m.name().to_string(), *v))
+                .collect(),
+        };
+        let recorded = serde_json::to_value(&recorded)
+            .map_err(|e| AutotabError::Store(format!("cannot encode the run outcome: {e}")))?;
+        workspace.finish_run(&run_id, RunStatus::Completed, &recorded)?;
+        Ok((model_dir, registered, test_metrics))
     });
-    match finished {
-        Ok((model_dir, registered, test_metrics)) => {
-            workspace.log_metric(&run_id, outcome.metric.name(), outcome.winner.score)?;
-            let recorded = RecordedOutcome {
-                summary: outcome.summary(),
-                model_path: model_dir.clone(),
-                best_trial: outcome.winner.index,
-                test_metrics: test_metrics
-                    .iter()
-                    .map(|(m, v)| (m.name().to_string(), *v))
-                    .collect(),
-            };
-            let recorded = serde_json::to_value(&recorded)
-                .map_err(|e| AutotabError::Store(format!("cannot encode the run outcome: {e}")))?;
-            workspace.finish_run(&run_id, RunStatus::Completed, &recorded)?;
-            Ok(TrackedRun {
-                run_id,
-                outcome,
-                model_dir,
-                registered,
-                test_metrics,
-            })
-        }
-        Err(e) => {
-            let _ = workspace.finish_run(
-                &run_id,
-                RunStatus::Failed,
-                &serde_json::json!({"error": e.to_string()}),
-            );
-            Err(e)
-        }
-    }
+    let (model_dir, registered, test_metrics) =
+        finished.inspect_err(|e| mark_failed(workspace, &run_id, e))?;
+    Ok(TrackedRun {
+        run_id,
+        outcome,
+        model_dir,
+        registered,
+        test_metrics,
+    })
+}
+
+/// Records run `id` as failed with `error` (best effort: the error itself is what matters).
+fn mark_failed(workspace: &Workspace, id: &RunId, error: &AutotabError) {
+    let _ = workspace.finish_run(
+        id,
+        RunStatus::Failed,
+        &serde_json::json!({"error": error.to_string()}),
+    );
+}
+
+/// The final model's metrics on the job's test table (none without one).
+fn score_test_data(
+    spec: &JobSpec,
+    outcome: &RunOutcome,
+    test_data: Option<&crate::data::Dataset>,
+) -> Result<Vec<(Metric, f64)>> {
+    let Some(data) = test_data else {
+        return Ok(Vec::new());
+    };
+    let metrics = crate::evaluate::test_metrics(outcome.task, outcome.metric);
+    crate::evaluate::score_table(&outcome.pipeline, data, &metrics).map_err(|e| {
+        let source = spec.data.test.as_ref().map(|t| t.to_string());
+        AutotabError::data(format!("test data {}: {e}", source.unwrap_or_default()))
+    })
 }
 
 fn save_and_register(

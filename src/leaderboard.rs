@@ -38,6 +38,32 @@ pub struct Entry {
     pub params: Params,
 }
 
+impl Entry {
+    /// The entry of a trial (score NaN when it did not complete).
+    pub fn of_trial(t: &TrialRecord) -> Entry {
+        Entry {
+            index: t.index,
+            learner: Learner::Algorithm(t.algorithm),
+            score: t.score.unwrap_or(f64::NAN),
+            score_std: t.score_std.unwrap_or(0.0),
+            seconds: t.seconds,
+            params: t.params.clone(),
+        }
+    }
+
+    /// The entry of an ensemble of `trials`.
+    pub fn of_ensemble(e: &EnsembleRecord, trials: &[TrialRecord]) -> Entry {
+        Entry {
+            index: e.index,
+            learner: Learner::Ensemble(e.kind),
+            score: e.score,
+            score_std: e.score_std,
+            seconds: e.seconds,
+            params: e.params(trials),
+        }
+    }
+}
+
 /// The completed trials and ensembles of a run, best first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Leaderboard {
@@ -52,27 +78,10 @@ impl Leaderboard {
     pub fn new(metric: Metric, trials: &[TrialRecord], ensemble: Option<&EnsembleRecord>) -> Self {
         let mut entries: Vec<Entry> = trials
             .iter()
-            .filter_map(|t| {
-                Some(Entry {
-                    index: t.index,
-                    learner: Learner::Algorithm(t.algorithm),
-                    score: t.score?,
-                    score_std: t.score_std.unwrap_or(0.0),
-                    seconds: t.seconds,
-                    params: t.params.clone(),
-                })
-            })
+            .filter(|t| t.score.is_some())
+            .map(Entry::of_trial)
             .collect();
-        if let Some(e) = ensemble {
-            entries.push(Entry {
-                index: e.index,
-                learner: Learner::Ensemble(e.kind),
-                score: e.score,
-                score_std: e.score_std,
-                seconds: e.seconds,
-                params: e.params(trials),
-            });
-        }
+        entries.extend(ensemble.map(|e| Entry::of_ensemble(e, trials)));
         rank_by_loss(&mut entries, |e| Some(metric.to_loss(e.score)), |e| e.index);
         Leaderboard { metric, entries }
     }

@@ -188,7 +188,7 @@ pub(crate) fn finalize(
     let deadline = || hard_end.max(Instant::now() + Duration::from_secs(1));
     let (best, model) = refit_best(&refitter, ranked, deadline, observer)?;
     let trials: Vec<TrialRecord> = ranked.iter().map(|t| (*t).clone()).collect();
-    let mut winner = trial_entry(best);
+    let mut winner = Entry::of_trial(best);
     let mut model = model;
     let mut ensemble_won = false;
     if let Some(record) = ensemble {
@@ -204,7 +204,7 @@ pub(crate) fn finalize(
         ) {
             Ok(fitted) => {
                 model = fitted;
-                winner = ensemble_entry(record, &trials);
+                winner = Entry::of_ensemble(record, &trials);
                 ensemble_won = true;
             }
             Err(failed) => {
@@ -302,28 +302,6 @@ fn refit_ensemble(
         })
         .collect();
     Ok(FittedModel::Ensemble(fitted))
-}
-
-fn trial_entry(t: &TrialRecord) -> Entry {
-    Entry {
-        index: t.index,
-        learner: Learner::Algorithm(t.algorithm),
-        score: t.score.unwrap_or(f64::NAN),
-        score_std: t.score_std.unwrap_or(0.0),
-        seconds: t.seconds,
-        params: t.params.clone(),
-    }
-}
-
-fn ensemble_entry(e: &EnsembleRecord, trials: &[TrialRecord]) -> Entry {
-    Entry {
-        index: e.index,
-        learner: Learner::Ensemble(e.kind),
-        score: e.score,
-        score_std: e.score_std,
-        seconds: e.seconds,
-        params: e.params(trials),
-    }
 }
 
 /// The pipeline of `model` on the run's data.

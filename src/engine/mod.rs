@@ -138,23 +138,8 @@ fn run_on(
     observer: &mut dyn RunObserver,
 ) -> Result<RunOutcome> {
     let data = load::prepare(spec, table)?;
-    if data.dropped > 0 {
-        observer.message(&format!(
-            "dropped {} rows whose label '{}' is missing",
-            data.dropped, spec.data.label
-        ));
-    }
     let plan = plan::plan(spec, &data)?;
-    observer.schema(&RunStart {
-        spec,
-        schema: &data.schema,
-        task: data.task,
-        metric: data.metric,
-        validation: plan.validation.describe(),
-        rows: data.data.n_rows(),
-        columns: data.data.columns().len(),
-    });
-    observer.guardrails(&plan.guardrails);
+    announce(spec, &data, &plan, observer);
     let pool = worker_pool(spec.limits.max_concurrent_trials, observer)?;
     let folds = folds::featurize_folds(&pool, &data, &plan, spec.seed, clock.hard_end)?;
     observer.message(&format!(
@@ -213,6 +198,26 @@ fn run_on(
         refit_s: finalized.seconds,
         sample: data.features.select_rows(&[0]),
     })
+}
+
+/// Tells the observer what the run starts from: dropped rows, schema, plan and guardrails.
+fn announce(spec: &JobSpec, data: &LoadedData, plan: &RunPlan, observer: &mut dyn RunObserver) {
+    if data.dropped > 0 {
+        observer.message(&format!(
+            "dropped {} rows whose label '{}' is missing",
+            data.dropped, spec.data.label
+        ));
+    }
+    observer.schema(&RunStart {
+        spec,
+        schema: &data.schema,
+        task: data.task,
+        metric: data.metric,
+        validation: plan.validation.describe(),
+        rows: data.data.n_rows(),
+        columns: data.data.columns().len(),
+    });
+    observer.guardrails(&plan.guardrails);
 }
 
 /// The run's one worker pool, capped at what the machine can run (with a message saying so).

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::binning::{mix, BinnedData};
 use super::learner::{Growth, Learner, LearnerConfig, Signal};
 use super::tree::Tree;
-use super::{check_weights, row_major, TreeTarget};
+use super::{check_training, row_major, TreeTarget};
 use crate::error::{AutotabError, Result};
 
 const ALGORITHM: &str = "random forest";
@@ -110,6 +110,8 @@ pub struct ForestModel {
 
 /// Fits a random forest (or extra trees) on binned rows. Trees are grown in parallel on
 /// rayon's current pool; past `deadline` no new tree is started (at least one is built).
+/// Kept as one function (an algorithm's core): its steps share the hot loop's state, and
+/// splitting it would pass that state around on every call of the inner loop.
 pub fn train_forest(
     train: &BinnedData,
     y: TreeTarget,
@@ -119,15 +121,7 @@ pub fn train_forest(
     seed: u64,
 ) -> Result<ForestModel> {
     params.check()?;
-    let n = train.n_rows();
-    if n == 0 {
-        return Err(AutotabError::fit(
-            ALGORITHM,
-            "the training data has no rows",
-        ));
-    }
-    y.check(n, "training target")?;
-    check_weights(weights, n)?;
+    let n = check_training(ALGORITHM, train, &y, weights)?;
     let n_features = train.n_features();
     let k = y.n_classes().unwrap_or(1);
     let max_features = if params.max_features > 0.0 {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::binning::{mix, BinnedData};
 use super::learner::{Growth, Learner, LearnerConfig, Signal};
 use super::tree::Tree;
-use super::{check_weights, row_major, TreeTarget};
+use super::{check_training, check_weights, row_major, TreeTarget};
 use crate::error::{AutotabError, Result};
 
 const ALGORITHM: &str = "gradient boosting";
@@ -206,15 +206,7 @@ pub fn train_gbm(
     seed: u64,
 ) -> Result<GbmModel> {
     params.check()?;
-    let n = train.n_rows();
-    if n == 0 {
-        return Err(AutotabError::fit(
-            ALGORITHM,
-            "the training data has no rows",
-        ));
-    }
-    y.check(n, "training target")?;
-    check_weights(weights, n)?;
+    check_training(ALGORITHM, train, &y, weights)?;
     let loss = match (params.loss, y.n_classes()) {
         (None, Some(2)) => GbmLoss::LogLoss,
         (None, Some(_)) => GbmLoss::Softmax,
@@ -339,6 +331,8 @@ fn softmax(raw: &mut [f64]) {
 
 impl GbmModel {
     /// Adds up to `rounds` boosting rounds to the model.
+    /// Kept as one function (an algorithm's core): its steps share the hot loop's state, and
+    /// splitting it would pass that state around on every call of the inner loop.
     #[allow(clippy::too_many_arguments)]
     fn boost(
         &mut self,

@@ -239,6 +239,8 @@ impl Learner {
 
     /// Grows one tree on `rows` (sorted, distinct; `None` = every row) using the features
     /// flagged in `tree_features`. Leaf values are `-T(G)/(H + lambda)` per output.
+    /// Kept as one function (an algorithm's core): its steps share the hot loop's state, and
+    /// splitting it would pass that state around on every call of the inner loop.
     pub(crate) fn grow(
         &mut self,
         data: &BinnedData,
@@ -415,6 +417,10 @@ impl Learner {
         }
     }
 
+    /// Splits one leaf: partitions its rows, builds the smaller child's histogram and derives
+    /// the other by subtraction, and finds both children's best splits.
+    /// Kept as one function (an algorithm's core): its steps share the hot loop's state, and
+    /// splitting it would pass that state around on every call of the inner loop.
     fn split_leaf(
         &mut self,
         data: &BinnedData,
@@ -577,6 +583,8 @@ impl Learner {
     /// Builds the histogram of the rows `range` of `indices` into `hist` (`full`: the range is
     /// every row in order), turns `parent` (if any) into the sibling's histogram by
     /// subtraction, and finds the best split of both.
+    /// Kept as one function (an algorithm's core): its steps share the hot loop's state, and
+    /// splitting it would pass that state around on every call of the inner loop.
     #[allow(clippy::too_many_arguments)]
     fn build_and_find(
         &mut self,
@@ -904,6 +912,8 @@ fn random_bin(region: &[f64], nv: usize, s: usize, seed: u64, f: usize) -> Optio
 }
 
 /// Best split of one feature's histogram region for a leaf with totals `child.sums`.
+/// Kept as one function (an algorithm's core): its steps share the hot loop's state, and
+/// splitting it would pass that state around on every call of the inner loop.
 fn find(
     ctx: &Ctx,
     f: usize,

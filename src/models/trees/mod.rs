@@ -88,6 +88,26 @@ impl TreeTarget<'_> {
 }
 
 /// Checks sample weights: one per row, finite, non-negative, with a positive sum.
+/// Checks a learner's training inputs: some rows, one target and (optional) weight per row.
+/// Returns the number of rows.
+fn check_training(
+    algorithm: &str,
+    train: &BinnedData,
+    y: &TreeTarget,
+    weights: Option<&[f64]>,
+) -> Result<usize> {
+    let n = train.n_rows();
+    if n == 0 {
+        return Err(AutotabError::fit(
+            algorithm,
+            "the training data has no rows",
+        ));
+    }
+    y.check(n, "training target")?;
+    check_weights(weights, n)?;
+    Ok(n)
+}
+
 fn check_weights(weights: Option<&[f64]>, n_rows: usize) -> Result<()> {
     let Some(w) = weights else { return Ok(()) };
     if w.len() != n_rows {
