@@ -176,6 +176,9 @@ mod tests {
         for i in 0.. {
             ws.log_child_run(&run, &trial(i, 0.5)).unwrap();
             ws.append_log(&run, &format!("trial {i} done")).unwrap();
+            // A pause between trials, as a real search has: a writer in a tight loop can
+            // starve other connections' busy handlers past their timeout on a loaded machine.
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
 
