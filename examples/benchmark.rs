@@ -92,7 +92,7 @@ fn main() -> anyhow::Result<()> {
     let mut md = String::new();
     md.push_str("# autotab on the shared bench splits\n\n");
     md.push_str(&format!(
-        "Command: `cargo run --release --example benchmark -- --budget {budget} --concurrent {concurrent}`  \n"
+        "Command: `cargo run --release --example benchmark -- --bench <bench folder> --anchors <anchors RESULTS.md> --budget {budget} --concurrent {concurrent}`  \n"
     ));
     md.push_str(&format!(
         "Date: {}. Machine: {} cores. Each dataset in its own process; `peak MB` is that process's VmHWM.\n",
