@@ -10,7 +10,9 @@ use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{infer_schema, load_table, Column, ColumnValues, Dataset, LoadOptions, Schema};
+use crate::data::{
+    infer_schema, load_table_with_report, Column, ColumnValues, Dataset, LoadOptions, Schema,
+};
 use crate::error::{AutotabError, Result};
 use crate::featurize::{fit_featurizer, run_guardrails, FeaturizerConfig, Guardrail};
 use crate::job::JobSpec;
@@ -152,12 +154,19 @@ const FINISH_MARGIN_S: f64 = 0.5;
 
 /// Loads the training table (and the validation table, appended at the end).
 pub fn load_job_data(spec: &JobSpec) -> Result<(Dataset, Option<usize>)> {
+    load_job_data_with_notes(spec).map(|(data, n_valid, _)| (data, n_valid))
+}
+
+/// Like [`load_job_data`], with the loaders' notes (rows read leniently) as message lines.
+fn load_job_data_with_notes(spec: &JobSpec) -> Result<(Dataset, Option<usize>, Vec<String>)> {
     let options = LoadOptions::default();
-    let train = load_table(&spec.training_data, &options)?;
+    let (train, report) = load_table_with_report(&spec.training_data, &options)?;
+    let mut notes = report.messages(&spec.training_data);
     let Some(valid_path) = &spec.validation_data else {
-        return Ok((train, None));
+        return Ok((train, None, notes));
     };
-    let valid = load_table(valid_path, &options)?;
+    let (valid, report) = load_table_with_report(valid_path, &options)?;
+    notes.extend(report.messages(valid_path));
     let mut columns = Vec::with_capacity(train.columns().len());
     for col in train.columns() {
         let other = valid.column(&col.name).ok_or_else(|| {
@@ -172,7 +181,7 @@ pub fn load_job_data(spec: &JobSpec) -> Result<(Dataset, Option<usize>)> {
             values: concat_values(&col.values, &other.values),
         });
     }
-    Ok((Dataset::new(columns)?, Some(valid.n_rows())))
+    Ok((Dataset::new(columns)?, Some(valid.n_rows()), notes))
 }
 
 fn concat_values(a: &ColumnValues, b: &ColumnValues) -> ColumnValues {
@@ -203,11 +212,13 @@ struct Prepared {
     n_valid_rows: Option<usize>,
     /// Rows dropped for a missing label.
     dropped: usize,
+    /// What the loaders read leniently, one line each.
+    load_notes: Vec<String>,
 }
 
 /// Loads the job's data and works out task, metric, targets and schema.
 fn prepare(spec: &JobSpec) -> Result<Prepared> {
-    let (data, n_given_valid) = load_job_data(spec)?;
+    let (data, n_given_valid, load_notes) = load_job_data_with_notes(spec)?;
     let label_column = data.require(&spec.label).map_err(|_| {
         AutotabError::data(format!(
             "{}: label column '{}' not found; the columns are: {}",
@@ -260,6 +271,7 @@ fn prepare(spec: &JobSpec) -> Result<Prepared> {
         class_counts,
         n_valid_rows,
         dropped,
+        load_notes,
     })
 }
 
@@ -326,7 +338,11 @@ pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome>
         class_counts,
         n_valid_rows,
         dropped,
+        load_notes,
     } = prepare(spec)?;
+    for note in &load_notes {
+        observer.message(note);
+    }
     if dropped > 0 {
         observer.message(&format!(
             "dropped {dropped} rows whose label '{}' is missing",

@@ -283,7 +283,28 @@ fn yaml_float(key: &str, v: &serde_yaml::Value) -> Result<f64> {
         .ok_or_else(|| AutotabError::config(format!("'{key}' must be a non-negative number")))
 }
 
-/// Parses a duration: `90` (seconds), `90s`, `2m`, `1h30m`, `1.5m`.
+/// Longest time budget accepted (30 days, Azure's limit for an experiment): larger values
+/// would overflow the clock arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `seconds` as a [`Duration`], refusing negative, non-finite and too-large values (above
+/// [`MAX_DURATION`]) with a message that names `what` (e.g. `'1e30'` or
+/// `limits.timeout_minutes`); never panics as `Duration::from_secs_f64` does on overflow.
+pub fn checked_duration(seconds: f64, what: &str) -> Result<Duration> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(AutotabError::config(format!(
+            "invalid duration {what}: expected a non-negative number of seconds"
+        )));
+    }
+    if seconds > MAX_DURATION.as_secs_f64() {
+        return Err(AutotabError::config(format!(
+            "timeout too large: {what} is more than the maximum of 30 days (720h)"
+        )));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses a duration: `90` (seconds), `90s`, `2m`, `1h30m`, `1.5m`; at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let t = text.trim();
     let bad = || {
@@ -291,9 +312,10 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
             "invalid duration '{text}': use e.g. 90, 90s, 2m, 1h30m"
         ))
     };
+    let what = format!("'{t}'");
     if let Ok(secs) = t.parse::<f64>() {
         return if secs.is_finite() && secs >= 0.0 {
-            Ok(Duration::from_secs_f64(secs))
+            checked_duration(secs, &what)
         } else {
             Err(bad())
         };
@@ -305,11 +327,17 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     {
         if let (Ok(v), Some(mult)) = (num.parse::<f64>(), unit_seconds(unit)) {
             if v.is_finite() && v >= 0.0 {
-                return Ok(Duration::from_secs_f64(v * mult));
+                return checked_duration(v * mult, &what);
             }
         }
     }
-    humantime::parse_duration(t).map_err(|_| bad())
+    match humantime::parse_duration(t) {
+        Ok(d) if d > MAX_DURATION => checked_duration(d.as_secs_f64(), &what),
+        Ok(d) => Ok(d),
+        // humantime refuses numbers that overflow its own arithmetic.
+        Err(humantime::DurationError::NumberOverflow) => checked_duration(f64::MAX, &what),
+        Err(_) => Err(bad()),
+    }
 }
 
 fn unit_seconds(unit: &str) -> Option<f64> {

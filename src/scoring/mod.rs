@@ -7,5 +7,5 @@ mod script;
 pub mod server;
 pub mod worker;
 
-pub use bundle::{save_bundle, BundleInfo, Predictor, BUNDLE_FORMAT_VERSION};
+pub use bundle::{decode_pipeline, save_bundle, BundleInfo, Predictor, BUNDLE_FORMAT_VERSION};
 pub use script::{model_card, score_py};
