@@ -127,7 +127,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         latencies.get(i).map(ms).unwrap_or(f64::NAN)
     };
     let growth = (rss_after as f64 - rss_before as f64) / rss_before as f64 * 100.0;
-    println!("requests: {total} in {elapsed:.1} s = {:.0} requests/s", total as f64 / elapsed);
+    println!(
+        "requests: {total} in {elapsed:.1} s = {:.0} requests/s",
+        total as f64 / elapsed
+    );
     println!(
         "  valid: {} (errors {}), invalid: {} (errors {}), reconnects: {}",
         sum(|t| t.valid),

@@ -100,7 +100,10 @@ mod tests {
         let here = std::panic::Location::caller();
         let line = internal_error_line("index out of bounds\nsecond line", Some(here));
         assert!(line.starts_with("error: internal error: index out of bounds second line at "));
-        assert!(line.ends_with(&format!("src/main.rs:{}", here.line())), "{line}");
+        assert!(
+            line.ends_with(&format!("src/main.rs:{}", here.line())),
+            "{line}"
+        );
         assert_eq!(
             internal_error_line("boom", None),
             "error: internal error: boom"

@@ -289,8 +289,19 @@ fn rows_with_too_few_fields_are_counted_in_the_run_output() {
     std::fs::write(&path, text).unwrap();
     let ws = TempWorkspace::new();
     let out = autotab(&ws)
-        .args(["run", "--data", path.to_str().unwrap(), "--label", "DEATH_EVENT"])
-        .args(["--allowed-algorithms", "LogisticRegression", "--max-trials", "1"])
+        .args([
+            "run",
+            "--data",
+            path.to_str().unwrap(),
+            "--label",
+            "DEATH_EVENT",
+        ])
+        .args([
+            "--allowed-algorithms",
+            "LogisticRegression",
+            "--max-trials",
+            "1",
+        ])
         .args(["--timeout", "30"])
         .output()
         .unwrap();

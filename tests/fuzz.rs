@@ -64,7 +64,11 @@ fn load_bytes(bytes: Vec<u8>, extension: &str) -> Result<(usize, usize), String>
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("input.{extension}"));
     std::fs::write(&path, &bytes).unwrap();
-    let shown = format!("{} bytes: {:?}", bytes.len(), String::from_utf8_lossy(&bytes));
+    let shown = format!(
+        "{} bytes: {:?}",
+        bytes.len(),
+        String::from_utf8_lossy(&bytes)
+    );
     bounded(&format!("load_table on {shown}"), move || {
         load_table(&path, &LoadOptions::default())
             .map(|data| (data.n_rows(), data.columns().len()))
@@ -131,11 +135,14 @@ fn decode_and_score(bytes: Vec<u8>) -> Result<usize, String> {
 /// Parses and scores `body` with the real predictor: the answer or the error text.
 fn score_body(body: Vec<u8>) -> Result<Value, String> {
     let predictor = predictor();
-    bounded(&format!("request {:?}", String::from_utf8_lossy(&body)), move || {
-        parse_request(&body)
-            .and_then(|request| score_request(predictor, &request))
-            .map_err(|e| e.to_string())
-    })
+    bounded(
+        &format!("request {:?}", String::from_utf8_lossy(&body)),
+        move || {
+            parse_request(&body)
+                .and_then(|request| score_request(predictor, &request))
+                .map_err(|e| e.to_string())
+        },
+    )
 }
 
 /// One byte of `bytes` changed, inserted or removed, as chosen by `(op, at, value)`.
@@ -154,7 +161,7 @@ fn mutate(bytes: &[u8], op: u8, at: usize, value: u8) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn csv_loader_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {

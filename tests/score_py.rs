@@ -184,7 +184,10 @@ print(json.dumps(answers))
     let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     for answer in &answers[..2] {
         assert!(
-            answer["error"].as_str().unwrap().contains("nested too deeply"),
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("nested too deeply"),
             "{answer}"
         );
     }

@@ -594,7 +594,10 @@ mod tests {
 
         let nul = write_temp(".csv", b"a,b\n1,x\n2,y\x00z\n");
         let err = load_table(nul.path(), &LoadOptions::default()).expect_err("NUL");
-        assert!(err.to_string().contains("line 3 contains a NUL byte"), "{err}");
+        assert!(
+            err.to_string().contains("line 3 contains a NUL byte"),
+            "{err}"
+        );
 
         let binary = write_temp(".csv", &[0xff, 0xfe, 0x00, 0x41, 0x0a, 0x80]);
         let err = load_table(binary.path(), &LoadOptions::default()).expect_err("binary");
@@ -621,9 +624,10 @@ mod tests {
             "{}",
             messages[0]
         );
-        let regular = load_table_with_report(&dataset_path("heart_failure.csv"), &LoadOptions::default())
-            .expect("load")
-            .1;
+        let regular =
+            load_table_with_report(&dataset_path("heart_failure.csv"), &LoadOptions::default())
+                .expect("load")
+                .1;
         assert_eq!(regular, LoadReport::default());
         assert!(regular.messages(Path::new("x.csv")).is_empty());
     }

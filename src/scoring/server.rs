@@ -333,15 +333,15 @@ async fn score(
         )
     })?
     .map_err(|e| {
-            if error_chain(&e).contains("length limit") {
-                too_large()
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the request body: {e}"),
-                )
-            }
-        })?;
+        if error_chain(&e).contains("length limit") {
+            too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {e}"),
+            )
+        }
+    })?;
     let request = parse_request(&body)?;
     if request.data.len() <= INLINE_ROWS {
         return Ok(Json(score_request(&state.predictor, &request)?));

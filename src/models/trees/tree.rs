@@ -137,7 +137,9 @@ impl Tree {
                 }
                 let c = child as usize;
                 if c == 0 || c >= self.nodes.len() || reached[c] {
-                    return Err(format!("node {i} leads to node {c}, which is not a new node"));
+                    return Err(format!(
+                        "node {i} leads to node {c}, which is not a new node"
+                    ));
                 }
                 reached[c] = true;
             }
