@@ -150,6 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("load average after: {}", load_average());
     let ok = sum(|t| t.valid_errors) == 0 && sum(|t| t.invalid_errors) == 0 && growth < 10.0;
     println!("{}", if ok { "PASS" } else { "FAIL" });
+    drop(server);
     if !ok {
         std::process::exit(1);
     }

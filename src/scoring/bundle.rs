@@ -246,33 +246,7 @@ impl Predictor {
     /// anything is decoded; a mismatch names the file. `model.bin` is decoded with a size
     /// limit, then its models are checked for internal consistency.
     pub fn load(dir: &Path) -> Result<Predictor> {
-        if !dir.is_dir() {
-            return Err(bundle_error(
-                dir,
-                "not found (expected a model bundle folder)",
-            ));
-        }
-        let (info, checksums) = read_info(dir)?;
-        let mut model = Vec::new();
-        for name in CHECKED_FILES {
-            let expected = checksums.files.get(name).ok_or_else(|| {
-                bundle_error(dir, format!("{INFO_FILE} has no checksum for {name}"))
-            })?;
-            let bytes = fs::read(dir.join(name))
-                .map_err(|e| bundle_error(dir, format!("cannot read {name}: {e}")))?;
-            if !sha256_hex(&bytes).eq_ignore_ascii_case(expected) {
-                return Err(bundle_error(
-                    dir,
-                    format!(
-                        "{name} does not match its checksum in {INFO_FILE}: the file is damaged \
-                         or was changed after the model was saved"
-                    ),
-                ));
-            }
-            if name == MODEL_FILE {
-                model = bytes;
-            }
-        }
+        let (info, model) = verify_files(dir)?;
         let pipeline = decode_pipeline(&model)
             .map_err(|message| bundle_error(dir, format!("{MODEL_FILE} {message}")))?;
         Ok(Predictor {
@@ -310,11 +284,52 @@ impl Predictor {
     /// panic hook) becomes an error, so a server keeps serving.
     pub fn predict(&self, data: &Dataset) -> Result<Predictions> {
         catch_unwind(AssertUnwindSafe(|| self.pipeline.predict(data))).unwrap_or_else(|_| {
-            Err(AutotabError::Predict(
-                "internal error while scoring (reported in the log)".into(),
+            Err(bundle_error(
+                &self.dir,
+                "internal error while scoring with this model (reported in the log)",
             ))
         })
     }
+}
+
+/// Checks the bundle in `dir` without decoding its model: its format version and the checksum
+/// of every file (a mismatch names the file). Returns the facts of `bundle.json`. What
+/// [`Predictor::load`] does first; for commands that show or copy a bundle without scoring.
+pub fn verify_bundle(dir: &Path) -> Result<BundleInfo> {
+    verify_files(dir).map(|(info, _)| info)
+}
+
+/// [`verify_bundle`], also returning the verified bytes of `model.bin`.
+fn verify_files(dir: &Path) -> Result<(BundleInfo, Vec<u8>)> {
+    if !dir.is_dir() {
+        return Err(bundle_error(
+            dir,
+            "not found (expected a model bundle folder)",
+        ));
+    }
+    let (info, checksums) = read_info(dir)?;
+    let mut model = Vec::new();
+    for name in CHECKED_FILES {
+        let expected = checksums
+            .files
+            .get(name)
+            .ok_or_else(|| bundle_error(dir, format!("{INFO_FILE} has no checksum for {name}")))?;
+        let bytes = fs::read(dir.join(name))
+            .map_err(|e| bundle_error(dir, format!("cannot read {name}: {e}")))?;
+        if !sha256_hex(&bytes).eq_ignore_ascii_case(expected) {
+            return Err(bundle_error(
+                dir,
+                format!(
+                    "{name} does not match its checksum in {INFO_FILE}: the file is damaged \
+                     or was changed after the model was saved"
+                ),
+            ));
+        }
+        if name == MODEL_FILE {
+            model = bytes;
+        }
+    }
+    Ok((info, model))
 }
 
 /// Reads `bundle.json`: checks its format version and its own checksum, and returns the facts

@@ -65,6 +65,8 @@ struct AppState {
 struct ApiError {
     status: StatusCode,
     message: String,
+    /// Answered before the request body was read: the connection closes after the answer.
+    close_connection: bool,
 }
 
 impl ApiError {
@@ -72,6 +74,17 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            close_connection: false,
+        }
+    }
+
+    /// The same error, answered with `Connection: close`: for refusals before the body is
+    /// read, after which the connection cannot carry another request (keep-alive clients then
+    /// reconnect instead of writing to a connection being closed).
+    fn closing(self) -> ApiError {
+        ApiError {
+            close_connection: true,
+            ..self
         }
     }
 }
@@ -93,6 +106,12 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if self.close_connection {
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
             );
         }
         response
@@ -302,8 +321,8 @@ async fn score(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let headers = request.headers();
-    check_auth(&state, headers)?;
-    check_json_content_type(headers)?;
+    check_auth(&state, headers).map_err(ApiError::closing)?;
+    check_json_content_type(headers).map_err(ApiError::closing)?;
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -316,7 +335,7 @@ async fn score(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
+        return Err(too_large().closing());
     }
     let body = tokio::time::timeout(
         BODY_READ_TIMEOUT,
