@@ -61,7 +61,7 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
     if on_trial_thread {
         return;
     }
-    let message = info.payload_as_str().unwrap_or("unknown panic");
+    let message = payload_text(info.payload()).unwrap_or("unknown panic");
     eprintln!("{}", internal_error_line(message, info.location()));
     let backtrace = std::backtrace::Backtrace::capture();
     if backtrace.status() == std::backtrace::BacktraceStatus::Captured {

@@ -100,7 +100,7 @@ impl Tree {
                 self.n_outputs
             ));
         }
-        if self.values.len() % n_outputs != 0 {
+        if !self.values.len().is_multiple_of(n_outputs) {
             return Err(format!(
                 "a tree has {} leaf values, not a multiple of {n_outputs}",
                 self.values.len()
