@@ -150,29 +150,49 @@ pub fn encode_label(label: &Column, task: Task) -> Result<(LabelEncoding, Target
                 kept,
             ))
         }
-        Task::Regression | Task::Forecasting => match &label.values {
-            ColumnValues::Numeric(v) => Ok((
-                LabelEncoding::Values,
-                Targets::Values(kept.iter().map(|&i| v[i]).collect()),
-                kept,
-            )),
-            ColumnValues::Text(v) => {
-                let mut values = Vec::with_capacity(kept.len());
-                for &i in &kept {
-                    let text = v[i].as_deref().unwrap_or_default();
-                    let x: f64 = text.trim().parse().map_err(|_| {
-                        AutotabError::data(format!(
-                            "{task} needs a numeric label, but column '{}' holds '{text}' (row {})",
-                            label.name,
-                            i + 1
-                        ))
-                    })?;
-                    values.push(x);
+        Task::Regression | Task::Forecasting => {
+            let values: Vec<f64> = match &label.values {
+                ColumnValues::Numeric(v) => kept.iter().map(|&i| v[i]).collect(),
+                ColumnValues::Text(v) => {
+                    let mut values = Vec::with_capacity(kept.len());
+                    for &i in &kept {
+                        let text = v[i].as_deref().unwrap_or_default();
+                        let x: f64 = text.trim().parse().map_err(|_| {
+                            AutotabError::data(format!(
+                                "{task} needs a numeric label, but column '{}' holds '{text}' (row {})",
+                                label.name,
+                                i + 1
+                            ))
+                        })?;
+                        values.push(x);
+                    }
+                    values
                 }
-                Ok((LabelEncoding::Values, Targets::Values(values), kept))
-            }
-        },
+            };
+            check_finite_label(&label.name, task, &values, &kept)?;
+            Ok((LabelEncoding::Values, Targets::Values(values), kept))
+        }
     }
+}
+
+/// Refuses non-finite regression targets (`inf`, `-inf`, `NaN` written as text) before any
+/// training, naming the column, how many rows and the first of them (1-based data rows).
+fn check_finite_label(name: &str, task: Task, values: &[f64], rows: &[usize]) -> Result<()> {
+    let bad: Vec<usize> = values
+        .iter()
+        .zip(rows)
+        .filter(|(v, _)| !v.is_finite())
+        .map(|(_, &row)| row + 1)
+        .collect();
+    let Some(&first) = bad.first() else {
+        return Ok(());
+    };
+    Err(AutotabError::data(format!(
+        "label column '{name}' holds {} non-finite value{} (inf or NaN; first in row {first}): \
+         {task} needs finite numbers; fix or remove those rows",
+        bad.len(),
+        if bad.len() == 1 { "" } else { "s" }
+    )))
 }
 
 /// Writes class `index` as the label's own value.
@@ -219,6 +239,27 @@ mod tests {
             err.contains("numeric label") && err.contains("'x'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn non_finite_regression_labels_are_refused_with_a_count() {
+        let err = encode_label(&text(&["1.5", "inf", "2", "NaN", "-inf"]), Task::Regression)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("label column 'y'") && err.contains("3 non-finite values"),
+            "{err}"
+        );
+        assert!(err.contains("first in row 2"), "{err}");
+        let numeric = Column {
+            name: "price".into(),
+            values: ColumnValues::Numeric(vec![1.0, f64::INFINITY, 3.0, f64::NAN]),
+        };
+        let err = encode_label(&numeric, Task::Regression)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'price' holds 1 non-finite value "), "{err}");
+        assert!(encode_label(&text(&["1.5", "-2e3"]), Task::Regression).is_ok());
     }
 
     #[test]

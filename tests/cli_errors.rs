@@ -179,3 +179,151 @@ fn predict_with_a_missing_model() {
         &["no/such/model"],
     );
 }
+
+#[test]
+fn timeouts_too_large_for_the_clock_are_refused() {
+    // Each of these panicked in Duration::from_secs_f64 (a silent exit 101).
+    for flags in [
+        ["--timeout", "1e30"],
+        ["--timeout", "99999999999999999h"],
+        ["--trial-timeout", "1e30"],
+    ] {
+        let line = fails_with(
+            &run_args("datasets/heart_failure.csv", "DEATH_EVENT", &flags),
+            &["timeout too large", "30 days"],
+        );
+        assert!(line.contains(flags[1]), "{line}");
+    }
+}
+
+#[test]
+fn a_panic_is_one_internal_error_line_with_its_place_and_exit_code_70() {
+    let ws = TempWorkspace::new();
+    let out = autotab(&ws)
+        .args(["runs", "list"])
+        .env("AUTOTAB_TEST_PANIC", "1")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(70), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: internal error: AUTOTAB_TEST_PANIC is set at src/main.rs:"),
+        "{stderr}"
+    );
+
+    let out = autotab(&ws)
+        .args(["runs", "list"])
+        .env("AUTOTAB_TEST_PANIC", "1")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(70), "{stderr}");
+    assert!(stderr.starts_with("error: internal error: "), "{stderr}");
+    assert!(stderr.contains("backtrace:"), "{stderr}");
+}
+
+#[test]
+fn non_finite_regression_labels_are_refused_before_the_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inf.csv");
+    let mut text = String::from("x,z,y\n");
+    for i in 0..40 {
+        let y = match i {
+            3 | 17 => "inf".to_string(),
+            25 => "nan".to_string(),
+            _ => format!("{}.5", i * 3),
+        };
+        text.push_str(&format!("{i},{},{y}\n", i % 7));
+    }
+    std::fs::write(&path, text).unwrap();
+    fails_with(
+        &run_args(path.to_str().unwrap(), "y", &["--task", "regression"]),
+        &["label column 'y'", "3 non-finite values", "row 4"],
+    );
+}
+
+#[test]
+fn nul_bytes_are_refused_not_read_as_categories() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nul.csv");
+    let mut bytes = b"a,b,y\n1,x,0\n2,y,1\n3,z,0\n".to_vec();
+    bytes.extend_from_slice(b"4,\x00\x00,1\n");
+    std::fs::write(&path, bytes).unwrap();
+    fails_with(
+        &run_args(path.to_str().unwrap(), "y", &[]),
+        &["nul.csv", "line 5", "NUL byte"],
+    );
+}
+
+#[test]
+fn a_row_with_too_many_fields_is_named_by_its_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ragged.csv");
+    std::fs::write(&path, "a,b,y\n1,2,0\n3,4,1\n5,6,0,7\n8,9,1\n").unwrap();
+    let line = fails_with(
+        &run_args(path.to_str().unwrap(), "y", &[]),
+        &["ragged.csv", "row 3", "has 4 fields, the header has 3"],
+    );
+    assert!(!line.contains("truncate_ragged_lines"), "{line}");
+}
+
+#[test]
+fn rows_with_too_few_fields_are_counted_in_the_run_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short.csv");
+    let original = std::fs::read_to_string("datasets/heart_failure.csv").unwrap();
+    let mut text = String::new();
+    for (i, line) in original.lines().enumerate() {
+        // Rows 10, 20 and 30 lose their last field (the label, so they are also dropped).
+        if i > 0 && i % 10 == 0 && i <= 30 {
+            text.push_str(line.rsplit_once(',').unwrap().0);
+        } else {
+            text.push_str(line);
+        }
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    let ws = TempWorkspace::new();
+    let out = autotab(&ws)
+        .args([
+            "run",
+            "--data",
+            path.to_str().unwrap(),
+            "--label",
+            "DEATH_EVENT",
+        ])
+        .args([
+            "--allowed-algorithms",
+            "LogisticRegression",
+            "--max-trials",
+            "1",
+        ])
+        .args(["--timeout", "30"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("3 rows had fewer fields than the header (rows 10, 20, 30)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("dropped 3 rows whose label"), "{stdout}");
+}
+
+#[test]
+fn an_empty_auth_key_is_refused() {
+    for args in [
+        vec!["serve", "--model", "no-such-model", "--auth-key", ""],
+        vec!["serve", "--model", "no-such-model", "--auth-key", "   "],
+    ] {
+        fails_with(&args, &["auth key is empty"]);
+    }
+}

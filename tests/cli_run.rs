@@ -1,4 +1,9 @@
 //! End-to-end tests of `autotab run` and `autotab predict` on the shipped datasets.
+//!
+//! A test never depends on which model the search picks: where model quality is asserted, the
+//! algorithm, the seed and the concurrency are fixed (`--allowed-algorithms`, `--seed`,
+//! `--max-concurrent-trials 1`), so the same trials run on any machine; elsewhere only the
+//! structure of the output is checked.
 
 mod common;
 
@@ -42,8 +47,10 @@ fn heart_failure_run_then_predict() {
     assert_eq!(summary["metric"], "AUC_weighted");
     assert_eq!(summary["experiment"], "heart-failure");
     assert_eq!(summary["trials"], 14);
+    // Which model wins is up to the search: only the shape of the result is checked here
+    // (model quality: `heart_failure_logistic_regression_quality`).
     let best = summary["best_score"].as_f64().unwrap();
-    assert!(best > 0.85, "best AUC_weighted {best}");
+    assert!((0.0..=1.0).contains(&best), "best AUC_weighted {best}");
     let model = summary["model_path"].as_str().unwrap().to_string();
     for file in [
         "model.bin",
@@ -78,6 +85,62 @@ fn heart_failure_run_then_predict() {
     let (header, rows) = read_csv(&preds);
     assert_eq!(header, vec!["prediction", "proba_0", "proba_1"]);
     assert_eq!(rows.len(), 299);
+    for r in &rows {
+        let p0: f64 = r[1].parse().unwrap();
+        let p1: f64 = r[2].parse().unwrap();
+        assert!((p0 + p1 - 1.0).abs() < 1e-4, "{r:?}");
+        assert_eq!(r[0], if p1 > p0 { "1" } else { "0" }, "{r:?}");
+    }
+}
+
+/// Flags that make a run's trials the same on every machine: one algorithm, a fixed seed, one
+/// trial at a time and a trial cap far inside the time budget.
+fn deterministic(algorithm: &'static str, trials: &'static str) -> [&'static str; 10] {
+    [
+        "--allowed-algorithms",
+        algorithm,
+        "--seed",
+        "7",
+        "--max-concurrent-trials",
+        "1",
+        "--max-trials",
+        trials,
+        "--timeout",
+        "120",
+    ]
+}
+
+#[test]
+fn heart_failure_logistic_regression_quality() {
+    let ws = TempWorkspace::new();
+    let model = ws.path().join("model");
+    let stdout = succeed(
+        autotab(&ws)
+            .args([
+                "run",
+                "--data",
+                "datasets/heart_failure.csv",
+                "--label",
+                "DEATH_EVENT",
+                "--metric",
+                "AUC_weighted",
+            ])
+            .args(deterministic("LogisticRegression", "3"))
+            .args(["--json", "--quiet", "--output"])
+            .arg(&model),
+    );
+    let summary = json_summary(&stdout);
+    let best = summary["best_score"].as_f64().unwrap();
+    assert!(best > 0.8, "cross-validated AUC_weighted {best}");
+    let preds = ws.path().join("preds.csv");
+    succeed(
+        autotab(&ws)
+            .args(["predict", "--data", "datasets/heart_failure.csv", "--model"])
+            .arg(&model)
+            .arg("--output")
+            .arg(&preds),
+    );
+    let rows = read_csv(&preds).1;
     let truth = read_csv(std::path::Path::new("datasets/heart_failure.csv")).1;
     let correct = rows
         .iter()
@@ -85,15 +148,9 @@ fn heart_failure_run_then_predict() {
         .filter(|(p, t)| p[0] == t[12])
         .count();
     assert!(
-        correct as f64 / 299.0 > 0.8,
+        correct as f64 / 299.0 > 0.75,
         "training-set accuracy {correct}/299"
     );
-    for r in &rows {
-        let p0: f64 = r[1].parse().unwrap();
-        let p1: f64 = r[2].parse().unwrap();
-        assert!((p0 + p1 - 1.0).abs() < 1e-4, "{r:?}");
-        assert_eq!(r[0], if p1 > p0 { "1" } else { "0" }, "{r:?}");
-    }
 }
 
 #[test]
@@ -110,7 +167,8 @@ fn wine_multiclass_accuracy() {
                 "--metric",
                 "accuracy",
             ])
-            .args(["--timeout", "60", "--max-trials", "10", "--json", "--quiet"]),
+            .args(deterministic("LogisticRegression", "3"))
+            .args(["--json", "--quiet"]),
     );
     let best = json_summary(&stdout)["best_score"].as_f64().unwrap();
     assert!(best >= 0.95, "wine accuracy {best}");
@@ -128,16 +186,8 @@ fn diabetes_regression_r2() {
                 "--label",
                 "target",
             ])
-            .args([
-                "--metric",
-                "r2_score",
-                "--timeout",
-                "60",
-                "--max-trials",
-                "12",
-                "--json",
-                "--quiet",
-            ]),
+            .args(["--metric", "r2_score", "--json", "--quiet"])
+            .args(deterministic("ElasticNet", "4")),
     );
     let summary = json_summary(&stdout);
     assert_eq!(summary["task"], "regression");
@@ -157,7 +207,8 @@ fn penguins_with_string_categoricals_and_missing_values() {
                 "--label",
                 "species",
             ])
-            .args(["--timeout", "60", "--max-trials", "8", "--json"]),
+            .args(deterministic("LogisticRegression", "3"))
+            .arg("--json"),
     );
     assert!(stdout.contains("categorical"), "{stdout}");
     let summary = json_summary(&stdout);
@@ -313,7 +364,22 @@ fn damaged_and_newer_bundles_are_refused_with_a_clear_message() {
     let (ok, stderr) = predict(&damaged);
     assert!(!ok);
     assert!(
-        stderr.contains("model.bin is damaged or truncated"),
+        stderr.contains("model.bin does not match its checksum in bundle.json"),
+        "{stderr}"
+    );
+
+    // A bundle of the format before checksums.
+    let older = ws.path().join("older");
+    copy_dir(&model, &older);
+    let info = std::fs::read_to_string(older.join("bundle.json")).unwrap();
+    let mut info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    info["format_version"] = serde_json::json!(1);
+    info.as_object_mut().unwrap().remove("checksums");
+    std::fs::write(older.join("bundle.json"), info.to_string()).unwrap();
+    let (ok, stderr) = predict(&older);
+    assert!(!ok);
+    assert!(
+        stderr.contains("bundle format 1") && stderr.contains("train the model again"),
         "{stderr}"
     );
 
@@ -330,6 +396,85 @@ fn damaged_and_newer_bundles_are_refused_with_a_clear_message() {
         stderr.contains("bundle format 99") && stderr.contains("upgrade autotab"),
         "{stderr}"
     );
+}
+
+/// Runs `autotab predict` on wine with the bundle `dir`, killing it after 60 s: the exit
+/// code (`None` if it had to be killed), stdout and stderr.
+fn predict_with_deadline(dir: &std::path::Path) -> (Option<i32>, String, String) {
+    use std::io::Read;
+    let ws = TempWorkspace::new();
+    let mut child = autotab(&ws)
+        .args(["predict", "--data", "datasets/wine.csv", "--model"])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout_pipe.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    (code, reader.join().unwrap(), stderr)
+}
+
+#[test]
+fn one_byte_changes_to_a_bundle_never_give_other_predictions() {
+    let ws = TempWorkspace::new();
+    let model = ws.path().join("model");
+    succeed(
+        autotab(&ws)
+            .args(["run", "--data", "datasets/wine.csv", "--label", "target"])
+            .args(deterministic("LightGBM", "2"))
+            .args(["--quiet", "--output"])
+            .arg(&model),
+    );
+    let (code, reference, stderr) = predict_with_deadline(&model);
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut tried = 0;
+    for (file, positions) in [("model.bin", 60usize), ("bundle.json", 60)] {
+        let original = std::fs::read(model.join(file)).unwrap();
+        for k in 0..positions {
+            // Spread over the file, the first and last bytes included.
+            let at = k * (original.len() - 1) / (positions - 1);
+            let mut bytes = original.clone();
+            bytes[at] ^= 1 << (k % 8);
+            let damaged = ws.path().join(format!("damaged-{file}-{k}"));
+            copy_dir(&model, &damaged);
+            std::fs::write(damaged.join(file), &bytes).unwrap();
+            let (code, stdout, stderr) = predict_with_deadline(&damaged);
+            tried += 1;
+            match code {
+                None => panic!("{file} byte {at}: predict still running after 60 s"),
+                Some(0) => assert_eq!(
+                    stdout, reference,
+                    "{file} byte {at}: exit 0 with different predictions"
+                ),
+                Some(2) => assert!(
+                    stderr.starts_with("error: model bundle") && stderr.lines().count() == 1,
+                    "{file} byte {at}: {stderr}"
+                ),
+                Some(other) => panic!("{file} byte {at}: exit {other}: {stderr}"),
+            }
+            std::fs::remove_dir_all(&damaged).unwrap();
+        }
+    }
+    assert_eq!(tried, 120);
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

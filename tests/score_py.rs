@@ -148,3 +148,50 @@ fn bundle_has_a_model_card() {
         assert!(card.contains(section), "MODEL.md lacks {section}:\n{card}");
     }
 }
+
+#[test]
+fn deeply_nested_json_is_an_error_answer_not_a_recursion_error() {
+    let snippet = format!(
+        r#"
+import importlib.util, json
+spec = importlib.util.spec_from_file_location("score", {script:?})
+score = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(score)
+score.init()
+deep = "[" * 100000 + "]" * 100000
+nested = {{}}
+inner = nested
+for _ in range(100000):
+    inner["x"] = {{}}
+    inner = inner["x"]
+answers = [
+    score.run('{{"data": ' + deep + '}}'),
+    score.run(nested),
+    score.run('{{"data": [' + '{{"a":' * 500 + '1' + '}}' * 500 + ']}}'),
+    score.run({request:?}),
+]
+print(json.dumps(answers))
+"#,
+        script = model_dir().join("score.py").to_str().unwrap(),
+        request = TUTORIAL_REQUEST,
+    );
+    let out = python(&["-c", &snippet]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    for answer in &answers[..2] {
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("nested too deeply"),
+            "{answer}"
+        );
+    }
+    // Within Python's depth but beyond the worker's: the worker answers the error.
+    assert!(answers[2]["error"].is_string(), "{}", answers[2]);
+    assert!(answers[3]["result"].is_array(), "{}", answers[3]);
+}

@@ -268,3 +268,80 @@ fn serves_a_registered_model_by_name_and_version() {
         assert_eq!(status, 200, "{reference}: {body}");
     }
 }
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let server = Server::start(&["--auth-key", "s3cret"]);
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let request = format!(
+            "POST /score HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Authorization: {scheme} s3cret\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            TUTORIAL_REQUEST.len(),
+            TUTORIAL_REQUEST
+        );
+        let (status, body) = server.raw(request.as_bytes());
+        assert_eq!(status, 200, "{scheme}: {body}");
+    }
+    let (status, _) = server.raw(
+        b"GET /swagger.json HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic s3cret\r\n\
+          Connection: close\r\n\r\n",
+    );
+    assert_eq!(status, 401);
+}
+
+/// Opens a connection and sends half of a request's headers, then nothing.
+fn half_sent_request(port: u16) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"POST /score HTTP/1.1\r\nHost: localhost\r\nContent-Ty")
+        .unwrap();
+    stream.flush().unwrap();
+    stream
+}
+
+#[test]
+fn a_client_that_sends_half_its_headers_is_disconnected() {
+    use std::io::Read;
+    let server = Server::start(&[]);
+    let mut stream = half_sent_request(server.port);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(25)))
+        .unwrap();
+    let start = Instant::now();
+    let mut rest = Vec::new();
+    // The server closes the connection (EOF, possibly after a 408) instead of waiting forever.
+    let closed = stream.read_to_end(&mut rest).is_ok();
+    assert!(
+        closed && start.elapsed() < Duration::from_secs(20),
+        "still connected after {:?}",
+        start.elapsed()
+    );
+    let (status, body) = server.post("/score", "application/json", TUTORIAL_REQUEST, None);
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn sigterm_is_not_held_open_by_a_half_sent_request() {
+    let mut server = Server::start(&[]);
+    let _stalled: Vec<_> = (0..3).map(|_| half_sent_request(server.port)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The bound: 10 s of grace (or the 10 s header timeout), plus slack for a busy machine.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM with a half-sent request open"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status after SIGTERM: {exit}");
+}

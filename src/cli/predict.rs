@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use autotab::data::{format_number, load_table, ColumnKind, LoadOptions};
+use autotab::data::{format_number, load_table_with_report, ColumnKind, LoadOptions};
 use autotab::scoring::Predictor;
 
 use super::serve::resolve_model_dir;
@@ -29,7 +29,10 @@ pub struct PredictArgs {
 /// Scores the table and writes id column (if any), `prediction`, and `proba_<class>` columns.
 pub fn execute(args: PredictArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
     let predictor = Predictor::load(&resolve_model_dir(&args.model, workspace)?)?;
-    let data = load_table(&args.data, &LoadOptions::default())?;
+    let (data, report) = load_table_with_report(&args.data, &LoadOptions::default())?;
+    for note in report.messages(&args.data) {
+        eprintln!("note: {note}");
+    }
     let predictions = predictor
         .predict(&data)
         .with_context(|| format!("scoring {}", args.data.display()))?;

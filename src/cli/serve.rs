@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use autotab::scoring::server::{serve, shutdown_signal};
+use autotab::scoring::server::{check_auth_key, serve, shutdown_signal};
 use autotab::scoring::worker::run_worker;
 use autotab::scoring::Predictor;
 use autotab::tracking::Workspace;
@@ -26,7 +26,7 @@ pub struct ServeArgs {
     /// Address to listen on (0.0.0.0 for every interface).
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// Key required as `Authorization: Bearer <key>` on /score and /swagger.json.
+    /// Key required as `Authorization: Bearer <key>` on /score and /swagger.json (not empty).
     #[arg(long, env = "AUTOTAB_AUTH_KEY", hide_env_values = true)]
     auth_key: Option<String>,
 }
@@ -66,10 +66,11 @@ pub fn resolve_model_dir(reference: &str, workspace: &Path) -> anyhow::Result<Pa
 
 /// Serves the model over HTTP until Ctrl-C or SIGTERM.
 pub fn execute(args: ServeArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+    check_auth_key(args.auth_key.as_deref())?;
     let dir = resolve_model_dir(&args.model, workspace)?;
     let predictor = Arc::new(Predictor::load(&dir)?);
     let addr = SocketAddr::new(args.host, args.port);
-    let auth_key = args.auth_key.filter(|k| !k.is_empty());
+    let auth_key = args.auth_key;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -7,6 +7,11 @@
 //!
 //! Cells are trimmed of leading and trailing whitespace (`"WD "` becomes `"WD"`); spaces inside
 //! a value are kept as written. Missing markers are compared with the trimmed cell.
+//!
+//! Before polars parses a CSV file, autotab checks its shape itself so that errors name the row:
+//! a NUL byte (binary data, or UTF-16 text) and a row with more fields than the header are
+//! errors; rows with fewer fields are read with the missing fields as missing values and counted
+//! in the [`LoadReport`].
 
 use std::io::Cursor;
 use std::path::Path;
@@ -37,26 +42,69 @@ impl Default for LoadOptions {
     }
 }
 
+/// What loading a file noticed without refusing it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Number of data rows with fewer fields than the header (read with the rest missing).
+    pub short_rows: usize,
+    /// The first few of those rows (1-based data row numbers, the header not counted).
+    pub first_short_rows: Vec<usize>,
+}
+
+/// How many short rows a [`LoadReport`] lists by number.
+const SHORT_ROWS_LISTED: usize = 5;
+
+impl LoadReport {
+    /// One line per finding about `path`, for the run's output (none when all was regular).
+    pub fn messages(&self, path: &Path) -> Vec<String> {
+        if self.short_rows == 0 {
+            return Vec::new();
+        }
+        let listed: Vec<String> = self.first_short_rows.iter().map(usize::to_string).collect();
+        let more = if self.short_rows > listed.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        vec![format!(
+            "{}: {} row{} had fewer fields than the header (row{} {}{more}); their missing \
+             fields were read as missing values",
+            path.display(),
+            self.short_rows,
+            if self.short_rows == 1 { "" } else { "s" },
+            if listed.len() == 1 { "" } else { "s" },
+            listed.join(", "),
+        )]
+    }
+}
+
 /// Reads a CSV (`.csv`, `.tsv`, `.txt`, any other extension) or Parquet (`.parquet`, `.pq`) file.
 ///
 /// Integer and float columns become [`ColumnValues::Numeric`], everything else
 /// [`ColumnValues::Text`] (Parquet booleans as `true`/`false`, dates in ISO form).
 /// A file that is missing, unreadable, empty or has no data rows is an error naming the path.
+/// [`load_table_with_report`] also says what was read leniently.
 pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    load_table_with_report(path, options).map(|(data, _)| data)
+}
+
+/// Like [`load_table`], and reports what was read leniently (rows with too few fields).
+pub fn load_table_with_report(path: &Path, options: &LoadOptions) -> Result<(Dataset, LoadReport)> {
     if super::is_mltable(path) {
-        return check_not_empty(path, super::load_mltable(path, options)?);
+        let data = check_not_empty(path, super::load_mltable(path, options)?)?;
+        return Ok((data, LoadReport::default()));
     }
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
         .unwrap_or_default();
-    let data = if extension == "parquet" || extension == "pq" {
-        load_parquet(path, options)?
+    let (data, report) = if extension == "parquet" || extension == "pq" {
+        (load_parquet(path, options)?, LoadReport::default())
     } else {
         load_csv(path, options)?
     };
-    check_not_empty(path, data)
+    Ok((check_not_empty(path, data)?, report))
 }
 
 /// Refuses a table without columns or rows, naming `path`.
@@ -78,17 +126,18 @@ fn check_not_empty(path: &Path, data: Dataset) -> Result<Dataset> {
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+fn load_csv(path: &Path, options: &LoadOptions) -> Result<(Dataset, LoadReport)> {
     let bytes = std::fs::read(path).map_err(|e| AutotabError::io(path, e))?;
     read_csv_bytes(path, bytes, options)
 }
 
-/// Parses CSV text read from `path` (named in errors; an MLTable's files are joined first).
+/// Parses CSV text read from `path` (named in errors; an MLTable's files are joined first),
+/// and reports the rows read leniently.
 pub(crate) fn read_csv_bytes(
     path: &Path,
     mut bytes: Vec<u8>,
     options: &LoadOptions,
-) -> Result<Dataset> {
+) -> Result<(Dataset, LoadReport)> {
     if bytes.starts_with(UTF8_BOM) {
         bytes.drain(..UTF8_BOM.len());
     }
@@ -104,7 +153,16 @@ pub(crate) fn read_csv_bytes(
             path.display()
         )));
     }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        return Err(AutotabError::data(format!(
+            "{}: line {line} contains a NUL byte: the file is not CSV text (binary data, or \
+             text in UTF-16: save it as UTF-8)",
+            path.display()
+        )));
+    }
     let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&bytes));
+    let report = check_field_counts(path, &bytes, delimiter)?;
     let frame = pl::CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -123,7 +181,52 @@ pub(crate) fn read_csv_bytes(
                 char::from(delimiter).escape_default()
             ))
         })?;
-    frame_to_dataset(path, &frame, options)
+    Ok((frame_to_dataset(path, &frame, options)?, report))
+}
+
+/// Counts the fields of every record (quotes respected, as polars reads them): a row with more
+/// fields than the header is an error naming it; rows with fewer are counted.
+fn check_field_counts(path: &Path, bytes: &[u8], delimiter: u8) -> Result<LoadReport> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .quote(b'"')
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut header_fields = None;
+    let mut report = LoadReport::default();
+    let mut row = 0usize;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            // Left to polars, whose error names the problem.
+            Err(_) => break,
+        }
+        let Some(expected) = header_fields else {
+            header_fields = Some(record.len());
+            continue;
+        };
+        row += 1;
+        let fields = record.len();
+        if fields > expected {
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            return Err(AutotabError::data(format!(
+                "{}: row {row} (line {line}) has {fields} fields, the header has {expected}: \
+                 check that row's delimiters and quotes (the delimiter is '{}')",
+                path.display(),
+                char::from(delimiter).escape_default()
+            )));
+        }
+        if fields < expected {
+            report.short_rows += 1;
+            if report.first_short_rows.len() < SHORT_ROWS_LISTED {
+                report.first_short_rows.push(row);
+            }
+        }
+    }
+    Ok(report)
 }
 
 pub(crate) fn load_parquet(path: &Path, options: &LoadOptions) -> Result<Dataset> {
@@ -499,9 +602,21 @@ mod tests {
             "{err}"
         );
 
-        let ragged = write_temp(".csv", b"a,b\n1,2,3\n");
+        let ragged = write_temp(".csv", b"a,b\n1,2\n3,4\n1,2,3\n");
         let err = load_table(ragged.path(), &LoadOptions::default()).expect_err("ragged");
-        assert!(err.to_string().contains("more fields"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("row 3 (line 4) has 3 fields, the header has 2"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("truncate_ragged_lines"), "{err}");
+
+        let nul = write_temp(".csv", b"a,b\n1,x\n2,y\x00z\n");
+        let err = load_table(nul.path(), &LoadOptions::default()).expect_err("NUL");
+        assert!(
+            err.to_string().contains("line 3 contains a NUL byte"),
+            "{err}"
+        );
 
         let binary = write_temp(".csv", &[0xff, 0xfe, 0x00, 0x41, 0x0a, 0x80]);
         let err = load_table(binary.path(), &LoadOptions::default()).expect_err("binary");
@@ -510,6 +625,30 @@ mod tests {
         let bad_parquet = write_temp(".parquet", b"not parquet at all");
         let err = load_table(bad_parquet.path(), &LoadOptions::default()).expect_err("parquet");
         assert!(err.to_string().contains("Parquet"), "{err}");
+    }
+
+    #[test]
+    fn short_rows_are_read_as_missing_and_counted() {
+        let file = write_temp(".csv", b"a,b,c\n1,2,3\n4,5\n6\n7,8,9\n\"x,y\",1\n");
+        let (data, report) =
+            load_table_with_report(file.path(), &LoadOptions::default()).expect("load");
+        assert_eq!(data.n_rows(), 5);
+        assert_eq!(report.short_rows, 3);
+        assert_eq!(report.first_short_rows, vec![2, 3, 5]);
+        assert!(numeric(&data, "c")[1].is_nan());
+        let messages = report.messages(file.path());
+        assert_eq!(messages.len(), 1);
+        assert!(
+            messages[0].contains("3 rows had fewer fields than the header (rows 2, 3, 5)"),
+            "{}",
+            messages[0]
+        );
+        let regular =
+            load_table_with_report(&dataset_path("heart_failure.csv"), &LoadOptions::default())
+                .expect("load")
+                .1;
+        assert_eq!(regular, LoadReport::default());
+        assert!(regular.messages(Path::new("x.csv")).is_empty());
     }
 
     #[test]

@@ -481,7 +481,7 @@ fn read_delimited(
         delimiter,
         ..options.clone()
     };
-    read_csv_bytes(file, joined, &options)
+    read_csv_bytes(file, joined, &options).map(|(data, _)| data)
 }
 
 /// The file's text as UTF-8 bytes (without a byte-order mark).

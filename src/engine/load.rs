@@ -1,7 +1,9 @@
 //! Stage 1, load: the job's tables read, the label encoded, rows without a label dropped, the
 //! task, metric and schema worked out.
 
-use crate::data::{infer_schema, Column, ColumnValues, Dataset, LoadOptions, Schema};
+use crate::data::{
+    infer_schema, load_table_with_report, Column, ColumnValues, Dataset, LoadOptions, Schema,
+};
 use crate::error::{AutotabError, Result};
 use crate::job::JobSpec;
 use crate::metrics::Metric;
@@ -15,6 +17,8 @@ pub struct JobTable {
     pub data: Dataset,
     /// Rows of the given validation table (at the end of `data`), if one was given.
     pub n_given_valid: Option<usize>,
+    /// What the loaders read leniently (rows with too few fields), one line each.
+    pub notes: Vec<String>,
 }
 
 impl JobTable {
@@ -23,6 +27,7 @@ impl JobTable {
         JobTable {
             data,
             n_given_valid: None,
+            notes: Vec::new(),
         }
     }
 }
@@ -52,16 +57,24 @@ pub(crate) struct LoadedData {
     pub n_given_valid: Option<usize>,
     /// Rows dropped for a missing label.
     pub dropped: usize,
+    /// What the loaders read leniently, one line each.
+    pub notes: Vec<String>,
 }
 
 /// Reads the training table (and the validation table, appended at the end).
 pub fn load_job_table(spec: &JobSpec) -> Result<JobTable> {
     let options = LoadOptions::default();
-    let train = spec.data.training.load(&options)?;
+    let training = &spec.data.training.path;
+    let (train, report) = load_table_with_report(training, &options)?;
+    let mut notes = report.messages(training);
     let Some(valid_path) = &spec.data.validation else {
-        return Ok(JobTable::training(train));
+        return Ok(JobTable {
+            notes,
+            ..JobTable::training(train)
+        });
     };
-    let valid = valid_path.load(&options)?;
+    let (valid, report) = load_table_with_report(&valid_path.path, &options)?;
+    notes.extend(report.messages(&valid_path.path));
     let mut columns = Vec::with_capacity(train.columns().len());
     for col in train.columns() {
         let other = valid.column(&col.name).ok_or_else(|| {
@@ -78,6 +91,7 @@ pub fn load_job_table(spec: &JobSpec) -> Result<JobTable> {
     Ok(JobTable {
         data: Dataset::new(columns)?,
         n_given_valid: Some(valid.n_rows()),
+        notes,
     })
 }
 
@@ -100,6 +114,7 @@ pub(crate) fn prepare(spec: &JobSpec, table: JobTable) -> Result<LoadedData> {
     let JobTable {
         data,
         n_given_valid,
+        notes,
     } = table;
     let label_column = data.require(&spec.data.label).map_err(|_| {
         AutotabError::data(format!(
@@ -147,6 +162,7 @@ pub(crate) fn prepare(spec: &JobSpec, table: JobTable) -> Result<LoadedData> {
         class_counts,
         n_given_valid,
         dropped,
+        notes,
     })
 }
 

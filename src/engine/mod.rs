@@ -202,6 +202,9 @@ fn run_on(
 
 /// Tells the observer what the run starts from: dropped rows, schema, plan and guardrails.
 fn announce(spec: &JobSpec, data: &LoadedData, plan: &RunPlan, observer: &mut dyn RunObserver) {
+    for note in &data.notes {
+        observer.message(note);
+    }
     if data.dropped > 0 {
         observer.message(&format!(
             "dropped {} rows whose label '{}' is missing",

@@ -296,8 +296,9 @@ pub struct JobOverrides {
     pub seed: Option<u64>,
 }
 
-/// The longest budget a job may ask for.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The longest budget a job may ask for (30 days): larger values would overflow the clock
+/// arithmetic.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Checks a duration in seconds taken from a file or flag: finite, non-negative, at most
 /// [`MAX_TIMEOUT`]. `what` names the setting in the error.
@@ -310,7 +311,7 @@ pub fn checked_duration(what: &str, seconds: f64) -> Result<Duration> {
     let d = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
     if d > MAX_TIMEOUT {
         return Err(AutotabError::config(format!(
-            "{what} is too long: at most 365 days"
+            "timeout too large: {what} is more than the maximum of 30 days (720h)"
         )));
     }
     Ok(d)

@@ -494,6 +494,69 @@ impl FittedModel {
         }
     }
 
+    /// Checks a decoded model before it predicts, so that a damaged or crafted `model.bin`
+    /// cannot make prediction index out of bounds or loop: the tree models' node and leaf
+    /// indices and output widths, ensemble members' shapes and weights, a constant's output.
+    /// Models of the other families are checked by their libraries as they decode.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            FittedModel::Forest(m) => m.forest.validate(),
+            FittedModel::Boosting(m) => m.gbm.validate(),
+            FittedModel::Ensemble(members) => {
+                let Some((_, first)) = members.first() else {
+                    return Err(AutotabError::data("an ensemble without members"));
+                };
+                for (weight, member) in members {
+                    if !weight.is_finite() || *weight < 0.0 {
+                        return Err(AutotabError::data(format!(
+                            "an ensemble member has weight {weight}"
+                        )));
+                    }
+                    member.validate()?;
+                    let same_outputs = match (member.n_outputs(), first.n_outputs()) {
+                        (Some(a), Some(b)) => a == b,
+                        _ => true,
+                    };
+                    if member.n_features() != first.n_features() || !same_outputs {
+                        return Err(AutotabError::data(
+                            "ensemble members differ in their inputs or outputs",
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            FittedModel::Constant { output, .. } => {
+                if output.is_empty() || output.iter().any(|v| !v.is_finite()) {
+                    return Err(AutotabError::data(
+                        "a constant model without a finite output",
+                    ));
+                }
+                Ok(())
+            }
+            FittedModel::Linear(_)
+            | FittedModel::DecisionTree(_)
+            | FittedModel::Knn(_)
+            | FittedModel::NaiveBayes(_)
+            | FittedModel::Svm(_) => Ok(()),
+        }
+    }
+
+    /// Number of output columns of [`FittedModel::predict`], when the model states it (tree
+    /// models, constants and ensembles of them); `None` for the other families.
+    pub fn n_outputs(&self) -> Option<usize> {
+        match self {
+            FittedModel::Forest(m) => Some(m.forest.n_outputs()),
+            FittedModel::Boosting(m) => Some(m.gbm.n_outputs()),
+            FittedModel::Constant { output, .. } => Some(output.len()),
+            FittedModel::Ensemble(members) => members.iter().find_map(|(_, m)| m.n_outputs()),
+            FittedModel::Linear(_)
+            | FittedModel::DecisionTree(_)
+            | FittedModel::Knn(_)
+            | FittedModel::NaiveBayes(_)
+            | FittedModel::Svm(_) => None,
+        }
+    }
+
     /// Number of input features the model was trained on.
     pub fn n_features(&self) -> usize {
         match self {

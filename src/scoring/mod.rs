@@ -7,5 +7,7 @@ mod script;
 pub mod server;
 pub mod worker;
 
-pub use bundle::{save_bundle, BundleInfo, Predictor, BUNDLE_FORMAT_VERSION};
+pub use bundle::{
+    decode_pipeline, save_bundle, verify_bundle, BundleInfo, Predictor, BUNDLE_FORMAT_VERSION,
+};
 pub use script::{model_card, score_py};

@@ -107,6 +107,8 @@ def run(raw_data, method="predict"):
         request = dict(request)
         request["method"] = method
         line = json.dumps(request)
+    except RecursionError:
+        return {"error": "the request is nested too deeply to be read as JSON"}
     except (ValueError, TypeError) as e:
         return {"error": "the request is not valid JSON: %s" % e}
     with _lock:

@@ -8,14 +8,21 @@
 //! - `GET /swagger.json` is an OpenAPI 3.1 document of this model's input.
 //!
 //! With a key set, `/score` and `/swagger.json` need `Authorization: Bearer <key>` (401
-//! otherwise), as Azure's key-authenticated endpoints do. Every error is a 4xx/5xx with a
-//! `{"error": "..."}` body and the server keeps serving. Batches above
-//! [`INLINE_ROWS`] rows are scored on tokio's blocking pool so they cannot stall other requests.
+//! otherwise; the scheme is case-insensitive), as Azure's key-authenticated endpoints do; an
+//! empty key is refused at start-up. Every error is a 4xx/5xx with a `{"error": "..."}` body and
+//! the server keeps serving. Batches above [`INLINE_ROWS`] rows are scored on tokio's blocking
+//! pool so they cannot stall other requests.
+//!
+//! Slow or stalled clients are bounded: request headers must arrive within
+//! [`HEADER_READ_TIMEOUT`] (the connection is closed otherwise), a body within
+//! [`BODY_READ_TIMEOUT`] (408), and on shutdown the requests in flight get at most
+//! [`SHUTDOWN_GRACE`] before the remaining connections are dropped.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -36,6 +43,17 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// microseconds of work); larger ones go to the blocking pool.
 pub const INLINE_ROWS: usize = 64;
 
+/// Time a client has to send a request's headers (from the first byte of a request, or from
+/// the connection's start); a connection that is slower is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time a client has to send a request's body once its headers arrived (408 after it).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest wait for requests in flight after a shutdown signal; connections still open then are
+/// dropped.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Shared state of the handlers.
 struct AppState {
     predictor: Arc<Predictor>,
@@ -47,6 +65,8 @@ struct AppState {
 struct ApiError {
     status: StatusCode,
     message: String,
+    /// Answered before the request body was read: the connection closes after the answer.
+    close_connection: bool,
 }
 
 impl ApiError {
@@ -54,6 +74,17 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            close_connection: false,
+        }
+    }
+
+    /// The same error, answered with `Connection: close`: for refusals before the body is
+    /// read, after which the connection cannot carry another request (keep-alive clients then
+    /// reconnect instead of writing to a connection being closed).
+    fn closing(self) -> ApiError {
+        ApiError {
+            close_connection: true,
+            ..self
         }
     }
 }
@@ -77,17 +108,23 @@ impl IntoResponse for ApiError {
                 header::HeaderValue::from_static("Bearer"),
             );
         }
+        if self.close_connection {
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
         response
     }
 }
 
 /// The routes for `predictor`; with `auth_key`, `/score` and `/swagger.json` need
-/// `Authorization: Bearer <key>`.
+/// `Authorization: Bearer <key>` (an empty key matches no request).
 pub fn router(predictor: Arc<Predictor>, auth_key: Option<String>) -> Router {
     let swagger = openapi(&predictor, auth_key.is_some());
     let state = Arc::new(AppState {
         predictor,
-        auth_key: auth_key.filter(|k| !k.is_empty()),
+        auth_key,
         swagger,
     });
     Router::new()
@@ -99,14 +136,26 @@ pub fn router(predictor: Arc<Predictor>, auth_key: Option<String>) -> Router {
         .with_state(state)
 }
 
+/// Refuses an empty (or blank) key: it would otherwise be a key that turns authentication off.
+pub fn check_auth_key(auth_key: Option<&str>) -> Result<()> {
+    match auth_key {
+        Some(key) if key.trim().is_empty() => Err(AutotabError::config(
+            "the auth key is empty: give a non-empty key (--auth-key or AUTOTAB_AUTH_KEY), or \
+             leave it out to serve without authentication",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Binds `addr` and serves `predictor` until `shutdown` completes, then finishes the requests
-/// in flight and returns.
+/// in flight (for at most [`SHUTDOWN_GRACE`]) and returns.
 pub async fn serve(
     predictor: Arc<Predictor>,
     addr: SocketAddr,
     auth_key: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    check_auth_key(auth_key.as_deref())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| AutotabError::config(format!("cannot listen on {addr}: {e}")))?;
@@ -114,17 +163,50 @@ pub async fn serve(
 }
 
 /// Like [`serve`] on an already bound listener (tests and benchmarks bind port 0).
+///
+/// HTTP/1.1 with keep-alive, one task per connection; a connection whose request headers do
+/// not arrive within [`HEADER_READ_TIMEOUT`] is closed, so a stalled client holds neither a
+/// connection nor the shutdown.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     predictor: Arc<Predictor>,
     auth_key: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    check_auth_key(auth_key.as_deref())?;
     let app = router(predictor, auth_key);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| AutotabError::config(format!("the HTTP server stopped: {e}")))
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors and the like: wait a little rather than spin.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away or times out ends its own connection only.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    // Connections still open after the grace period are dropped with the runtime.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    Ok(())
 }
 
 /// Completes on Ctrl-C or (on Unix) SIGTERM.
@@ -171,10 +253,11 @@ fn check_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     match given {
-        Some(token) if constant_time_eq(token.as_bytes(), key.as_bytes()) => Ok(()),
+        Some(token) if !key.is_empty() && constant_time_eq(token.as_bytes(), key.as_bytes()) => {
+            Ok(())
+        }
         Some(_) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "the key in the Authorization header is not valid",
@@ -184,6 +267,15 @@ fn check_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             "this endpoint needs a key: send the header 'Authorization: Bearer <key>'",
         )),
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 9110 section 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Compares without an early exit on the first differing byte.
@@ -229,8 +321,8 @@ async fn score(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let headers = request.headers();
-    check_auth(&state, headers)?;
-    check_json_content_type(headers)?;
+    check_auth(&state, headers).map_err(ApiError::closing)?;
+    check_json_content_type(headers).map_err(ApiError::closing)?;
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -243,20 +335,32 @@ async fn score(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
+        return Err(too_large().closing());
     }
-    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
-        .await
-        .map_err(|e| {
-            if error_chain(&e).contains("length limit") {
-                too_large()
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the request body: {e}"),
-                )
-            }
-        })?;
+    let body = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        )
+    })?
+    .map_err(|e| {
+        if error_chain(&e).contains("length limit") {
+            too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {e}"),
+            )
+        }
+    })?;
     let request = parse_request(&body)?;
     if request.data.len() <= INLINE_ROWS {
         return Ok(Json(score_request(&state.predictor, &request)?));
@@ -494,6 +598,23 @@ mod tests {
         }
         let e = check_json_content_type(&HeaderMap::new()).unwrap_err();
         assert!(e.message.contains("content type is none"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+    }
+
+    #[test]
+    fn an_empty_key_is_refused_and_never_matches() {
+        assert!(check_auth_key(Some("")).is_err());
+        assert!(check_auth_key(Some("  ")).is_err());
+        assert!(check_auth_key(Some("k")).is_ok());
+        assert!(check_auth_key(None).is_ok());
     }
 
     #[test]

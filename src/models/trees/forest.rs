@@ -251,8 +251,22 @@ impl ForestModel {
         out
     }
 
-    fn n_outputs(&self) -> usize {
+    /// Number of output columns of [`ForestModel::predict`].
+    pub fn n_outputs(&self) -> usize {
         self.n_classes.max(1)
+    }
+
+    /// Checks a decoded model before it predicts (see [`Tree`]'s checks): every tree has
+    /// [`ForestModel::n_outputs`] values per leaf.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_classes == 1 {
+            return Err(AutotabError::data("forest: a classifier with 1 class"));
+        }
+        for (i, tree) in self.trees.iter().enumerate() {
+            tree.validate(self.n_outputs(), self.n_features)
+                .map_err(|e| AutotabError::data(format!("forest: tree {i}: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Number of trees.

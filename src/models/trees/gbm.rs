@@ -710,6 +710,46 @@ impl GbmModel {
         }
     }
 
+    /// Checks a decoded model before it predicts (see [`Tree`]'s checks): raw scores per
+    /// round match the loss and the base scores, every tree has one output per leaf.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| AutotabError::data(format!("boosted model: {what}"));
+        let expected_per_round = match self.loss {
+            GbmLoss::Softmax => self.n_classes,
+            _ => 1,
+        };
+        if self.per_round == 0 || self.per_round != expected_per_round {
+            return Err(bad(format!(
+                "{} trees per round with {:?} loss and {} classes",
+                self.per_round, self.loss, self.n_classes
+            )));
+        }
+        if self.loss == GbmLoss::Softmax && self.n_classes < 2 {
+            return Err(bad(format!("softmax loss with {} classes", self.n_classes)));
+        }
+        if self.base.len() != self.per_round {
+            return Err(bad(format!(
+                "{} base scores for {} trees per round",
+                self.base.len(),
+                self.per_round
+            )));
+        }
+        for (i, tree) in self.trees.iter().enumerate() {
+            tree.validate(1, self.n_features)
+                .map_err(|e| bad(format!("tree {i}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Number of output columns of [`GbmModel::predict`].
+    pub fn n_outputs(&self) -> usize {
+        match self.loss {
+            GbmLoss::LogLoss => 2,
+            GbmLoss::Softmax => self.per_round,
+            _ => 1,
+        }
+    }
+
     /// Number of trees (rounds times trees per round).
     pub fn n_trees(&self) -> usize {
         self.trees.len()

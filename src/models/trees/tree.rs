@@ -89,6 +89,64 @@ impl Tree {
         &self.values[leaf * self.n_outputs..(leaf + 1) * self.n_outputs]
     }
 
+    /// Checks a decoded tree before it predicts: every child index names an existing node or
+    /// leaf, no node is reached twice and none leads back to the root (so a walk from the root
+    /// ends within `nodes.len()` steps), leaves hold `n_outputs` values each, and split
+    /// features are below `n_features`.
+    pub(crate) fn validate(&self, n_outputs: usize, n_features: usize) -> Result<(), String> {
+        if self.n_outputs != n_outputs || n_outputs == 0 {
+            return Err(format!(
+                "a tree has {} outputs per leaf, expected {n_outputs}",
+                self.n_outputs
+            ));
+        }
+        if !self.values.len().is_multiple_of(n_outputs) {
+            return Err(format!(
+                "a tree has {} leaf values, not a multiple of {n_outputs}",
+                self.values.len()
+            ));
+        }
+        let n_leaves = self.values.len() / n_outputs;
+        if n_leaves == 0 {
+            return Err("a tree has no leaf".into());
+        }
+        if self.nodes.len() >= i32::MAX as usize || self.gains.len() != self.nodes.len() {
+            return Err(format!(
+                "a tree has {} nodes and {} split gains",
+                self.nodes.len(),
+                self.gains.len()
+            ));
+        }
+        let mut reached = vec![false; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.feature as usize >= n_features {
+                return Err(format!(
+                    "node {i} splits on feature {}, the model has {n_features}",
+                    node.feature
+                ));
+            }
+            for child in [node.left, node.right] {
+                if child < 0 {
+                    if !child as usize >= n_leaves {
+                        return Err(format!(
+                            "node {i} leads to leaf {}, the tree has {n_leaves}",
+                            !child
+                        ));
+                    }
+                    continue;
+                }
+                let c = child as usize;
+                if c == 0 || c >= self.nodes.len() || reached[c] {
+                    return Err(format!(
+                        "node {i} leads to node {c}, which is not a new node"
+                    ));
+                }
+                reached[c] = true;
+            }
+        }
+        Ok(())
+    }
+
     /// Multiplies every leaf value by `factor` (shrinkage).
     pub(crate) fn scale(&mut self, factor: f64) {
         self.values.iter_mut().for_each(|v| *v *= factor);
