@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use autotab::experiment::{register_run, Registration};
+use autotab::registry::ModelVersion;
 use autotab::tracking::Workspace;
 
 use super::run::parse_tags;
@@ -63,84 +64,19 @@ pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
             let models = ws.list_models()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&models)?);
-                return Ok(ExitCode::SUCCESS);
-            }
-            println!(
-                "{:<24} {:>7}  {:<36} {:<28} created",
-                "name", "latest", "metrics", "run"
-            );
-            for m in models {
-                println!(
-                    "{:<24} {:>7}  {:<36} {:<28} {}",
-                    m.name,
-                    m.version,
-                    compact_metrics(&m.metrics),
-                    m.run_id.clone().unwrap_or_else(|| "-".into()),
-                    m.created
-                );
+            } else {
+                print_model_table(&models);
             }
         }
         ModelsCommand::Show { reference, json } => {
             let m = ws.resolve_model(&reference)?;
-            let bundle: serde_json::Value = std::fs::read_to_string(m.path.join("bundle.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default();
-            let schema: serde_json::Value = std::fs::read_to_string(m.path.join("schema.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default();
+            let bundle = read_json_or_null(&m.path.join("bundle.json"));
+            let schema = read_json_or_null(&m.path.join("schema.json"));
             if json {
                 let card = serde_json::json!({"model": m, "bundle": bundle, "schema": schema});
                 println!("{}", serde_json::to_string_pretty(&card)?);
-                return Ok(ExitCode::SUCCESS);
-            }
-            println!("model:       {}:{}", m.name, m.version);
-            println!("created:     {}", m.created);
-            println!(
-                "run:         {}",
-                m.run_id.clone().unwrap_or_else(|| "-".into())
-            );
-            println!(
-                "description: {}",
-                m.description.clone().unwrap_or_else(|| "-".into())
-            );
-            let tags: Vec<String> = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!(
-                "tags:        {}",
-                if tags.is_empty() {
-                    "-".into()
-                } else {
-                    tags.join(", ")
-                }
-            );
-            println!("path:        {}", m.path.display());
-            println!("task:        {}", bundle["task"].as_str().unwrap_or("?"));
-            println!(
-                "algorithm:   {}",
-                bundle["algorithm"].as_str().unwrap_or("?")
-            );
-            println!("params:      {}", bundle["params"]);
-            println!(
-                "score:       {} = {}",
-                bundle["metric"].as_str().unwrap_or("?"),
-                bundle["score"]
-            );
-            println!("metrics:     {}", compact_metrics(&m.metrics));
-            if let Some(classes) = bundle["classes"].as_array().filter(|c| !c.is_empty()) {
-                let names: Vec<String> = classes
-                    .iter()
-                    .map(|c| c.as_str().unwrap_or("?").to_string())
-                    .collect();
-                println!("classes:     {}", names.join(", "));
-            }
-            println!("inputs:");
-            for c in schema["columns"].as_array().into_iter().flatten() {
-                println!(
-                    "  {:<28} {}",
-                    c["name"].as_str().unwrap_or("?"),
-                    c["kind"].as_str().unwrap_or("?")
-                );
+            } else {
+                print_model_card(&m, &bundle, &schema);
             }
         }
         ModelsCommand::Register {
@@ -165,6 +101,84 @@ pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A JSON file of a model's folder; `null` when it is absent or unreadable.
+fn read_json_or_null(path: &Path) -> serde_json::Value {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// `models list` as a table: one line per registered model (its latest version).
+fn print_model_table(models: &[ModelVersion]) {
+    println!(
+        "{:<24} {:>7}  {:<36} {:<28} created",
+        "name", "latest", "metrics", "run"
+    );
+    for m in models {
+        println!(
+            "{:<24} {:>7}  {:<36} {:<28} {}",
+            m.name,
+            m.version,
+            compact_metrics(&m.metrics),
+            m.run_id.clone().unwrap_or_else(|| "-".into()),
+            m.created
+        );
+    }
+}
+
+/// `models show` as text: the version's record, then what its bundle and schema say.
+fn print_model_card(m: &ModelVersion, bundle: &serde_json::Value, schema: &serde_json::Value) {
+    println!("model:       {}:{}", m.name, m.version);
+    println!("created:     {}", m.created);
+    println!(
+        "run:         {}",
+        m.run_id.clone().unwrap_or_else(|| "-".into())
+    );
+    println!(
+        "description: {}",
+        m.description.clone().unwrap_or_else(|| "-".into())
+    );
+    let tags: Vec<String> = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "tags:        {}",
+        if tags.is_empty() {
+            "-".into()
+        } else {
+            tags.join(", ")
+        }
+    );
+    println!("path:        {}", m.path.display());
+    println!("task:        {}", bundle["task"].as_str().unwrap_or("?"));
+    println!(
+        "algorithm:   {}",
+        bundle["algorithm"].as_str().unwrap_or("?")
+    );
+    println!("params:      {}", bundle["params"]);
+    println!(
+        "score:       {} = {}",
+        bundle["metric"].as_str().unwrap_or("?"),
+        bundle["score"]
+    );
+    println!("metrics:     {}", compact_metrics(&m.metrics));
+    if let Some(classes) = bundle["classes"].as_array().filter(|c| !c.is_empty()) {
+        let names: Vec<String> = classes
+            .iter()
+            .map(|c| c.as_str().unwrap_or("?").to_string())
+            .collect();
+        println!("classes:     {}", names.join(", "));
+    }
+    println!("inputs:");
+    for c in schema["columns"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<28} {}",
+            c["name"].as_str().unwrap_or("?"),
+            c["kind"].as_str().unwrap_or("?")
+        );
+    }
+}
+
+/// Metrics on one line (`key=value`), without the `_std` spreads and the duration.
 fn compact_metrics(metrics: &serde_json::Value) -> String {
     match metrics.as_object() {
         Some(map) if !map.is_empty() => map

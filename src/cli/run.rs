@@ -12,7 +12,7 @@ use clap::Args;
 use autotab::data::ColumnKind;
 use autotab::engine::{RunObserver, RunStart};
 use autotab::ensemble::EnsembleRecord;
-use autotab::experiment::{run_tracked, Registration};
+use autotab::experiment::{run_tracked, Registration, TrackedRun};
 use autotab::featurize::{FeaturizationMode, Guardrail};
 use autotab::job::{load_job_file, parse_duration, JobOverrides, JobSpec, LoadedJob};
 use autotab::metrics::Metric;
@@ -180,6 +180,21 @@ impl RunArgs {
             None => JobSpec::from_overrides(self.overrides())?,
         })
     }
+
+    /// The registration asked for by `--register`, with its name checked up front: a bad
+    /// name must not cost a whole search.
+    fn registration(&self) -> anyhow::Result<Option<Registration>> {
+        let Some(name) = &self.register else {
+            return Ok(None);
+        };
+        let registration = Registration {
+            name: name.clone(),
+            description: self.description.clone(),
+            tags: parse_tags(&self.tags)?,
+        };
+        validate_name(&registration.name).context("--register")?;
+        Ok(Some(registration))
+    }
 }
 
 /// Prints progress to stdout as the run goes, and remembers the run id for Ctrl-C.
@@ -291,18 +306,7 @@ fn cancel_on_ctrl_c(workspace: &Path, run_id: Arc<Mutex<Option<String>>>) {
 /// and, with --json, the summary.
 pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> {
     let (spec, notes) = args.job_spec()?;
-    let register = match &args.register {
-        Some(name) => Some(Registration {
-            name: name.clone(),
-            description: args.description.clone(),
-            tags: parse_tags(&args.tags)?,
-        }),
-        None => None,
-    };
-    // A bad name must not cost a whole search.
-    if let Some(r) = &register {
-        validate_name(&r.name).context("--register")?;
-    }
+    let register = args.registration()?;
     let workspace = Workspace::open(workspace_dir)?;
     println!(
         "autotab run: {} (label '{}', budget {:.0}s, {} concurrent trial(s))",
@@ -327,6 +331,15 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         register.as_ref(),
         &mut printer,
     )?;
+    print_result(&tracked);
+    if args.json {
+        println!("{}", json_summary(&spec, &tracked));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The leaderboard (top 10), the winner, test metrics and where the model went.
+fn print_result(tracked: &TrackedRun) {
     let outcome = &tracked.outcome;
     let leaderboard = outcome.leaderboard();
     println!(
@@ -361,32 +374,34 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         println!("registered model {}:{}", v.name, v.version);
     }
     println!("elapsed: {:.1}s", outcome.elapsed_s);
-    if args.json {
-        let mut summary = serde_json::json!({
-            "experiment": spec.experiment,
-            "run_id": tracked.run_id.as_str(),
-            "task": outcome.task.name(),
-            "metric": outcome.metric.name(),
-            "best_score": outcome.winner.score,
-            "best_algorithm": outcome.winner.learner.name(),
-            "trials": outcome.trials.len(),
-            "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
-            "model_path": tracked.model_dir.display().to_string(),
-        });
-        if !tracked.test_metrics.is_empty() {
-            summary["test_metrics"] = tracked
-                .test_metrics
-                .iter()
-                .map(|(m, v)| (m.name().to_string(), serde_json::json!(v)))
-                .collect::<serde_json::Map<_, _>>()
-                .into();
-        }
-        if let Some(v) = &tracked.registered {
-            summary["registered_model"] = serde_json::json!(format!("{}:{}", v.name, v.version));
-        }
-        println!("{summary}");
+}
+
+/// The one-line JSON summary printed with `--json`.
+fn json_summary(spec: &JobSpec, tracked: &TrackedRun) -> serde_json::Value {
+    let outcome = &tracked.outcome;
+    let mut summary = serde_json::json!({
+        "experiment": spec.experiment,
+        "run_id": tracked.run_id.as_str(),
+        "task": outcome.task.name(),
+        "metric": outcome.metric.name(),
+        "best_score": outcome.winner.score,
+        "best_algorithm": outcome.winner.learner.name(),
+        "trials": outcome.trials.len(),
+        "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
+        "model_path": tracked.model_dir.display().to_string(),
+    });
+    if !tracked.test_metrics.is_empty() {
+        summary["test_metrics"] = tracked
+            .test_metrics
+            .iter()
+            .map(|(m, v)| (m.name().to_string(), serde_json::json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(v) = &tracked.registered {
+        summary["registered_model"] = serde_json::json!(format!("{}:{}", v.name, v.version));
+    }
+    summary
 }
 
 /// `key=value` pairs.

@@ -190,177 +190,20 @@ impl Encoder {
             name: column,
             values,
         };
-        let n = values.len();
-        if let (Some(imputation), Plan::Categorical { .. } | Plan::Datetime | Plan::Text { .. }) =
-            (imputation, plan)
-        {
-            let kind = match plan {
-                Plan::Categorical { .. } => "categorical",
-                Plan::Datetime => "datetime",
-                _ => "text",
-            };
-            let fill = match imputation {
-                Imputation::MostFrequent => category_counts(&cells, n, false)
-                    .0
-                    .into_iter()
-                    .next()
-                    .map(|(k, _)| k),
-                Imputation::Constant { fill_value } => Some(fill_value.clone()),
-                // Missing dates take the median of each date part already.
-                Imputation::Median if kind == "datetime" => None,
-                other => return Err(other.unfit(column, kind)),
-            };
-            if let Some(fill) = fill {
-                let filled = ColumnValues::Text(
-                    (0..n)
-                        .map(|i| cells.key(i).or(Some(fill.clone())))
-                        .collect(),
-                );
-                let inner = Encoder::fit(column, &filled, plan, impute, None)?;
-                return Ok(Encoder::Filled {
-                    fill,
-                    inner: Box::new(inner),
-                });
+        if let Some(imputation) = imputation {
+            if let Some(filled) = fit_filled(&cells, plan, impute, imputation)? {
+                return Ok(filled);
             }
         }
-        let column = column.to_string();
         match plan {
-            Plan::Numeric => {
-                let mut present = Vec::with_capacity(n);
-                for i in 0..n {
-                    let x = cells.number(i)?;
-                    if x.is_nan() {
-                        if !impute {
-                            return Err(missing_error(&column, i));
-                        }
-                    } else {
-                        present.push(x);
-                    }
-                }
-                let train_missing = n - present.len();
-                let fill = match (impute, imputation) {
-                    (false, _) => None,
-                    (true, Some(imputation)) => {
-                        Some(numeric_fill(imputation, &column, &mut present)?)
-                    }
-                    (true, None) => Some(median(&mut present).unwrap_or(0.0)),
-                };
-                Ok(Encoder::Numeric {
-                    fill,
-                    indicator: impute && train_missing > 0,
-                    train_missing,
-                    column,
-                })
-            }
-            Plan::Boolean => {
-                let (counts, train_missing) = category_counts(&cells, n, true);
-                if train_missing > 0 && !impute {
-                    let row = (0..n).find(|&i| cells.key(i).is_none()).unwrap_or(0);
-                    return Err(missing_error(&column, row));
-                }
-                if counts.len() > 2 {
-                    return Err(AutotabError::data(format!(
-                        "column '{column}' is boolean but has {} distinct values ({}); give it another kind",
-                        counts.len(),
-                        counts
-                            .iter()
-                            .take(5)
-                            .map(|(k, _)| k.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
-                let mapping = boolean_mapping(&counts);
-                let most_frequent = counts.first().map(|(k, _)| mapping[&k.to_lowercase()]);
-                let fill = match imputation {
-                    None | Some(Imputation::MostFrequent) => most_frequent,
-                    Some(Imputation::Mean | Imputation::Median) => {
-                        let mut present: Vec<f64> = counts
-                            .iter()
-                            .flat_map(|(k, c)| std::iter::repeat_n(mapping[k], *c))
-                            .collect();
-                        match imputation {
-                            Some(Imputation::Mean) if !present.is_empty() => {
-                                Some(present.iter().sum::<f64>() / present.len() as f64)
-                            }
-                            _ => median(&mut present),
-                        }
-                    }
-                    Some(Imputation::Constant { fill_value }) => {
-                        let lower = fill_value.trim().to_lowercase();
-                        let value = mapping
-                            .get(&lower)
-                            .copied()
-                            .or_else(|| boolean_word(&lower))
-                            .or_else(|| parse_number(&lower));
-                        Some(value.ok_or_else(|| {
-                            AutotabError::config(format!(
-                                "imputer for column '{column}': fill_value '{fill_value}' is not one of its boolean values ({})",
-                                mapping.keys().cloned().collect::<Vec<_>>().join(", ")
-                            ))
-                        })?)
-                    }
-                    Some(other) => return Err(other.unfit(&column, "boolean")),
-                };
-                Ok(Encoder::Boolean {
-                    mapping,
-                    fill: impute.then(|| fill.unwrap_or(0.0)),
-                    indicator: impute && train_missing > 0,
-                    train_missing,
-                    column,
-                })
-            }
+            Plan::Numeric => fit_numeric(&cells, impute, imputation),
+            Plan::Boolean => fit_boolean(&cells, impute, imputation),
             Plan::Categorical { max_one_hot, top_k } => {
-                let (counts, missing) = category_counts(&cells, n, false);
-                if counts.len() <= *max_one_hot {
-                    Ok(Encoder::OneHot {
-                        column,
-                        categories: counts.into_iter().map(|(k, _)| k).collect(),
-                        missing_category: missing > 0,
-                    })
-                } else {
-                    let total = n.max(1) as f64;
-                    Ok(Encoder::Frequency {
-                        column,
-                        distinct: counts.len(),
-                        top: counts.iter().take(*top_k).map(|(k, _)| k.clone()).collect(),
-                        frequencies: counts
-                            .into_iter()
-                            .map(|(k, c)| (k, c as f64 / total))
-                            .collect(),
-                        missing_frequency: missing as f64 / total,
-                    })
-                }
+                Ok(fit_categorical(&cells, *max_one_hot, *top_k))
             }
-            Plan::Datetime => {
-                let mut parts: Vec<Vec<f64>> = vec![Vec::new(); 5];
-                let mut missing = 0;
-                let mut hour = false;
-                for i in 0..n {
-                    match cells.datetime(i)? {
-                        Some(d) => {
-                            hour |= d.hour() != 0 || d.minute() != 0 || d.second() != 0;
-                            for (p, x) in parts.iter_mut().zip(date_parts(&d, true)) {
-                                p.push(x);
-                            }
-                        }
-                        None => missing += 1,
-                    }
-                }
-                let fills = parts
-                    .iter_mut()
-                    .take(if hour { 5 } else { 4 })
-                    .map(|p| median(p).unwrap_or(0.0))
-                    .collect();
-                Ok(Encoder::Datetime {
-                    column,
-                    hour,
-                    fills,
-                    indicator: missing > 0,
-                })
-            }
+            Plan::Datetime => fit_datetime(&cells),
             Plan::Text { buckets } => Ok(Encoder::Text {
-                column,
+                column: column.to_string(),
                 buckets: *buckets,
             }),
         }
@@ -455,10 +298,7 @@ impl Encoder {
             } => {
                 let x = cells.number(i)?;
                 if x.is_nan() {
-                    out[0] = fill.ok_or_else(|| missing_error(column, i))?;
-                    if *indicator {
-                        out[1] = 1.0;
-                    }
+                    write_missing(out, *fill, *indicator, column, i)?;
                 } else {
                     out[0] = x;
                 }
@@ -470,93 +310,349 @@ impl Encoder {
                 indicator,
                 ..
             } => match cells.key(i) {
-                None => {
-                    out[0] = fill.ok_or_else(|| missing_error(column, i))?;
-                    if *indicator {
-                        out[1] = 1.0;
-                    }
-                }
-                Some(k) => {
-                    let lower = k.to_lowercase();
-                    out[0] = mapping
-                        .get(&lower)
-                        .copied()
-                        .or_else(|| unseen_boolean(mapping, &lower))
-                        // A number outside the two seen (a 0/1 column meeting a 2) keeps its
-                        // value; an unseen word is imputed like a missing cell.
-                        .or_else(|| lower.parse::<f64>().ok().filter(|x| x.is_finite()))
-                        .or(*fill)
-                        .ok_or_else(|| {
-                            AutotabError::data(format!(
-                                "column '{column}', row {}: '{k}' is not one of its boolean values ({})",
-                                i + 1,
-                                mapping.keys().cloned().collect::<Vec<_>>().join(", ")
-                            ))
-                        })?;
-                }
+                None => write_missing(out, *fill, *indicator, column, i)?,
+                Some(k) => out[0] = boolean_value(column, mapping, *fill, &k, i)?,
             },
             Encoder::OneHot {
                 categories,
                 missing_category,
                 ..
-            } => match cells.key(i) {
-                None => {
-                    if *missing_category {
-                        out[categories.len()] = 1.0;
-                    }
-                }
-                Some(k) => {
-                    if let Some(pos) = categories.iter().position(|c| *c == k) {
-                        out[pos] = 1.0;
-                    }
-                }
-            },
+            } => encode_one_hot(cells.key(i), categories, *missing_category, out),
             Encoder::Frequency {
                 frequencies,
                 missing_frequency,
                 top,
                 ..
-            } => match cells.key(i) {
-                None => out[0] = *missing_frequency,
-                Some(k) => {
-                    out[0] = frequencies.get(&k).copied().unwrap_or(0.0);
-                    if let Some(pos) = top.iter().position(|c| *c == k) {
-                        out[1 + pos] = 1.0;
-                    }
-                }
-            },
+            } => encode_frequency(cells.key(i), frequencies, *missing_frequency, top, out),
             Encoder::Datetime {
                 hour,
                 fills,
                 indicator,
                 ..
-            } => match cells.datetime(i)? {
-                Some(d) => {
-                    for (o, x) in out.iter_mut().zip(date_parts(&d, *hour)) {
-                        *o = x;
-                    }
-                }
-                None => {
-                    out[..fills.len()].copy_from_slice(fills);
-                    if *indicator {
-                        out[fills.len()] = 1.0;
-                    }
-                }
-            },
+            } => encode_datetime(cells.datetime(i)?, *hour, fills, *indicator, out),
             Encoder::Text { buckets, .. } => {
                 if let Some(text) = cells.key(i) {
-                    out[0] = text.chars().count() as f64;
-                    for word in words(&text) {
-                        out[1] += 1.0;
-                        if *buckets > 0 {
-                            let bucket = (stable_hash(&word) % *buckets as u64) as usize;
-                            out[2 + bucket] += 1.0;
-                        }
-                    }
+                    encode_text(&text, *buckets, out);
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// With a user `imputation` of a category, date or text column: the encoder fitted on the
+/// column with its missing cells replaced by the fill. `None` when the plan is numeric or
+/// boolean (they impute themselves) or the imputation is the kind's own default.
+fn fit_filled(
+    cells: &Cells,
+    plan: &Plan,
+    impute: bool,
+    imputation: &Imputation,
+) -> Result<Option<Encoder>> {
+    let kind = match plan {
+        Plan::Categorical { .. } => "categorical",
+        Plan::Datetime => "datetime",
+        Plan::Text { .. } => "text",
+        Plan::Numeric | Plan::Boolean => return Ok(None),
+    };
+    let n = cells.values.len();
+    let fill = match imputation {
+        Imputation::MostFrequent => category_counts(cells, n, false)
+            .0
+            .into_iter()
+            .next()
+            .map(|(k, _)| k),
+        Imputation::Constant { fill_value } => Some(fill_value.clone()),
+        // Missing dates take the median of each date part already.
+        Imputation::Median if kind == "datetime" => None,
+        other => return Err(other.unfit(cells.name, kind)),
+    };
+    let Some(fill) = fill else {
+        return Ok(None);
+    };
+    let filled = ColumnValues::Text(
+        (0..n)
+            .map(|i| cells.key(i).or(Some(fill.clone())))
+            .collect(),
+    );
+    let inner = Encoder::fit(cells.name, &filled, plan, impute, None)?;
+    Ok(Some(Encoder::Filled {
+        fill,
+        inner: Box::new(inner),
+    }))
+}
+
+/// Fits a numeric encoder: missing cells take the training median (or the `imputation`'s
+/// fill); without `impute` a missing cell is an error.
+fn fit_numeric(cells: &Cells, impute: bool, imputation: Option<&Imputation>) -> Result<Encoder> {
+    let column = cells.name.to_string();
+    let n = cells.values.len();
+    let mut present = Vec::with_capacity(n);
+    for i in 0..n {
+        let x = cells.number(i)?;
+        if x.is_nan() {
+            if !impute {
+                return Err(missing_error(&column, i));
+            }
+        } else {
+            present.push(x);
+        }
+    }
+    let train_missing = n - present.len();
+    let fill = match (impute, imputation) {
+        (false, _) => None,
+        (true, Some(imputation)) => Some(numeric_fill(imputation, &column, &mut present)?),
+        (true, None) => Some(median(&mut present).unwrap_or(0.0)),
+    };
+    Ok(Encoder::Numeric {
+        fill,
+        indicator: impute && train_missing > 0,
+        train_missing,
+        column,
+    })
+}
+
+/// Fits a boolean encoder on a column of at most two distinct values (case-insensitive).
+fn fit_boolean(cells: &Cells, impute: bool, imputation: Option<&Imputation>) -> Result<Encoder> {
+    let column = cells.name.to_string();
+    let n = cells.values.len();
+    let (counts, train_missing) = category_counts(cells, n, true);
+    if train_missing > 0 && !impute {
+        let row = (0..n).find(|&i| cells.key(i).is_none()).unwrap_or(0);
+        return Err(missing_error(&column, row));
+    }
+    if counts.len() > 2 {
+        return Err(AutotabError::data(format!(
+            "column '{column}' is boolean but has {} distinct values ({}); give it another kind",
+            counts.len(),
+            counts
+                .iter()
+                .take(5)
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mapping = boolean_mapping(&counts);
+    let fill = boolean_fill(&column, &counts, &mapping, imputation)?;
+    Ok(Encoder::Boolean {
+        mapping,
+        fill: impute.then(|| fill.unwrap_or(0.0)),
+        indicator: impute && train_missing > 0,
+        train_missing,
+        column,
+    })
+}
+
+/// The 0/1 (or mean) value that replaces a missing boolean cell: the most frequent training
+/// value unless `imputation` asks for the mean, median or a constant.
+fn boolean_fill(
+    column: &str,
+    counts: &[(String, usize)],
+    mapping: &BTreeMap<String, f64>,
+    imputation: Option<&Imputation>,
+) -> Result<Option<f64>> {
+    let most_frequent = counts.first().map(|(k, _)| mapping[&k.to_lowercase()]);
+    Ok(match imputation {
+        None | Some(Imputation::MostFrequent) => most_frequent,
+        Some(Imputation::Mean | Imputation::Median) => {
+            let mut present: Vec<f64> = counts
+                .iter()
+                .flat_map(|(k, c)| std::iter::repeat_n(mapping[k], *c))
+                .collect();
+            match imputation {
+                Some(Imputation::Mean) if !present.is_empty() => {
+                    Some(present.iter().sum::<f64>() / present.len() as f64)
+                }
+                _ => median(&mut present),
+            }
+        }
+        Some(Imputation::Constant { fill_value }) => {
+            let lower = fill_value.trim().to_lowercase();
+            let value = mapping
+                .get(&lower)
+                .copied()
+                .or_else(|| boolean_word(&lower))
+                .or_else(|| parse_number(&lower));
+            Some(value.ok_or_else(|| {
+                AutotabError::config(format!(
+                    "imputer for column '{column}': fill_value '{fill_value}' is not one of its boolean values ({})",
+                    mapping.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })?)
+        }
+        Some(other) => return Err(other.unfit(column, "boolean")),
+    })
+}
+
+/// Fits a one-hot encoder when the column has at most `max_one_hot` categories, else a
+/// frequency encoder with a one-hot of the `top_k` most frequent.
+fn fit_categorical(cells: &Cells, max_one_hot: usize, top_k: usize) -> Encoder {
+    let column = cells.name.to_string();
+    let n = cells.values.len();
+    let (counts, missing) = category_counts(cells, n, false);
+    if counts.len() <= max_one_hot {
+        return Encoder::OneHot {
+            column,
+            categories: counts.into_iter().map(|(k, _)| k).collect(),
+            missing_category: missing > 0,
+        };
+    }
+    let total = n.max(1) as f64;
+    Encoder::Frequency {
+        column,
+        distinct: counts.len(),
+        top: counts.iter().take(top_k).map(|(k, _)| k.clone()).collect(),
+        frequencies: counts
+            .into_iter()
+            .map(|(k, c)| (k, c as f64 / total))
+            .collect(),
+        missing_frequency: missing as f64 / total,
+    }
+}
+
+/// Fits a date encoder: the hour part only when some training time is not midnight; missing
+/// dates take the training median of each part.
+fn fit_datetime(cells: &Cells) -> Result<Encoder> {
+    let mut parts: Vec<Vec<f64>> = vec![Vec::new(); 5];
+    let mut missing = 0;
+    let mut hour = false;
+    for i in 0..cells.values.len() {
+        match cells.datetime(i)? {
+            Some(d) => {
+                hour |= d.hour() != 0 || d.minute() != 0 || d.second() != 0;
+                for (p, x) in parts.iter_mut().zip(date_parts(&d, true)) {
+                    p.push(x);
+                }
+            }
+            None => missing += 1,
+        }
+    }
+    let fills = parts
+        .iter_mut()
+        .take(if hour { 5 } else { 4 })
+        .map(|p| median(p).unwrap_or(0.0))
+        .collect();
+    Ok(Encoder::Datetime {
+        column: cells.name.to_string(),
+        hour,
+        fills,
+        indicator: missing > 0,
+    })
+}
+
+/// Writes the fill of a missing numeric or boolean cell (and its indicator); without a fill
+/// (featurization off) a missing cell is an error.
+fn write_missing(
+    out: &mut [f64],
+    fill: Option<f64>,
+    indicator: bool,
+    column: &str,
+    row: usize,
+) -> Result<()> {
+    out[0] = fill.ok_or_else(|| missing_error(column, row))?;
+    if indicator {
+        out[1] = 1.0;
+    }
+    Ok(())
+}
+
+/// The 0/1 value of the present boolean cell `key` (row `row`): the training mapping, else a
+/// value unseen in training read by meaning, else a number kept as is, else the fill.
+fn boolean_value(
+    column: &str,
+    mapping: &BTreeMap<String, f64>,
+    fill: Option<f64>,
+    key: &str,
+    row: usize,
+) -> Result<f64> {
+    let lower = key.to_lowercase();
+    mapping
+        .get(&lower)
+        .copied()
+        .or_else(|| unseen_boolean(mapping, &lower))
+        // A number outside the two seen (a 0/1 column meeting a 2) keeps its
+        // value; an unseen word is imputed like a missing cell.
+        .or_else(|| lower.parse::<f64>().ok().filter(|x| x.is_finite()))
+        .or(fill)
+        .ok_or_else(|| {
+            AutotabError::data(format!(
+                "column '{column}', row {}: '{key}' is not one of its boolean values ({})",
+                row + 1,
+                mapping.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })
+}
+
+/// Sets the one-hot of `key` (nothing for an unseen category; the last column for missing).
+fn encode_one_hot(
+    key: Option<String>,
+    categories: &[String],
+    missing_category: bool,
+    out: &mut [f64],
+) {
+    match key {
+        None if missing_category => out[categories.len()] = 1.0,
+        None => {}
+        Some(k) => {
+            if let Some(pos) = categories.iter().position(|c| *c == k) {
+                out[pos] = 1.0;
+            }
+        }
+    }
+}
+
+/// Writes the training frequency of `key` and its one-hot among the `top` categories.
+fn encode_frequency(
+    key: Option<String>,
+    frequencies: &BTreeMap<String, f64>,
+    missing_frequency: f64,
+    top: &[String],
+    out: &mut [f64],
+) {
+    match key {
+        None => out[0] = missing_frequency,
+        Some(k) => {
+            out[0] = frequencies.get(&k).copied().unwrap_or(0.0);
+            if let Some(pos) = top.iter().position(|c| *c == k) {
+                out[1 + pos] = 1.0;
+            }
+        }
+    }
+}
+
+/// Writes the date parts of `date`, or the training `fills` and the indicator when missing.
+fn encode_datetime(
+    date: Option<NaiveDateTime>,
+    hour: bool,
+    fills: &[f64],
+    indicator: bool,
+    out: &mut [f64],
+) {
+    match date {
+        Some(d) => {
+            for (o, x) in out.iter_mut().zip(date_parts(&d, hour)) {
+                *o = x;
+            }
+        }
+        None => {
+            out[..fills.len()].copy_from_slice(fills);
+            if indicator {
+                out[fills.len()] = 1.0;
+            }
+        }
+    }
+}
+
+/// Writes the length, word count and hashed word counts of `text`.
+fn encode_text(text: &str, buckets: usize, out: &mut [f64]) {
+    out[0] = text.chars().count() as f64;
+    for word in words(text) {
+        out[1] += 1.0;
+        if buckets > 0 {
+            let bucket = (stable_hash(&word) % buckets as u64) as usize;
+            out[2 + bucket] += 1.0;
+        }
     }
 }
 

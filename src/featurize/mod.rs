@@ -42,7 +42,7 @@ use std::collections::BTreeMap;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{ColumnKind, Dataset, Schema};
+use crate::data::{ColumnKind, ColumnSchema, Dataset, Schema};
 use crate::error::{AutotabError, Result};
 use encode::{Encoder, Plan};
 
@@ -150,20 +150,7 @@ pub fn fit_featurizer(
             "cannot fit the featurizer on zero training rows",
         ));
     }
-    let impute = config.mode == FeaturizationMode::Auto;
-    for name in config.imputers.keys() {
-        if name != &schema.label && schema.column(name).is_none() {
-            return Err(AutotabError::config(format!(
-                "imputer names column '{name}', which is not in the data; the columns are: {}",
-                schema
-                    .columns
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
+    check_imputer_columns(schema, config)?;
     // Check every column's kind before fitting, so that mode off reports the column that
     // cannot be used rather than a missing value met earlier.
     let mut plans = Vec::new();
@@ -171,37 +158,11 @@ pub fn fit_featurizer(
     for column in &schema.columns {
         if !column.kind.is_feature() {
             dropped.push((column.name.clone(), column.kind));
-            continue;
+        } else if let Some(plan) = column_plan(column, config)? {
+            plans.push((column.name.as_str(), plan));
         }
-        let plan = match (config.mode, column.kind) {
-            (_, ColumnKind::Numeric) => Plan::Numeric,
-            (_, ColumnKind::Boolean) => Plan::Boolean,
-            (FeaturizationMode::Off, kind) => {
-                return Err(AutotabError::config(format!(
-                    "featurization is off: column '{}' is {} and only numeric and boolean columns can be used as they are; \
-                     drop it, override its kind, or use featurization auto",
-                    column.name,
-                    kind.name()
-                )))
-            }
-            (FeaturizationMode::Auto, ColumnKind::Categorical) if config.one_hot => {
-                Plan::Categorical {
-                    max_one_hot: config.max_one_hot_categories,
-                    top_k: config.high_cardinality_top_k,
-                }
-            }
-            (FeaturizationMode::Auto, ColumnKind::Categorical) => Plan::Categorical {
-                max_one_hot: 0,
-                top_k: 0,
-            },
-            (FeaturizationMode::Auto, ColumnKind::Datetime) => Plan::Datetime,
-            (FeaturizationMode::Auto, ColumnKind::Text) => Plan::Text {
-                buckets: config.text_hash_buckets,
-            },
-            (FeaturizationMode::Auto, ColumnKind::IdLike | ColumnKind::Constant) => continue,
-        };
-        plans.push((column.name.as_str(), plan));
     }
+    let impute = config.mode == FeaturizationMode::Auto;
     let mut encoders = Vec::with_capacity(plans.len());
     let mut imputed = Vec::new();
     for (name, plan) in &plans {
@@ -234,6 +195,54 @@ pub fn fit_featurizer(
         dropped,
         imputed,
     })
+}
+
+/// Checks that every column named by an imputer is in the data.
+fn check_imputer_columns(schema: &Schema, config: &FeaturizerConfig) -> Result<()> {
+    for name in config.imputers.keys() {
+        if name != &schema.label && schema.column(name).is_none() {
+            return Err(AutotabError::config(format!(
+                "imputer names column '{name}', which is not in the data; the columns are: {}",
+                schema
+                    .columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The encoder to fit for a feature column (`None`: ID-like or constant, dropped); in mode off
+/// a column that is neither numeric nor boolean is an error.
+fn column_plan(column: &ColumnSchema, config: &FeaturizerConfig) -> Result<Option<Plan>> {
+    Ok(Some(match (config.mode, column.kind) {
+        (_, ColumnKind::Numeric) => Plan::Numeric,
+        (_, ColumnKind::Boolean) => Plan::Boolean,
+        (FeaturizationMode::Off, kind) => {
+            return Err(AutotabError::config(format!(
+                "featurization is off: column '{}' is {} and only numeric and boolean columns can be used as they are; \
+                 drop it, override its kind, or use featurization auto",
+                column.name,
+                kind.name()
+            )))
+        }
+        (FeaturizationMode::Auto, ColumnKind::Categorical) if config.one_hot => Plan::Categorical {
+            max_one_hot: config.max_one_hot_categories,
+            top_k: config.high_cardinality_top_k,
+        },
+        (FeaturizationMode::Auto, ColumnKind::Categorical) => Plan::Categorical {
+            max_one_hot: 0,
+            top_k: 0,
+        },
+        (FeaturizationMode::Auto, ColumnKind::Datetime) => Plan::Datetime,
+        (FeaturizationMode::Auto, ColumnKind::Text) => Plan::Text {
+            buckets: config.text_hash_buckets,
+        },
+        (FeaturizationMode::Auto, ColumnKind::IdLike | ColumnKind::Constant) => return Ok(None),
+    }))
 }
 
 impl FittedFeaturizer {
@@ -294,7 +303,6 @@ impl FittedFeaturizer {
 
     /// What was done, one line per group of columns.
     pub fn steps(&self) -> Vec<String> {
-        let mut steps = Vec::new();
         let impute = self.mode == FeaturizationMode::Auto;
         let encoders: Vec<&Encoder> = self
             .encoders
@@ -304,171 +312,175 @@ impl FittedFeaturizer {
                 other => other,
             })
             .collect();
-        let numeric: Vec<&Encoder> = encoders
+        let summaries = |summary: fn(&Encoder) -> Option<String>| -> Vec<String> {
+            encoders.iter().filter_map(|e| summary(e)).collect()
+        };
+        let boolean_step = if impute {
+            "mapped to 0/1, most frequent value for missing cells"
+        } else {
+            "mapped to 0/1"
+        };
+        let dropped = self
+            .dropped
             .iter()
-            .copied()
-            .filter(|e| matches!(e, Encoder::Numeric { .. }))
+            .map(|(c, k)| format!("{c} ({})", k.name()))
             .collect();
-        if !numeric.is_empty() {
-            let mut line = format!(
-                "numeric ({}): {}",
-                numeric.len(),
-                if impute {
-                    "kept as is, median imputation"
-                } else {
-                    "kept as is"
-                }
-            );
-            let flagged: Vec<String> = numeric
+        let groups: [(&str, &str, Vec<String>); 7] = [
+            ("boolean", boolean_step, summaries(boolean_summary)),
+            (
+                "categorical",
+                "one-hot encoded, unseen categories all zeros",
+                summaries(one_hot_summary),
+            ),
+            (
+                "high-cardinality categorical",
+                "frequency encoded plus one-hot of the most frequent",
+                summaries(frequency_summary),
+            ),
+            (
+                "datetime",
+                "split into parts, median of each part for missing dates",
+                summaries(datetime_summary),
+            ),
+            (
+                "free text",
+                "length, word count and hashed word counts",
+                summaries(text_summary),
+            ),
+            ("imputation chosen by the job", "", self.imputed.clone()),
+            ("dropped", "", dropped),
+        ];
+        let mut steps: Vec<String> = numeric_step(&encoders, impute).into_iter().collect();
+        steps.extend(
+            groups
                 .iter()
-                .filter_map(|e| match e {
-                    Encoder::Numeric {
-                        column,
-                        indicator: true,
-                        train_missing,
-                        ..
-                    } => Some(format!("{column} ({train_missing} missing)")),
-                    _ => None,
-                })
-                .collect();
-            if !flagged.is_empty() {
-                line.push_str(&format!("; missing indicators for {}", flagged.join(", ")));
-            }
-            steps.push(line);
-        }
-        let booleans: Vec<String> = encoders
-            .iter()
-            .filter_map(|e| match e {
-                Encoder::Boolean {
-                    column,
-                    mapping,
-                    train_missing,
-                    ..
-                } => {
-                    let ones: Vec<&str> = mapping
-                        .iter()
-                        .filter(|(_, &v)| v == 1.0)
-                        .map(|(k, _)| k.as_str())
-                        .collect();
-                    let mut s = format!("{column} ({} -> 1", ones.join("/"));
-                    if *train_missing > 0 {
-                        s.push_str(&format!(", {train_missing} missing"));
-                    }
-                    s.push(')');
-                    Some(s)
-                }
-                _ => None,
-            })
-            .collect();
-        if !booleans.is_empty() {
-            steps.push(format!(
-                "boolean ({}): mapped to 0/1{}: {}",
-                booleans.len(),
-                if impute {
-                    ", most frequent value for missing cells"
-                } else {
-                    ""
-                },
-                booleans.join(", ")
-            ));
-        }
-        let one_hot: Vec<String> = encoders
-            .iter()
-            .filter_map(|e| match e {
-                Encoder::OneHot {
-                    column,
-                    categories,
-                    missing_category,
-                } => Some(format!(
-                    "{column} ({} categories{})",
-                    categories.len(),
-                    if *missing_category { " + missing" } else { "" }
-                )),
-                _ => None,
-            })
-            .collect();
-        if !one_hot.is_empty() {
-            steps.push(format!(
-                "categorical ({}): one-hot encoded, unseen categories all zeros: {}",
-                one_hot.len(),
-                one_hot.join(", ")
-            ));
-        }
-        let frequency: Vec<String> = encoders
-            .iter()
-            .filter_map(|e| match e {
-                Encoder::Frequency {
-                    column,
-                    distinct,
-                    top,
-                    ..
-                } => Some(format!(
-                    "{column} ({distinct} categories, top {} one-hot)",
-                    top.len()
-                )),
-                _ => None,
-            })
-            .collect();
-        if !frequency.is_empty() {
-            steps.push(format!(
-                "high-cardinality categorical ({}): frequency encoded plus one-hot of the most frequent: {}",
-                frequency.len(),
-                frequency.join(", ")
-            ));
-        }
-        let dates: Vec<String> = encoders
-            .iter()
-            .filter_map(|e| match e {
-                Encoder::Datetime { column, hour, .. } => Some(format!(
-                    "{column} (year, month, day, weekday{})",
-                    if *hour { ", hour" } else { "" }
-                )),
-                _ => None,
-            })
-            .collect();
-        if !dates.is_empty() {
-            steps.push(format!(
-                "datetime ({}): split into parts, median of each part for missing dates: {}",
-                dates.len(),
-                dates.join(", ")
-            ));
-        }
-        let texts: Vec<String> = encoders
-            .iter()
-            .filter_map(|e| match e {
-                Encoder::Text { column, buckets } => {
-                    Some(format!("{column} ({buckets} hashed word buckets)"))
-                }
-                _ => None,
-            })
-            .collect();
-        if !texts.is_empty() {
-            steps.push(format!(
-                "free text ({}): length, word count and hashed word counts: {}",
-                texts.len(),
-                texts.join(", ")
-            ));
-        }
-        if !self.imputed.is_empty() {
-            steps.push(format!(
-                "imputation chosen by the job ({}): {}",
-                self.imputed.len(),
-                self.imputed.join(", ")
-            ));
-        }
-        if !self.dropped.is_empty() {
-            steps.push(format!(
-                "dropped ({}): {}",
-                self.dropped.len(),
-                self.dropped
-                    .iter()
-                    .map(|(c, k)| format!("{c} ({})", k.name()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+                .filter(|(_, _, columns)| !columns.is_empty())
+                .map(|(group, step, columns)| {
+                    let step = if step.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{step}: ")
+                    };
+                    format!("{group} ({}): {step}{}", columns.len(), columns.join(", "))
+                }),
+        );
         steps
     }
+}
+
+/// The `steps` line of the numeric columns: how they were kept and which got a missing
+/// indicator; `None` without numeric columns.
+fn numeric_step(encoders: &[&Encoder], impute: bool) -> Option<String> {
+    let numeric: Vec<&Encoder> = encoders
+        .iter()
+        .copied()
+        .filter(|e| matches!(e, Encoder::Numeric { .. }))
+        .collect();
+    if numeric.is_empty() {
+        return None;
+    }
+    let mut line = format!(
+        "numeric ({}): {}",
+        numeric.len(),
+        if impute {
+            "kept as is, median imputation"
+        } else {
+            "kept as is"
+        }
+    );
+    let flagged: Vec<String> = numeric
+        .iter()
+        .filter_map(|e| match e {
+            Encoder::Numeric {
+                column,
+                indicator: true,
+                train_missing,
+                ..
+            } => Some(format!("{column} ({train_missing} missing)")),
+            _ => None,
+        })
+        .collect();
+    if !flagged.is_empty() {
+        line.push_str(&format!("; missing indicators for {}", flagged.join(", ")));
+    }
+    Some(line)
+}
+
+/// A boolean column in `steps`: which values map to 1 and how many were missing.
+fn boolean_summary(encoder: &Encoder) -> Option<String> {
+    let Encoder::Boolean {
+        column,
+        mapping,
+        train_missing,
+        ..
+    } = encoder
+    else {
+        return None;
+    };
+    let ones: Vec<&str> = mapping
+        .iter()
+        .filter(|(_, &v)| v == 1.0)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let mut s = format!("{column} ({} -> 1", ones.join("/"));
+    if *train_missing > 0 {
+        s.push_str(&format!(", {train_missing} missing"));
+    }
+    s.push(')');
+    Some(s)
+}
+
+/// A one-hot encoded column in `steps`: its number of categories.
+fn one_hot_summary(encoder: &Encoder) -> Option<String> {
+    let Encoder::OneHot {
+        column,
+        categories,
+        missing_category,
+    } = encoder
+    else {
+        return None;
+    };
+    Some(format!(
+        "{column} ({} categories{})",
+        categories.len(),
+        if *missing_category { " + missing" } else { "" }
+    ))
+}
+
+/// A frequency encoded column in `steps`: its categories and how many got a one-hot.
+fn frequency_summary(encoder: &Encoder) -> Option<String> {
+    let Encoder::Frequency {
+        column,
+        distinct,
+        top,
+        ..
+    } = encoder
+    else {
+        return None;
+    };
+    Some(format!(
+        "{column} ({distinct} categories, top {} one-hot)",
+        top.len()
+    ))
+}
+
+/// A date column in `steps`: the parts it was split into.
+fn datetime_summary(encoder: &Encoder) -> Option<String> {
+    let Encoder::Datetime { column, hour, .. } = encoder else {
+        return None;
+    };
+    Some(format!(
+        "{column} (year, month, day, weekday{})",
+        if *hour { ", hour" } else { "" }
+    ))
+}
+
+/// A free-text column in `steps`: its number of hashed word buckets.
+fn text_summary(encoder: &Encoder) -> Option<String> {
+    let Encoder::Text { column, buckets } = encoder else {
+        return None;
+    };
+    Some(format!("{column} ({buckets} hashed word buckets)"))
 }
 
 #[cfg(test)]

@@ -346,6 +346,20 @@ fn featurization<'de, D: Deserializer<'de>>(
     d.deserialize_any(V)
 }
 
+/// The keyword `auto` (any case, surrounding spaces ignored) as `auto`; other text is an
+/// invalid value.
+fn auto_keyword<T, E: de::Error>(
+    v: &str,
+    auto: T,
+    expected: &dyn de::Expected,
+) -> std::result::Result<T, E> {
+    if v.trim().eq_ignore_ascii_case("auto") {
+        Ok(auto)
+    } else {
+        Err(E::invalid_value(de::Unexpected::Str(v), expected))
+    }
+}
+
 impl<'de> Deserialize<'de> for AutoCount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct V;
@@ -363,11 +377,7 @@ impl<'de> Deserialize<'de> for AutoCount {
                 Err(E::invalid_value(de::Unexpected::Signed(v), &self))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<AutoCount, E> {
-                if v.trim().eq_ignore_ascii_case("auto") {
-                    Ok(AutoCount(AutoOr::Auto))
-                } else {
-                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
-                }
+                auto_keyword(v, AutoCount(AutoOr::Auto), &self)
             }
         }
         d.deserialize_any(V)
@@ -386,20 +396,13 @@ impl<'de> Deserialize<'de> for Lags {
                 Ok(Lags(AutoOr::Value(vec![v as usize])))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Lags, E> {
-                if v.trim().eq_ignore_ascii_case("auto") {
-                    Ok(Lags(AutoOr::Auto))
-                } else {
-                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
-                }
+                auto_keyword(v, Lags(AutoOr::Auto), &self)
             }
             fn visit_seq<A: de::SeqAccess<'de>>(
                 self,
-                mut seq: A,
+                seq: A,
             ) -> std::result::Result<Lags, A::Error> {
-                let mut lags = Vec::new();
-                while let Some(l) = seq.next_element::<usize>()? {
-                    lags.push(l);
-                }
+                let lags = Vec::<usize>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
                 Ok(Lags(AutoOr::Value(lags)))
             }
         }
@@ -420,12 +423,9 @@ impl<'de> Deserialize<'de> for OneOrMany {
             }
             fn visit_seq<A: de::SeqAccess<'de>>(
                 self,
-                mut seq: A,
+                seq: A,
             ) -> std::result::Result<OneOrMany, A::Error> {
-                let mut names = Vec::new();
-                while let Some(n) = seq.next_element::<String>()? {
-                    names.push(n);
-                }
+                let names = Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
                 Ok(OneOrMany(names))
             }
         }
@@ -456,6 +456,46 @@ impl AzureJob {
     /// Relative data paths are relative to `base` (the job file's folder).
     pub fn into_spec(self, base: &Path) -> Result<(JobSpec, Vec<String>)> {
         let mut notes = Notes(Vec::new());
+        let mut spec = self.data_spec(base, &mut notes)?;
+        if let Some(name) = &self.experiment_name {
+            spec.experiment = name.clone();
+        }
+        spec.description = self.description.clone();
+        if let Some(t) = &self.task {
+            spec.task = Some(Task::parse(t).map_err(at("task"))?);
+        }
+        if let Some(m) = &self.primary_metric {
+            spec.metric = Some(Metric::parse(m).map_err(at("primary_metric"))?);
+        }
+        spec.validation = validation_choice(&self)?;
+        self.note_unused_keys(&mut notes);
+        if let Some(limits) = &self.limits {
+            apply_limits(&mut spec, limits, &mut notes)?;
+        }
+        if let Some(f) = &self.featurization {
+            apply_featurization(&mut spec, f, &mut notes)?;
+        }
+        if let Some(kinds) = &self.column_kinds {
+            for (name, kind) in kinds {
+                let kind = ColumnKind::parse(kind).map_err(at(&format!("column_kinds.{name}")))?;
+                spec.featurization.column_kinds.insert(name.clone(), kind);
+            }
+        }
+        self.apply_algorithm_lists(&mut spec, &mut notes)?;
+        if let Some(t) = &self.training {
+            apply_training(&mut spec, t, &mut notes);
+        }
+        if let Some(f) = &self.forecasting {
+            spec.forecasting = Some(forecasting_spec(f));
+        }
+        if let Some(seed) = self.seed {
+            spec.seed = seed;
+        }
+        Ok((spec, notes.0))
+    }
+
+    /// A job on the training data and label, with the validation and test tables when given.
+    fn data_spec(&self, base: &Path, notes: &mut Notes) -> Result<JobSpec> {
         let training = self
             .training_data
             .as_ref()
@@ -485,47 +525,31 @@ impl AzureJob {
                 let _ = &input.description;
             }
         }
-        if let Some(name) = &self.experiment_name {
-            spec.experiment = name.clone();
-        }
-        spec.description = self.description.clone();
-        if let Some(t) = &self.task {
-            spec.task = Some(Task::parse(t).map_err(at("task"))?);
-        }
-        if let Some(m) = &self.primary_metric {
-            spec.metric = Some(Metric::parse(m).map_err(at("primary_metric"))?);
-        }
-        spec.validation = validation_choice(&self)?;
+        Ok(spec)
+    }
+
+    /// One note per top-level key that is accepted but has no effect here.
+    fn note_unused_keys(&self, notes: &mut Notes) {
+        const THIS_MACHINE: &str = "ignored, runs on this machine";
+        const OWN_IDS: &str = "ignored; runs get their own ids";
         notes.ack(
             &self.schema,
             "$schema",
             "not fetched; autotab checks every key itself",
         );
         let _ = &self.job_type;
-        notes.ack(&self.name, "name", "ignored; runs get their own ids");
-        notes.ack(
-            &self.display_name,
-            "display_name",
-            "ignored; runs get their own ids",
-        );
+        notes.ack(&self.name, "name", OWN_IDS);
+        notes.ack(&self.display_name, "display_name", OWN_IDS);
         notes.ack(
             &self.tags,
             "tags",
             "ignored on the run (tag a registered model with --tag)",
         );
         notes.ack(&self.properties, "properties", "ignored");
-        notes.ack(&self.compute, "compute", "ignored, runs on this machine");
-        notes.ack(&self.identity, "identity", "ignored, runs on this machine");
-        notes.ack(
-            &self.resources,
-            "resources",
-            "ignored, runs on this machine",
-        );
-        notes.ack(
-            &self.queue_settings,
-            "queue_settings",
-            "ignored, runs on this machine",
-        );
+        notes.ack(&self.compute, "compute", THIS_MACHINE);
+        notes.ack(&self.identity, "identity", THIS_MACHINE);
+        notes.ack(&self.resources, "resources", THIS_MACHINE);
+        notes.ack(&self.queue_settings, "queue_settings", THIS_MACHINE);
         notes.ack(
             &self.outputs,
             "outputs",
@@ -561,18 +585,11 @@ impl AzureJob {
             "positive_label",
             "ignored; metrics average over classes",
         );
-        if let Some(limits) = &self.limits {
-            apply_limits(&mut spec, limits, &mut notes)?;
-        }
-        if let Some(f) = &self.featurization {
-            apply_featurization(&mut spec, f, &mut notes)?;
-        }
-        if let Some(kinds) = &self.column_kinds {
-            for (name, kind) in kinds {
-                let kind = ColumnKind::parse(kind).map_err(at(&format!("column_kinds.{name}")))?;
-                spec.featurization.column_kinds.insert(name.clone(), kind);
-            }
-        }
+    }
+
+    /// Applies the allowed and blocked algorithm lists, given either at the top level or under
+    /// `training` (not both).
+    fn apply_algorithm_lists(&self, spec: &mut JobSpec, notes: &mut Notes) -> Result<()> {
         let training = self.training.as_ref();
         let lists = [
             (
@@ -610,16 +627,7 @@ impl AzureJob {
                 spec.training.blocked = algorithms;
             }
         }
-        if let Some(t) = training {
-            apply_training(&mut spec, t, &mut notes);
-        }
-        if let Some(f) = &self.forecasting {
-            spec.forecasting = Some(forecasting_spec(f));
-        }
-        if let Some(seed) = self.seed {
-            spec.seed = seed;
-        }
-        Ok((spec, notes.0))
+        Ok(())
     }
 }
 
@@ -740,51 +748,12 @@ fn apply_featurization(
         ));
     }
     for (column, t) in f.column_name_and_types.iter().flatten() {
-        let kind = match t {
-            AzureColumnType::Numeric => ColumnKind::Numeric,
-            AzureColumnType::Categorical | AzureColumnType::CategoricalHash => {
-                ColumnKind::Categorical
-            }
-            AzureColumnType::DateTime => ColumnKind::Datetime,
-            AzureColumnType::Text => ColumnKind::Text,
-            AzureColumnType::Hashes | AzureColumnType::Ignore => ColumnKind::IdLike,
-            AzureColumnType::AllNan => ColumnKind::Constant,
-        };
-        spec.featurization.column_kinds.insert(column.clone(), kind);
+        spec.featurization
+            .column_kinds
+            .insert(column.clone(), column_kind(t));
     }
     if let Some(params) = &f.transformer_params {
-        for (i, entry) in params.imputer.iter().flatten().enumerate() {
-            let key = format!("featurization.transformer_params.imputer[{i}]");
-            let imputation = imputation(&key, entry.parameters.as_ref())?;
-            if entry.fields.is_empty() {
-                return Err(AutotabError::config(format!(
-                    "{key}.fields: name at least one column"
-                )));
-            }
-            for column in &entry.fields {
-                if column == &spec.data.label {
-                    notes.0.push(format!(
-                        "{key}: '{column}' is the label; rows with a missing label are dropped, not imputed"
-                    ));
-                    continue;
-                }
-                spec.featurization.imputers.retain(|o| &o.column != column);
-                spec.featurization.imputers.push(ImputerOverride {
-                    column: column.clone(),
-                    imputation: imputation.clone(),
-                });
-            }
-        }
-        notes.ack(
-            &params.hash_one_hot_encoder,
-            "featurization.transformer_params.hash_one_hot_encoder",
-            "ignored; autotab frequency-encodes high-cardinality categories",
-        );
-        notes.ack(
-            &params.tf_idf,
-            "featurization.transformer_params.tf_idf",
-            "ignored; autotab uses hashed word counts for text",
-        );
+        apply_transformer_params(spec, params, notes)?;
     }
     for t in f.blocked_transformers.iter().flatten() {
         match t {
@@ -809,6 +778,60 @@ fn apply_featurization(
         &f.dataset_language,
         "featurization.dataset_language",
         "ignored; text is split into words whatever the language",
+    );
+    Ok(())
+}
+
+/// The autotab column kind of an Azure featurization column type.
+fn column_kind(t: &AzureColumnType) -> ColumnKind {
+    match t {
+        AzureColumnType::Numeric => ColumnKind::Numeric,
+        AzureColumnType::Categorical | AzureColumnType::CategoricalHash => ColumnKind::Categorical,
+        AzureColumnType::DateTime => ColumnKind::Datetime,
+        AzureColumnType::Text => ColumnKind::Text,
+        AzureColumnType::Hashes | AzureColumnType::Ignore => ColumnKind::IdLike,
+        AzureColumnType::AllNan => ColumnKind::Constant,
+    }
+}
+
+/// Applies `transformer_params`: one imputer override per named column (a later entry wins;
+/// the label is never imputed), and notes for the transformers autotab does not have.
+fn apply_transformer_params(
+    spec: &mut JobSpec,
+    params: &TransformerParams,
+    notes: &mut Notes,
+) -> Result<()> {
+    for (i, entry) in params.imputer.iter().flatten().enumerate() {
+        let key = format!("featurization.transformer_params.imputer[{i}]");
+        let imputation = imputation(&key, entry.parameters.as_ref())?;
+        if entry.fields.is_empty() {
+            return Err(AutotabError::config(format!(
+                "{key}.fields: name at least one column"
+            )));
+        }
+        for column in &entry.fields {
+            if column == &spec.data.label {
+                notes.0.push(format!(
+                    "{key}: '{column}' is the label; rows with a missing label are dropped, not imputed"
+                ));
+                continue;
+            }
+            spec.featurization.imputers.retain(|o| &o.column != column);
+            spec.featurization.imputers.push(ImputerOverride {
+                column: column.clone(),
+                imputation: imputation.clone(),
+            });
+        }
+    }
+    notes.ack(
+        &params.hash_one_hot_encoder,
+        "featurization.transformer_params.hash_one_hot_encoder",
+        "ignored; autotab frequency-encodes high-cardinality categories",
+    );
+    notes.ack(
+        &params.tf_idf,
+        "featurization.transformer_params.tf_idf",
+        "ignored; autotab uses hashed word counts for text",
     );
     Ok(())
 }
