@@ -2,6 +2,15 @@
 //!
 //! Both are fitted on standardised features; only the coefficients are kept, so a stored model
 //! carries no library types and predicts with one matrix product.
+//!
+//! Neither solver can be interrupted, so both honour the fit's deadline by running in pieces
+//! of a fixed schedule (so the model does not depend on the machine's speed) and checking
+//! before each piece that its cost, measured on the previous ones, fits before the deadline:
+//! logistic regression runs L-BFGS in chunks of iterations, each warm-started from the last;
+//! elastic net (no warm start in linfa) runs coordinate descent with growing iteration caps,
+//! the next only when the last did not converge.
+
+use std::time::Instant;
 
 use linfa::traits::Fit;
 use linfa_elasticnet::ElasticNet;
@@ -9,9 +18,10 @@ use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::deadline::Deadline;
 use super::params::hyperparams;
 use super::scaler::Standardizer;
-use super::{present_classes, Algorithm, TargetRef, TrainSet};
+use super::{present_classes, Algorithm, FitContext, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
 hyperparams! {
@@ -79,9 +89,18 @@ impl LinearModel {
     }
 }
 
+/// L-BFGS iterations of the first chunk, which measures the cost of an iteration.
+const FIRST_CHUNK: u64 = 5;
+/// L-BFGS iterations of every later chunk (the solver's curvature memory restarts with each).
+const CHUNK: u64 = 25;
+
+/// Coordinate-descent iteration caps tried in turn; the last is the cap of a full fit.
+const ELASTIC_NET_CAPS: [u32; 3] = [10, 100, 1000];
+
 pub(crate) fn fit_logistic(
     params: &LogisticRegressionParams,
     train: &TrainSet,
+    ctx: &FitContext,
 ) -> Result<LinearModel> {
     let TargetRef::Classes { labels, n_classes } = train.y else {
         return Err(AutotabError::fit(
@@ -89,15 +108,57 @@ pub(crate) fn fit_logistic(
             "needs class labels",
         ));
     };
+    let deadline = Deadline::new(ctx.deadline, Algorithm::LogisticRegression);
+    deadline.check("before training")?;
     let scaler = Standardizer::fit(train.x);
     let z = scaler.transform(train.x);
     let targets = Array1::from(labels.to_vec());
     let dataset = linfa::Dataset::new(z, targets);
-    let fitted = MultiLogisticRegression::default()
-        .alpha(params.alpha)
-        .max_iterations(params.max_iterations as u64)
-        .fit(&dataset)
-        .map_err(|e| AutotabError::fit(Algorithm::LogisticRegression, e))?;
+    let max_iterations = params.max_iterations as u64;
+    let mut done = 0;
+    let mut seconds_per_iteration = 0.0_f64;
+    let mut fitted = None;
+    // The solver's parameters with the intercept as last row: the warm start of the next chunk.
+    let mut start_from: Option<Array2<f64>> = None;
+    while done < max_iterations {
+        let chunk = if done == 0 { FIRST_CHUNK } else { CHUNK }.min(max_iterations - done);
+        if done > 0 {
+            deadline.afford(
+                seconds_per_iteration * chunk as f64,
+                &format!(
+                    "iterations {}..{} of {max_iterations}",
+                    done + 1,
+                    done + chunk
+                ),
+            )?;
+        }
+        let started = Instant::now();
+        let mut solver = MultiLogisticRegression::default()
+            .alpha(params.alpha)
+            .max_iterations(chunk);
+        if let Some(w) = &start_from {
+            solver = solver.initial_params(w.clone());
+        }
+        let model = solver
+            .fit(&dataset)
+            .map_err(|e| AutotabError::fit(Algorithm::LogisticRegression, e))?;
+        seconds_per_iteration =
+            seconds_per_iteration.max(started.elapsed().as_secs_f64() / chunk as f64);
+        done += chunk;
+        let mut w = model.params().clone();
+        w.push_row(model.intercept().view())
+            .map_err(|e| AutotabError::fit(Algorithm::LogisticRegression, e))?;
+        // A chunk that starts at the optimum stops at once, where it started: converged.
+        let converged = start_from.as_ref() == Some(&w);
+        start_from = Some(w);
+        fitted = Some(model);
+        if converged {
+            break;
+        }
+    }
+    let fitted = fitted.ok_or_else(|| {
+        AutotabError::fit(Algorithm::LogisticRegression, "max_iterations is zero")
+    })?;
     let present = present_classes(labels);
     let order: Vec<usize> = fitted.classes().to_vec();
     // linfa orders classes by its own sort; map each fitted column to our class order.
@@ -121,13 +182,19 @@ pub(crate) fn fit_logistic(
     })
 }
 
-pub(crate) fn fit_elastic_net(params: &ElasticNetParams, train: &TrainSet) -> Result<LinearModel> {
+pub(crate) fn fit_elastic_net(
+    params: &ElasticNetParams,
+    train: &TrainSet,
+    ctx: &FitContext,
+) -> Result<LinearModel> {
     let TargetRef::Values(y) = train.y else {
         return Err(AutotabError::fit(
             Algorithm::ElasticNet,
             "needs numeric targets",
         ));
     };
+    let deadline = Deadline::new(ctx.deadline, Algorithm::ElasticNet);
+    deadline.check("before training")?;
     let scaler = Standardizer::fit(train.x);
     let z = scaler.transform(train.x);
     let n = y.len() as f64;
@@ -136,12 +203,34 @@ pub(crate) fn fit_elastic_net(params: &ElasticNetParams, train: &TrainSet) -> Re
     let y_scale = if var > 1e-24 { var.sqrt() } else { 1.0 };
     let targets = Array1::from_iter(y.iter().map(|v| (v - y_mean) / y_scale));
     let dataset = linfa::Dataset::new(z, targets);
-    let fitted = ElasticNet::params()
-        .penalty(params.penalty)
-        .l1_ratio(params.l1_ratio)
-        .max_iterations(1000)
-        .fit(&dataset)
-        .map_err(|e| AutotabError::fit(Algorithm::ElasticNet, e))?;
+    let mut seconds_per_iteration = 0.0_f64;
+    let mut fitted = None;
+    for cap in ELASTIC_NET_CAPS {
+        if fitted.is_some() {
+            deadline.afford(
+                seconds_per_iteration * cap as f64,
+                &format!("{cap} coordinate-descent iterations"),
+            )?;
+        }
+        let started = Instant::now();
+        let model = ElasticNet::params()
+            .penalty(params.penalty)
+            .l1_ratio(params.l1_ratio)
+            .max_iterations(cap)
+            .fit(&dataset)
+            .map_err(|e| AutotabError::fit(Algorithm::ElasticNet, e))?;
+        let steps = model.n_steps().max(1);
+        seconds_per_iteration =
+            seconds_per_iteration.max(started.elapsed().as_secs_f64() / steps as f64);
+        // Stopping before the cap means the duality gap met the tolerance.
+        let converged = model.n_steps() < cap;
+        fitted = Some(model);
+        if converged {
+            break;
+        }
+    }
+    let fitted =
+        fitted.ok_or_else(|| AutotabError::fit(Algorithm::ElasticNet, "no iteration cap"))?;
     let coef = fitted.hyperplane().clone().insert_axis(Axis(1));
     Ok(LinearModel {
         scaler,
@@ -155,6 +244,14 @@ pub(crate) fn fit_elastic_net(params: &ElasticNetParams, train: &TrainSet) -> Re
 mod tests {
     use super::*;
     use ndarray::array;
+
+    fn unbounded() -> FitContext<'static> {
+        FitContext {
+            deadline: None,
+            seed: 0,
+            valid: None,
+        }
+    }
 
     #[test]
     fn logistic_separates_two_classes() {
@@ -176,7 +273,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let m = fit_logistic(&LogisticRegressionParams::default(), &train).unwrap();
+        let m = fit_logistic(&LogisticRegressionParams::default(), &train, &unbounded()).unwrap();
         let proba = m.predict(x.view());
         for (i, l) in labels.iter().enumerate() {
             assert!(proba[[i, *l]] > 0.5, "row {i}: {:?}", proba.row(i));
@@ -198,7 +295,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let m = fit_elastic_net(&p, &train).unwrap();
+        let m = fit_elastic_net(&p, &train, &unbounded()).unwrap();
         let pred = m.predict(x.view());
         for i in 0..50 {
             assert!(
