@@ -282,6 +282,89 @@ mod tests {
     }
 
     #[test]
+    fn chunked_logistic_regression_reaches_the_single_run_optimum() {
+        // Twenty correlated features and three nearly separable classes: L-BFGS needs more
+        // iterations than the first chunk.
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut noise = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let base = Array2::from_shape_fn((400, 20), |_| noise());
+        let x = Array2::from_shape_fn((400, 20), |(i, j)| {
+            base[[i, j]] + 0.9 * base[[i, (j + 1) % 20]] * (j as f64 / 5.0)
+        });
+        let labels: Vec<usize> = (0..400)
+            .map(|i| {
+                let s: f64 =
+                    (0..20).map(|j| x[[i, j]] * (j as f64 - 9.5)).sum::<f64>() + 0.5 * noise();
+                if s < -3.0 {
+                    0
+                } else if s < 3.0 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let train = TrainSet {
+            x: x.view(),
+            y: TargetRef::Classes {
+                labels: &labels,
+                n_classes: 3,
+            },
+            weights: None,
+            binned: None,
+        };
+        let params = LogisticRegressionParams {
+            alpha: 1.0,
+            max_iterations: 500,
+        };
+        let chunked = fit_logistic(&params, &train, &unbounded())
+            .unwrap()
+            .predict(x.view());
+        let z = Standardizer::fit(x.view()).transform(x.view());
+        let single_run = |iterations: u64| {
+            MultiLogisticRegression::default()
+                .alpha(params.alpha)
+                .max_iterations(iterations)
+                .fit(&linfa::Dataset::new(
+                    z.clone(),
+                    Array1::from(labels.clone()),
+                ))
+                .unwrap()
+                .predict_probabilities(&z)
+        };
+        let largest_gap = |a: &Array2<f64>, b: &Array2<f64>| {
+            (a - b).mapv(f64::abs).fold(0.0_f64, |m, &v| m.max(v))
+        };
+        let optimum = single_run(500);
+        // One chunk from scratch is not enough: the chunks must carry on from each other.
+        // Ten iterations run as two chunks of five: the second must carry on from the first
+        // (five iterations from scratch leave the probabilities far from the optimum).
+        let two_chunks = LogisticRegressionParams {
+            max_iterations: 2 * FIRST_CHUNK as usize,
+            ..params.clone()
+        };
+        let after_two = fit_logistic(&two_chunks, &train, &unbounded())
+            .unwrap()
+            .predict(x.view());
+        let after_one = largest_gap(&single_run(FIRST_CHUNK), &optimum);
+        let carried_on = largest_gap(&after_two, &optimum);
+        assert!(
+            after_one > 0.1 && carried_on < after_one / 2.0,
+            "one chunk {after_one}, two chunks {carried_on}"
+        );
+        let gap = largest_gap(&chunked, &optimum);
+        assert!(
+            gap < 1e-4,
+            "chunked and single-run probabilities differ by {gap}"
+        );
+    }
+
+    #[test]
     fn elastic_net_recovers_a_line() {
         let x = Array2::from_shape_fn((50, 1), |(i, _)| i as f64);
         let y: Vec<f64> = (0..50).map(|i| 3.0 * i as f64 + 100.0).collect();
