@@ -1,6 +1,15 @@
 //! k nearest neighbours on standardised features (smartcore, cover-tree search).
+//!
+//! Fitting only builds the index; the cost is in the neighbour searches of prediction, which
+//! grow with the rows predicted times the rows indexed. Prediction therefore runs in blocks of
+//! rows and, given a deadline ([`KnnModel::predict_before`]), checks it between blocks and
+//! stops with a budget error once the searches done so far project past it. Under a deadline
+//! the index itself is first built on two samples of the rows and built on all of them only
+//! when the measured growth, extrapolated, ends in time.
 
-use ndarray::{Array2, ArrayView2};
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::metrics::distance::euclidian::Euclidian;
@@ -8,10 +17,11 @@ use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameter
 use smartcore::neighbors::knn_regressor::{KNNRegressor, KNNRegressorParameters};
 use smartcore::neighbors::KNNWeightFunction;
 
+use super::deadline::Deadline;
 use super::params::{choice_param, hyperparams};
 use super::scaler::Standardizer;
 use super::smartcore_glue::{labels_u32, to_dense};
-use super::{expand_classes, present_classes, Algorithm, TargetRef, TrainSet};
+use super::{expand_classes, present_classes, Algorithm, FitContext, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
 choice_param! {
@@ -60,7 +70,47 @@ impl KnnModel {
         self.scaler.n_features()
     }
 
-    pub(crate) fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+    /// Predicts `x` in blocks of rows; with a deadline, stops with a budget error before a
+    /// block whose projected cost (the mean of the blocks so far) would end past it.
+    pub(crate) fn predict_before(
+        &self,
+        x: ArrayView2<f64>,
+        deadline: Option<Instant>,
+    ) -> Result<Array2<f64>> {
+        let deadline = Deadline::new(deadline, Algorithm::KNearestNeighbors);
+        deadline.check("before predicting")?;
+        let width = match &self.index {
+            Index::Classifier { n_classes, .. } => *n_classes,
+            Index::Regressor(_) => 1,
+        };
+        let mut out = Array2::zeros((x.nrows(), width));
+        let started = Instant::now();
+        let mut start = 0;
+        let mut block = FIRST_BLOCK_ROWS;
+        while start < x.nrows() {
+            let end = (start + block).min(x.nrows());
+            block = (block * 2).min(MAX_BLOCK_ROWS);
+            if start > 0 {
+                let per_row = started.elapsed().as_secs_f64() / start as f64;
+                deadline.afford(
+                    per_row * (end - start) as f64,
+                    &format!(
+                        "neighbour searches of rows {}..{} of {}",
+                        start + 1,
+                        end,
+                        x.nrows()
+                    ),
+                )?;
+            }
+            let part = self.predict_block(x.slice_axis(Axis(0), (start..end).into()))?;
+            out.slice_axis_mut(Axis(0), (start..end).into())
+                .assign(&part);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn predict_block(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         let dense = to_dense(self.scaler.transform(x).view())?;
         let fail = |e: smartcore::error::Failed| AutotabError::Predict(e.to_string());
         match &self.index {
@@ -85,16 +135,50 @@ impl KnnModel {
     }
 }
 
-pub(crate) fn fit(params: &KnnParams, train: &TrainSet) -> Result<KnnModel> {
+/// Rows of the first block of prediction, which measures the cost of a row; each later block
+/// doubles, up to [`MAX_BLOCK_ROWS`] (deadline checks fall between blocks).
+const FIRST_BLOCK_ROWS: usize = 16;
+/// Most rows per block of prediction.
+const MAX_BLOCK_ROWS: usize = 1024;
+
+/// Fewest rows of the smaller probe sample; smaller tables build their index without probing.
+const PROBE_MIN_ROWS: usize = 100;
+
+pub(crate) fn fit(params: &KnnParams, train: &TrainSet, ctx: &FitContext) -> Result<KnnModel> {
+    let deadline = Deadline::new(ctx.deadline, Algorithm::KNearestNeighbors);
+    deadline.check("before building the index")?;
     let scaler = Standardizer::fit(train.x);
-    let dense = to_dense(scaler.transform(train.x).view())?;
-    let k = params.n_neighbors.min(train.x.nrows());
+    let z = scaler.transform(train.x);
+    if deadline.is_bounded() {
+        // The cover tree's build cannot be interrupted: time it on samples first.
+        let n = z.nrows();
+        let projected =
+            deadline.project_from_samples(n, (32, 8), PROBE_MIN_ROWS, (1.0, 1.5), |rows| {
+                let sample = crate::validation::subsample_rows(n, rows, ctx.seed);
+                let part = z.select(Axis(0), &sample);
+                let y = train.y.select(&sample);
+                let started = Instant::now();
+                build_index(params, part.view(), y.as_ref())?;
+                Ok(Some(started.elapsed().as_secs_f64()))
+            })?;
+        if let Some(seconds) = projected {
+            deadline.afford(seconds, &format!("the neighbour index of {n} rows"))?;
+        }
+    }
+    let index = build_index(params, z.view(), train.y)?;
+    Ok(KnnModel { scaler, index })
+}
+
+/// The smartcore index of the standardised rows `z`.
+fn build_index(params: &KnnParams, z: ArrayView2<f64>, y: TargetRef) -> Result<Index> {
+    let dense = to_dense(z)?;
+    let k = params.n_neighbors.min(z.nrows());
     let weight = match params.weights {
         KnnWeights::Distance => KNNWeightFunction::Distance,
         KnnWeights::Uniform => KNNWeightFunction::Uniform,
     };
     let fail = |e: smartcore::error::Failed| AutotabError::fit(Algorithm::KNearestNeighbors, e);
-    let index = match train.y {
+    Ok(match y {
         TargetRef::Classes { labels, n_classes } => {
             let parameters = KNNClassifierParameters::default()
                 .with_k(k)
@@ -114,6 +198,5 @@ pub(crate) fn fit(params: &KnnParams, train: &TrainSet) -> Result<KnnModel> {
                 Regressor::fit(&dense, &y.to_vec(), parameters).map_err(fail)?,
             ))
         }
-    };
-    Ok(KnnModel { scaler, index })
+    })
 }

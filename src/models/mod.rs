@@ -7,6 +7,7 @@
 //! [`FittedModel`], a serde enum that predicts without mutating.
 
 mod boosting;
+mod deadline;
 mod decision_tree;
 mod forest;
 mod knn;
@@ -84,7 +85,7 @@ pub enum Algorithm {
         serialize = "kneighbors"
     )]
     KNearestNeighbors,
-    /// Gaussian naive Bayes (smartcore); classification.
+    /// Gaussian naive Bayes (computed directly, as scikit-learn's `GaussianNB`); classification.
     #[strum(
         to_string = "GaussianNaiveBayes",
         serialize = "naivebayes",
@@ -301,6 +302,19 @@ impl TargetRef<'_> {
         self.len() == 0
     }
 
+    /// The targets of the rows at `indices`, owned (a sample of the training rows).
+    pub fn select(&self, indices: &[usize]) -> crate::target::Targets {
+        match self {
+            TargetRef::Classes { labels, n_classes } => crate::target::Targets::Classes(
+                indices.iter().map(|&i| labels[i]).collect(),
+                *n_classes,
+            ),
+            TargetRef::Values(v) => {
+                crate::target::Targets::Values(indices.iter().map(|&i| v[i]).collect())
+            }
+        }
+    }
+
     /// Number of output columns of a prediction: classes, or 1 for regression.
     pub fn n_outputs(&self) -> usize {
         match self {
@@ -372,6 +386,10 @@ impl Estimator {
 
     /// Trains on `train`. Classification models predict `n_classes` probability columns even
     /// when some class is absent from `train`.
+    ///
+    /// Every learner honours `ctx.deadline`: a fit that cannot end before it returns
+    /// [`AutotabError::Budget`] (at once when the deadline has already passed) rather than
+    /// running on past it.
     pub fn fit(&self, train: &TrainSet, ctx: &FitContext) -> Result<FittedModel> {
         if train.x.nrows() != train.y.len() {
             return Err(AutotabError::fit(
@@ -397,17 +415,18 @@ impl Estimator {
                 });
             }
         }
+        deadline::Deadline::new(ctx.deadline, self.algorithm()).check("before training")?;
         let model = match &self.params {
             AlgorithmParams::LogisticRegression(p) => {
-                FittedModel::Linear(linear::fit_logistic(p, train)?)
+                FittedModel::Linear(linear::fit_logistic(p, train, ctx)?)
             }
             AlgorithmParams::ElasticNet(p) => {
-                FittedModel::Linear(linear::fit_elastic_net(p, train)?)
+                FittedModel::Linear(linear::fit_elastic_net(p, train, ctx)?)
             }
             AlgorithmParams::DecisionTree(p) => {
                 FittedModel::DecisionTree(decision_tree::fit(p, train, ctx)?)
             }
-            AlgorithmParams::KNearestNeighbors(p) => FittedModel::Knn(knn::fit(p, train)?),
+            AlgorithmParams::KNearestNeighbors(p) => FittedModel::Knn(knn::fit(p, train, ctx)?),
             AlgorithmParams::GaussianNaiveBayes(p) => {
                 FittedModel::NaiveBayes(naive_bayes::fit(p, train)?)
             }
@@ -458,6 +477,18 @@ impl FittedModel {
     /// Predicts `x`: an `n x k` matrix of class probabilities (rows sum to 1) for
     /// classification, or an `n x 1` matrix of values for regression.
     pub fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.predict_before(x, None)
+    }
+
+    /// [`Self::predict`] within a deadline: the learners whose prediction is costly (k-NN's
+    /// neighbour searches) predict in blocks and stop with [`AutotabError::Budget`] once the
+    /// rest would end past `deadline`; the others are fast and predict as usual. A trial
+    /// scores its validation rows with this, inside the trial's deadline.
+    pub fn predict_before(
+        &self,
+        x: ArrayView2<f64>,
+        deadline: Option<Instant>,
+    ) -> Result<Array2<f64>> {
         let expected = self.n_features();
         if x.ncols() != expected {
             return Err(AutotabError::Predict(format!(
@@ -468,7 +499,7 @@ impl FittedModel {
         match self {
             FittedModel::Linear(m) => Ok(m.predict(x)),
             FittedModel::DecisionTree(m) => m.predict(x),
-            FittedModel::Knn(m) => m.predict(x),
+            FittedModel::Knn(m) => m.predict_before(x, deadline),
             FittedModel::NaiveBayes(m) => Ok(m.predict(x)),
             FittedModel::Svm(m) => Ok(m.predict(x)),
             FittedModel::Forest(m) => Ok(m.forest.predict(x)),
@@ -476,7 +507,7 @@ impl FittedModel {
             FittedModel::Ensemble(members) => {
                 let mut total: Option<Array2<f64>> = None;
                 for (weight, model) in members {
-                    let p = model.predict(x)? * *weight;
+                    let p = model.predict_before(x, deadline)? * *weight;
                     total = Some(match total {
                         Some(t) => t + p,
                         None => p,
@@ -720,6 +751,131 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("{gini, entropy}"), "{err}");
+    }
+
+    /// A classification table of `n` rows (three classes, `d` noisy features) and a
+    /// regression table of the same features.
+    fn synthetic(n: usize, d: usize) -> (Array2<f64>, Vec<usize>, Vec<f64>) {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut noise = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let x = Array2::from_shape_fn((n, d), |_| noise());
+        let labels: Vec<usize> = (0..n)
+            .map(|i| {
+                let s = x[[i, 0]] + 0.5 * x[[i, 1]] + 0.3 * noise();
+                if s < -0.2 {
+                    0
+                } else if s < 0.2 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let values: Vec<f64> = (0..n)
+            .map(|i| 3.0 * x[[i, 0]] - x[[i, 2]] + 0.1 * noise())
+            .collect();
+        (x, labels, values)
+    }
+
+    /// Fits every learner of `task` on `x` at its default (not low-cost) point, each with a
+    /// deadline `budget` after its start, then predicts the table within that deadline as a
+    /// trial scores its validation rows; returns each algorithm's outcome and seconds.
+    fn fit_each_within(
+        x: &Array2<f64>,
+        y: TargetRef,
+        task: Task,
+        budget: std::time::Duration,
+    ) -> Vec<(Algorithm, Result<Array2<f64>>, f64)> {
+        Algorithm::ALL
+            .into_iter()
+            .filter(|a| a.supports(task))
+            .map(|algorithm| {
+                let started = Instant::now();
+                let deadline = started + budget;
+                let estimator = Estimator::new(algorithm, &Params::new()).unwrap();
+                let train = TrainSet {
+                    x: x.view(),
+                    y,
+                    weights: None,
+                    binned: None,
+                };
+                let ctx = FitContext {
+                    deadline: Some(deadline),
+                    seed: 7,
+                    valid: None,
+                };
+                let outcome = estimator
+                    .fit(&train, &ctx)
+                    .and_then(|m| m.predict_before(x.view(), Some(deadline)));
+                (algorithm, outcome, started.elapsed().as_secs_f64())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_every_learner_at_once_with_a_budget_error() {
+        let (x, labels, values) = synthetic(2_000, 10);
+        let none = std::time::Duration::ZERO;
+        let classes = TargetRef::Classes {
+            labels: &labels,
+            n_classes: 3,
+        };
+        let mut outcomes = fit_each_within(&x, classes, Task::Classification, none);
+        outcomes.extend(fit_each_within(
+            &x,
+            TargetRef::Values(&values),
+            Task::Regression,
+            none,
+        ));
+        assert_eq!(outcomes.len(), 14);
+        for (algorithm, outcome, seconds) in outcomes {
+            assert!(
+                matches!(outcome, Err(AutotabError::Budget(_))),
+                "{algorithm}: {:?}",
+                outcome.map(|p| p.dim())
+            );
+            assert!(seconds < 0.5, "{algorithm} took {seconds:.2}s to give up");
+        }
+    }
+
+    #[test]
+    fn a_near_deadline_on_a_large_table_ends_every_learner_within_a_bounded_time() {
+        // 12 000 rows x 40 features: k-NN's neighbour searches over all of them and an
+        // unbounded SMO solve take far longer than the 50 ms allowed here.
+        let (x, labels, values) = synthetic(12_000, 40);
+        for task in [Task::Classification, Task::Regression] {
+            let y = match task {
+                Task::Regression => TargetRef::Values(&values),
+                _ => TargetRef::Classes {
+                    labels: &labels,
+                    n_classes: 3,
+                },
+            };
+            let budget = std::time::Duration::from_millis(50);
+            for (algorithm, outcome, seconds) in fit_each_within(&x, y, task, budget) {
+                eprintln!(
+                    "{algorithm} ({task}): {seconds:.3}s, {}",
+                    match &outcome {
+                        Ok(_) => "a model".to_string(),
+                        Err(e) => e.to_string(),
+                    }
+                );
+                match outcome {
+                    Err(AutotabError::Budget(_)) => {}
+                    Ok(p) => assert_eq!(p.dim(), (x.nrows(), y.n_outputs()), "{algorithm}"),
+                    Err(e) => panic!("{algorithm}: {e}"),
+                }
+                assert!(
+                    seconds < 2.0,
+                    "{algorithm} ({task}) ran {seconds:.2}s on a 50 ms deadline"
+                );
+            }
+        }
     }
 
     #[test]
