@@ -223,7 +223,7 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
             }
         };
         fit_seconds += fit_start.elapsed().as_secs_f64();
-        let pred = model.predict(fold.x_valid.view())?;
+        let pred = model.predict_before(fold.x_valid.view(), Some(fold_deadline))?;
         let score = match &fold.y_valid {
             Targets::Classes(labels, _) => job.metric.classification(labels, pred.view())?,
             Targets::Values(values) => job.metric.regression(values, &pred.column(0).to_vec())?,
