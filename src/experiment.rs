@@ -464,18 +464,22 @@ fn refit_child_run(workspace: &Workspace, parent_id: &str, run_id: &str) -> Resu
         )));
     }
     let recipe = child_recipe(child, &parent.children)?;
-    let metric = RecordedOutcome::of(parent.outcome.as_ref())
-        .map(|o| o.summary.metric)
-        .or_else(|| spec.metric.map(|m| m.name().to_string()))
-        .unwrap_or_default();
-    let score = child.metrics.get(&metric).copied().unwrap_or(f64::NAN);
     let (pipeline, sample) = engine::fit_recipe(&spec, &recipe)?;
+    let metric = RecordedOutcome::of(parent.outcome.as_ref())
+        .and_then(|o| Metric::parse(&o.summary.metric).ok())
+        .or(spec.metric)
+        .unwrap_or_else(|| Metric::default_for(pipeline.task));
+    let score = child
+        .metrics
+        .get(metric.name())
+        .copied()
+        .unwrap_or(f64::NAN);
     let dir = workspace.artifacts_dir(run_id).join("model");
     let params = child_params(child)?;
     let mut info = BundleInfo::new(
         &pipeline,
         &spec.experiment,
-        &metric,
+        metric,
         score,
         &params,
         Some(run_id),

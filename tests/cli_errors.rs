@@ -327,3 +327,68 @@ fn an_empty_auth_key_is_refused() {
         fails_with(&args, &["auth key is empty"]);
     }
 }
+
+#[test]
+fn a_huge_max_concurrent_trials_is_capped_with_a_warning() {
+    // Used to start threads at about 100/s until killed (and 1000 spent 9 s of a 5 s budget
+    // before launching anything).
+    let ws = TempWorkspace::new();
+    let started = std::time::Instant::now();
+    let out = autotab(&ws)
+        .args(run_args(
+            "datasets/heart_failure.csv",
+            "DEATH_EVENT",
+            &["--max-concurrent-trials", "100000", "--timeout", "10"],
+        ))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("max_concurrent_trials 100000 capped at"),
+        "{stdout}"
+    );
+    // Generous: the budget is 10 s; unbounded thread start-up took minutes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn the_budget_holds_while_featurizing_a_very_wide_table() {
+    // 10,000 columns x 20 rows took 19 s of featurization on a 10 s budget before a trial ran.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.csv");
+    let mut text = (0..10_000)
+        .map(|j| format!("c{j}"))
+        .chain(std::iter::once("y".to_string()))
+        .collect::<Vec<_>>()
+        .join(",");
+    text.push('\n');
+    for i in 0..20 {
+        let row: Vec<String> = (0..10_000)
+            .map(|j| ((i * 7 + j * 13) % 97).to_string())
+            .chain(std::iter::once((i % 2).to_string()))
+            .collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    let started = std::time::Instant::now();
+    let line = fails_with(
+        &run_args(path.to_str().unwrap(), "y", &["--timeout", "1"]),
+        &["time budget"],
+    );
+    assert!(
+        line.contains("featurizing") || line.contains("no trial completed"),
+        "{line}"
+    );
+    // Generous: the budget is 1 s; before, featurization alone ran 19 s.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -5,7 +5,7 @@
 //! Inputs that once failed are kept under `tests/corpus/` and replayed by
 //! `the_corpus_of_inputs_that_once_failed_still_decodes_cleanly`.
 
-mod scoring_support;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -80,19 +80,21 @@ fn load_bytes(bytes: Vec<u8>, extension: &str) -> Result<(usize, usize), String>
 fn bundle_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = scoring_support::scratch().join("fuzz-model");
-        let out = scoring_support::autotab()
-            .args(["run", "--data", "datasets/heart_failure.csv"])
-            .args(["--label", "DEATH_EVENT", "--allowed-algorithms", "LightGBM"])
-            .args(["--max-trials", "2", "--max-concurrent-trials", "1"])
-            .args(["--seed", "5", "--timeout", "60", "--quiet", "--output"])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "training failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let dir = common::scoring::scratch().join("fuzz-model");
+        common::scoring::train_bundle(
+            &dir,
+            &[
+                "--allowed-algorithms",
+                "LightGBM",
+                "--max-trials",
+                "2",
+                "--max-concurrent-trials",
+                "1",
+                "--seed",
+                "5",
+                "--timeout",
+                "60",
+            ],
         );
         dir
     })

@@ -1,10 +1,10 @@
 //! The generated `score.py` run with python3: same predictions as `autotab predict`.
 
-mod scoring_support;
+mod common;
 
 use std::process::Command;
 
-use scoring_support::{autotab, model_dir, scratch, TUTORIAL_REQUEST};
+use common::scoring::{autotab, model_dir, scratch, TUTORIAL_REQUEST};
 use serde_json::Value;
 
 fn python(args: &[&str]) -> std::process::Output {

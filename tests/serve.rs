@@ -1,11 +1,11 @@
 //! End-to-end tests of `autotab serve`: a real server process on a loopback port.
 
-mod scoring_support;
+mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use scoring_support::{Server, TUTORIAL_REQUEST};
+use common::scoring::{Server, TUTORIAL_REQUEST};
 use serde_json::{json, Value};
 
 #[test]
@@ -44,7 +44,7 @@ fn answers_the_azure_tutorial_request() {
 fn scores_batches_with_numbers_and_extra_fields() {
     let server = Server::start(&[]);
     let sample =
-        std::fs::read_to_string(scoring_support::model_dir().join("sample_input.json")).unwrap();
+        std::fs::read_to_string(common::scoring::model_dir().join("sample_input.json")).unwrap();
     let mut request: Value = serde_json::from_str(&sample).unwrap();
     let records = request["data"].as_array_mut().unwrap();
     let n = records.len();
@@ -223,7 +223,7 @@ fn sigterm_stops_the_server_cleanly() {
 
 #[test]
 fn an_unknown_model_is_a_clear_error() {
-    let out = scoring_support::autotab()
+    let out = common::scoring::autotab()
         .args(["serve", "--model", "no-such-model", "--port", "1"])
         .output()
         .unwrap();
@@ -234,8 +234,8 @@ fn an_unknown_model_is_a_clear_error() {
 
 #[test]
 fn serves_a_registered_model_by_name_and_version() {
-    let ws = scoring_support::scratch().join("registry-ws");
-    let out = scoring_support::autotab()
+    let ws = common::scoring::scratch().join("registry-ws");
+    let out = common::scoring::autotab()
         .env("AUTOTAB_WORKSPACE", &ws)
         .args([
             "run",

@@ -39,8 +39,10 @@ impl EnsembleKind {
     }
 }
 
-/// What produced a model: one algorithm, or an ensemble of trials.
+/// What produced a model: one algorithm, or an ensemble of trials. Serialized as its name
+/// (`LightGBM`, `VotingEnsemble`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Learner {
     /// A single algorithm's trial.
     Algorithm(Algorithm),
@@ -63,6 +65,20 @@ impl Learner {
             return Ok(Learner::Ensemble(EnsembleKind::Voting));
         }
         Algorithm::parse(name).map(Learner::Algorithm)
+    }
+}
+
+impl From<Learner> for &'static str {
+    fn from(learner: Learner) -> &'static str {
+        learner.name()
+    }
+}
+
+impl TryFrom<String> for Learner {
+    type Error = AutotabError;
+
+    fn try_from(name: String) -> Result<Learner> {
+        Learner::parse(&name)
     }
 }
 

@@ -27,9 +27,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::Dataset;
+use crate::ensemble::Learner;
 use crate::error::{AutotabError, Result};
+use crate::featurize::Guardrail;
+use crate::metrics::Metric;
 use crate::models::Params;
 use crate::pipeline::{Pipeline, Predictions};
+use crate::task::Task;
 
 /// The bundle format this build writes and reads (2: `bundle.json` carries checksums, the
 /// pipeline names its learner: an algorithm or an ensemble).
@@ -99,14 +103,14 @@ pub struct BundleInfo {
     pub autotab_version: String,
     /// RFC 3339 creation time.
     pub created: String,
-    /// Task name.
-    pub task: String,
-    /// Primary metric name.
-    pub metric: String,
+    /// The task.
+    pub task: Task,
+    /// The primary metric.
+    pub metric: Metric,
     /// Cross-validated score of the configuration.
     pub score: f64,
-    /// Algorithm name.
-    pub algorithm: String,
+    /// What produced the model: an algorithm or an ensemble (JSON: its name).
+    pub algorithm: Learner,
     /// Hyperparameters.
     pub params: Params,
     /// Label column.
@@ -123,7 +127,7 @@ pub struct BundleInfo {
     pub run_id: Option<String>,
     /// Data guardrail findings of the run, for the model card.
     #[serde(default)]
-    pub guardrails: Vec<serde_json::Value>,
+    pub guardrails: Vec<Guardrail>,
     /// Fingerprint of the training data (hash, rows, schema), for the model card.
     #[serde(default)]
     pub data_fingerprint: Option<serde_json::Value>,
@@ -134,7 +138,7 @@ impl BundleInfo {
     pub fn new(
         pipeline: &Pipeline,
         experiment: &str,
-        metric: &str,
+        metric: Metric,
         score: f64,
         params: &Params,
         run_id: Option<&str>,
@@ -143,10 +147,10 @@ impl BundleInfo {
             format_version: BUNDLE_FORMAT_VERSION,
             autotab_version: env!("CARGO_PKG_VERSION").to_string(),
             created: chrono::Utc::now().to_rfc3339(),
-            task: pipeline.task.name().to_string(),
-            metric: metric.to_string(),
+            task: pipeline.task,
+            metric,
             score,
-            algorithm: pipeline.learner.name().to_string(),
+            algorithm: pipeline.learner,
             params: params.clone(),
             label: pipeline.label.clone(),
             classes: pipeline.label_encoding.classes().to_vec(),
@@ -164,16 +168,12 @@ impl BundleInfo {
         let mut info = BundleInfo::new(
             &outcome.pipeline,
             &outcome.experiment,
-            outcome.metric.name(),
+            outcome.metric,
             outcome.winner.score,
             &outcome.winner.params,
             run_id,
         );
-        info.guardrails = outcome
-            .guardrails
-            .iter()
-            .map(|g| serde_json::to_value(g).unwrap_or_default())
-            .collect();
+        info.guardrails = outcome.guardrails.clone();
         info
     }
 }

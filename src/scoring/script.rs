@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::bundle::BundleInfo;
+use crate::featurize::Guardrail;
 use crate::pipeline::Pipeline;
 
 /// The `score.py` of a bundle: Azure ML's `init()` / `run(raw_data, method="predict")` entry
@@ -15,8 +16,8 @@ use crate::pipeline::Pipeline;
 pub fn score_py(info: &BundleInfo) -> String {
     SCORE_PY_TEMPLATE
         .replace("{{LABEL}}", &py_comment(&info.label))
-        .replace("{{ALGORITHM}}", &py_comment(&info.algorithm))
-        .replace("{{TASK}}", &py_comment(&info.task))
+        .replace("{{ALGORITHM}}", &py_comment(info.algorithm.name()))
+        .replace("{{TASK}}", &py_comment(info.task.name()))
         .replace("{{VERSION}}", &py_comment(&info.autotab_version))
 }
 
@@ -140,13 +141,25 @@ if __name__ == "__main__":
 /// steps, class labels, input schema, guardrail findings, data fingerprint and provenance.
 pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
     let mut md = String::new();
+    card_summary(&mut md, info);
+    card_hyperparameters(&mut md, info);
+    card_featurization(&mut md, info);
+    card_input_schema(&mut md, info, pipeline);
+    card_guardrails(&mut md, info);
+    card_fingerprint(&mut md, info);
+    card_scoring(&mut md, info);
+    md
+}
+
+/// The title and the table of facts.
+fn card_summary(md: &mut String, info: &BundleInfo) {
     let _ = writeln!(md, "# Model card: {} ({})\n", info.label, info.task);
     let _ = writeln!(md, "| | |\n|---|---|");
-    let _ = writeln!(md, "| Task | {} |", cell(&info.task));
+    let _ = writeln!(md, "| Task | {} |", cell(info.task.name()));
     let _ = writeln!(md, "| Label column | `{}` |", cell(&info.label));
-    let _ = writeln!(md, "| Primary metric | {} |", cell(&info.metric));
+    let _ = writeln!(md, "| Primary metric | {} |", cell(info.metric.name()));
     let _ = writeln!(md, "| Cross-validated score | {:.4} |", info.score);
-    let _ = writeln!(md, "| Algorithm | {} |", cell(&info.algorithm));
+    let _ = writeln!(md, "| Algorithm | {} |", cell(info.algorithm.name()));
     let _ = writeln!(md, "| Experiment | {} |", cell(&info.experiment));
     if let Some(run) = &info.run_id {
         let _ = writeln!(md, "| Run | {} |", cell(run));
@@ -154,17 +167,22 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
     let _ = writeln!(md, "| Created | {} |", cell(&info.created));
     let _ = writeln!(md, "| autotab version | {} |", cell(&info.autotab_version));
     let _ = writeln!(md, "| Bundle format | {} |", info.format_version);
+}
 
+fn card_hyperparameters(md: &mut String, info: &BundleInfo) {
     let _ = writeln!(md, "\n## Hyperparameters\n");
     if info.params.is_empty() {
         let _ = writeln!(md, "Defaults (no hyperparameters set).");
-    } else {
-        let _ = writeln!(md, "| Parameter | Value |\n|---|---|");
-        for (name, value) in &info.params {
-            let _ = writeln!(md, "| {} | {} |", cell(name), cell(&value.to_string()));
-        }
+        return;
     }
+    let _ = writeln!(md, "| Parameter | Value |\n|---|---|");
+    for (name, value) in &info.params {
+        let _ = writeln!(md, "| {} | {} |", cell(name), cell(&value.to_string()));
+    }
+}
 
+/// The featurization steps and, for classification, the class order.
+fn card_featurization(md: &mut String, info: &BundleInfo) {
     let _ = writeln!(md, "\n## Featurization\n");
     if info.featurization.is_empty() {
         let _ = writeln!(md, "No steps recorded.");
@@ -172,7 +190,6 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
     for step in &info.featurization {
         let _ = writeln!(md, "- {step}");
     }
-
     if !info.classes.is_empty() {
         let _ = writeln!(md, "\n## Classes\n");
         let shown: Vec<String> = info.classes.iter().map(|c| format!("`{c}`")).collect();
@@ -182,7 +199,9 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
             shown.join(", ")
         );
     }
+}
 
+fn card_input_schema(md: &mut String, info: &BundleInfo, pipeline: &Pipeline) {
     let _ = writeln!(md, "\n## Input schema\n");
     let _ = writeln!(
         md,
@@ -206,7 +225,9 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
             cell(&column.reason)
         );
     }
+}
 
+fn card_guardrails(md: &mut String, info: &BundleInfo) {
     let _ = writeln!(md, "\n## Data guardrails\n");
     if info.guardrails.is_empty() {
         let _ = writeln!(md, "None recorded.");
@@ -214,7 +235,9 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
     for finding in &info.guardrails {
         let _ = writeln!(md, "- {}", guardrail_line(finding));
     }
+}
 
+fn card_fingerprint(md: &mut String, info: &BundleInfo) {
     let _ = writeln!(md, "\n## Training data fingerprint\n");
     match &info.data_fingerprint {
         None => {
@@ -233,7 +256,10 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
             let _ = writeln!(md, "{other}");
         }
     }
+}
 
+/// How to score with the bundle, and how it was made.
+fn card_scoring(md: &mut String, info: &BundleInfo) {
     let _ = writeln!(md, "\n## Scoring\n");
     let _ = writeln!(
         md,
@@ -256,27 +282,19 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
          on all training rows.",
         info.metric
     );
-    md
 }
 
-/// One guardrail finding as text: `name: status — message` when it has those fields.
-fn guardrail_line(finding: &Value) -> String {
-    let field = |key: &str| finding.get(key).and_then(Value::as_str).map(str::to_string);
-    match (field("name"), field("status")) {
-        (Some(name), Some(status)) => {
-            let detail = field("message")
-                .or_else(|| field("detail"))
-                .unwrap_or_default();
-            if detail.is_empty() {
-                format!("{name}: {status}")
-            } else {
-                format!("{name}: {status} — {detail}")
-            }
-        }
-        _ => match finding {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        },
+/// One guardrail finding as text: `name: status — message`.
+fn guardrail_line(finding: &Guardrail) -> String {
+    if finding.message.is_empty() {
+        format!("{}: {}", finding.name, finding.status.name())
+    } else {
+        format!(
+            "{}: {} — {}",
+            finding.name,
+            finding.status.name(),
+            finding.message
+        )
     }
 }
 
@@ -288,17 +306,21 @@ fn cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::ParamValue;
+    use crate::ensemble::Learner;
+    use crate::featurize::GuardrailStatus;
+    use crate::metrics::Metric;
+    use crate::models::{Algorithm, ParamValue};
+    use crate::task::Task;
 
     fn info() -> BundleInfo {
         BundleInfo {
             format_version: 1,
             autotab_version: "0.1.0".into(),
             created: "2026-11-26T00:00:00Z".into(),
-            task: "classification".into(),
-            metric: "AUC_weighted".into(),
+            task: Task::Classification,
+            metric: Metric::AucWeighted,
             score: 0.9,
-            algorithm: "LogisticRegression".into(),
+            algorithm: Learner::Algorithm(Algorithm::LogisticRegression),
             params: [("C".to_string(), ParamValue::Float(0.5))]
                 .into_iter()
                 .collect(),
@@ -308,9 +330,11 @@ mod tests {
             featurization: vec!["impute mean: age".into()],
             experiment: "hf".into(),
             run_id: None,
-            guardrails: vec![
-                serde_json::json!({"name": "class balance", "status": "passed", "message": "ok"}),
-            ],
+            guardrails: vec![Guardrail {
+                name: "class balance".into(),
+                status: GuardrailStatus::Passed,
+                message: "ok".into(),
+            }],
             data_fingerprint: Some(serde_json::json!({"sha256": "ab12", "rows": 299})),
         }
     }
@@ -333,12 +357,15 @@ mod tests {
     }
 
     #[test]
-    fn guardrail_lines_read_structured_or_plain_findings() {
-        let structured = serde_json::json!({"name": "missing values", "status": "done", "message": "imputed 3 columns"});
+    fn guardrail_lines_name_the_check_its_status_and_message() {
+        let finding = Guardrail {
+            name: "missing values".into(),
+            status: GuardrailStatus::Done,
+            message: "imputed 3 columns".into(),
+        };
         assert_eq!(
-            guardrail_line(&structured),
+            guardrail_line(&finding),
             "missing values: done — imputed 3 columns"
         );
-        assert_eq!(guardrail_line(&serde_json::json!("plain")), "plain");
     }
 }

@@ -1,8 +1,11 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests (one support module: `scoring` holds the served-model
+//! helpers).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+pub mod scoring;
 
 /// A temporary workspace folder, removed on drop.
 pub struct TempWorkspace {
@@ -27,9 +30,15 @@ impl TempWorkspace {
 
 /// The real binary, run from the crate root with the workspace in `ws`.
 pub fn autotab(ws: &TempWorkspace) -> Command {
+    autotab_in(&ws.workspace())
+}
+
+/// The real binary, run from the crate root with the workspace at `workspace` and no auth
+/// key inherited: the one way every end-to-end test starts it.
+pub fn autotab_in(workspace: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_autotab"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("AUTOTAB_WORKSPACE", ws.workspace())
+        .env("AUTOTAB_WORKSPACE", workspace)
         .env_remove("AUTOTAB_AUTH_KEY");
     cmd
 }

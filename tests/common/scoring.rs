@@ -1,6 +1,5 @@
 //! Helpers of the scoring tests: one trained heart-failure bundle per test binary, a served
 //! model process, and the Azure tutorial request.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,13 +11,33 @@ use std::time::{Duration, Instant};
 /// The request of the Azure heart-failure tutorial, values as strings.
 pub const TUTORIAL_REQUEST: &str = r#"{"data":[{"age":"60","anaemia":"false","creatinine_phosphokinase":"500","diabetes":"false","ejection_fraction":"38","high_blood_pressure":"false","platelets":"260000","serum_creatinine":"1.40","serum_sodium":"137","sex":"false","smoking":"false","time":"130"}]}"#;
 
-/// The binary under test, run from the crate root with no workspace or key inherited.
+/// The binary under test with this test process's scratch workspace.
 pub fn autotab() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autotab"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("AUTOTAB_WORKSPACE", scratch().join("ws"))
-        .env_remove("AUTOTAB_AUTH_KEY");
-    cmd
+    super::autotab_in(&scratch().join("ws"))
+}
+
+/// Trains a heart-failure model bundle into `dir` (quietly; `extra` flags added), panicking
+/// with the run's output if it fails.
+pub fn train_bundle(dir: &Path, extra: &[&str]) {
+    let out = autotab()
+        .args([
+            "run",
+            "--data",
+            "datasets/heart_failure.csv",
+            "--label",
+            "DEATH_EVENT",
+        ])
+        .args(extra)
+        .args(["--quiet", "--output"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "training failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A folder for this test process under cargo's test scratch space.
@@ -34,32 +53,7 @@ pub fn model_dir() -> &'static Path {
     static MODEL: OnceLock<PathBuf> = OnceLock::new();
     MODEL.get_or_init(|| {
         let dir = scratch().join("model");
-        let out = autotab()
-            .args([
-                "run",
-                "--data",
-                "datasets/heart_failure.csv",
-                "--label",
-                "DEATH_EVENT",
-            ])
-            .args([
-                "--timeout",
-                "30",
-                "--max-trials",
-                "6",
-                "--json",
-                "--quiet",
-                "--output",
-            ])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "training failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        train_bundle(&dir, &["--timeout", "30", "--max-trials", "6", "--json"]);
         dir
     })
 }
