@@ -413,6 +413,8 @@ pub fn register_run(
                     detail.summary.status
                 )));
             }
+            // A bundle damaged since it was saved is refused, naming the file.
+            crate::scoring::verify_bundle(&dir)?;
             (
                 dir,
                 serde_json::to_value(&detail.summary.metrics).unwrap_or_default(),

@@ -291,3 +291,23 @@ fn read_only_commands_never_create_a_workspace() {
     );
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
+
+#[test]
+fn models_show_verifies_the_registered_bundle() {
+    let ws = TempWorkspace::new();
+    run_registered(&ws, "checked");
+    let shown = cli_json(&ws, &["models", "show", "checked", "--json"]);
+    let path = std::path::PathBuf::from(shown["model"]["path"].as_str().unwrap());
+    let model = path.join("model.bin");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&model, bytes).unwrap();
+    let out = autotab(&ws)
+        .args(["models", "show", "checked"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a damaged bundle was shown as fine");
+    assert!(stderr.contains("model.bin"), "{stderr}");
+}

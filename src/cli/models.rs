@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use autotab::experiment::{register_run, Registration};
@@ -70,6 +71,9 @@ pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
         }
         ModelsCommand::Show { reference, json } => {
             let m = ws.resolve_model(&reference)?;
+            // Checked before anything of the bundle is read: a damaged one names its file.
+            autotab::scoring::verify_bundle(&m.path)
+                .with_context(|| format!("model {}:{}", m.name, m.version))?;
             let bundle = read_json_or_null(&m.path.join("bundle.json"));
             let schema = read_json_or_null(&m.path.join("schema.json"));
             if json {

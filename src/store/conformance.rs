@@ -50,7 +50,8 @@ macro_rules! suite {
 }
 pub(crate) use suite;
 
-fn fingerprint() -> DataFingerprint {
+/// A data fingerprint for test runs.
+pub(crate) fn fingerprint() -> DataFingerprint {
     DataFingerprint {
         sha256: "ab".repeat(32),
         rows: 299,
@@ -59,7 +60,8 @@ fn fingerprint() -> DataFingerprint {
     }
 }
 
-fn trial(index: usize, auc: f64) -> ChildRunRecord {
+/// A completed child run `index` scoring `auc`, for test runs.
+pub(crate) fn trial(index: usize, auc: f64) -> ChildRunRecord {
     let started = Utc::now();
     ChildRunRecord {
         index,

@@ -17,37 +17,9 @@ pub use workspace::Workspace;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
     use std::path::Path;
 
-    use chrono::Utc;
-
-    fn fingerprint() -> DataFingerprint {
-        DataFingerprint {
-            sha256: "ab".repeat(32),
-            rows: 299,
-            columns: 13,
-            schema_json: serde_json::json!({"columns": [{"name": "age", "kind": "numeric"}]}),
-        }
-    }
-
-    fn trial(index: usize, auc: f64) -> ChildRunRecord {
-        let started = Utc::now();
-        ChildRunRecord {
-            index,
-            algorithm: "LogisticRegression".to_string(),
-            params: BTreeMap::from([("c".to_string(), serde_json::json!(0.5 + index as f64))]),
-            status: RunStatus::Completed,
-            error: None,
-            metrics: BTreeMap::from([("AUC_weighted".to_string(), auc)]),
-            fold_metrics: BTreeMap::from([(
-                "AUC_weighted".to_string(),
-                vec![auc - 0.01, auc + 0.01],
-            )]),
-            started,
-            ended: started + chrono::Duration::milliseconds(1500),
-        }
-    }
+    use crate::store::conformance::{fingerprint, trial};
 
     #[test]
     fn workspace_checks_what_it_is_given() {
