@@ -6,8 +6,8 @@ Writes tests/fixtures/metrics/sklearn_metrics.json, which src/metrics/mod.rs che
 
     ~/.venvs/anchors/bin/python reports/scripts/make_metric_fixtures.py
 
-Made with scikit-learn 1.9.1, numpy 2.4.6, scipy 1.17.1 (Python 3.11), the versions of
-/work/shared/anchors/requirements.txt; the JSON records the versions actually used.
+Made with scikit-learn 1.9.1, numpy 2.4.6, scipy 1.17.1 (Python 3.11), the versions the
+anchor scripts pin; the JSON records the versions actually used.
 
 Conventions (the ones documented in src/metrics/mod.rs):
 - y_true holds class indices 0..k-1; proba has one column per class; the predicted class is
