@@ -19,7 +19,7 @@ use crate::models::{
     uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, Params, TrainSet,
 };
 use crate::pipeline::Pipeline;
-use crate::search::{TrialRecord, WorkerPool};
+use crate::search::{SearchOutcome, TrialRecord, WorkerPool};
 use crate::target::Targets;
 use crate::validation::subsample_rows;
 
@@ -169,7 +169,7 @@ pub(crate) fn finalize(
     pool: &WorkerPool,
     data: &LoadedData,
     plan: &RunPlan,
-    ranked: &[&TrialRecord],
+    search: &SearchOutcome,
     ensemble: Option<&EnsembleRecord>,
     cost: RefitCost,
     hard_end: Instant,
@@ -186,8 +186,8 @@ pub(crate) fn finalize(
         seed,
     );
     let deadline = || hard_end.max(Instant::now() + Duration::from_secs(1));
-    let (best, model) = refit_best(&refitter, ranked, deadline, observer)?;
-    let trials: Vec<TrialRecord> = ranked.iter().map(|t| (*t).clone()).collect();
+    let (best, model) = refit_best(&refitter, &search.ranked(data.metric), deadline, observer)?;
+    let trials = &search.trials;
     let mut winner = Entry::of_trial(best);
     let mut model = model;
     let mut ensemble_won = false;
@@ -195,7 +195,7 @@ pub(crate) fn finalize(
         match refit_ensemble(
             &refitter,
             record,
-            &trials,
+            trials,
             best.index,
             model,
             cost,
@@ -204,7 +204,7 @@ pub(crate) fn finalize(
         ) {
             Ok(fitted) => {
                 model = fitted;
-                winner = Entry::of_ensemble(record, &trials);
+                winner = Entry::of_ensemble(record, trials);
                 ensemble_won = true;
             }
             Err(failed) => {

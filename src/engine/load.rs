@@ -2,7 +2,7 @@
 //! task, metric and schema worked out.
 
 use crate::data::{
-    infer_schema, load_table_with_report, Column, ColumnValues, Dataset, LoadOptions, Schema,
+    concat_rows, infer_schema, load_table_with_report, Dataset, LoadOptions, Schema,
 };
 use crate::error::{AutotabError, Result};
 use crate::job::JobSpec;
@@ -75,38 +75,15 @@ pub fn load_job_table(spec: &JobSpec) -> Result<JobTable> {
     };
     let (valid, report) = load_table_with_report(&valid_path.path, &options)?;
     notes.extend(report.messages(&valid_path.path));
-    let mut columns = Vec::with_capacity(train.columns().len());
-    for col in train.columns() {
-        let other = valid.column(&col.name).ok_or_else(|| {
-            AutotabError::data(format!(
-                "{}: column '{}' of the training data is missing",
-                valid_path, col.name
-            ))
-        })?;
-        columns.push(Column {
-            name: col.name.clone(),
-            values: concat_values(&col.values, &other.values),
-        });
-    }
+    let n_valid = valid.n_rows();
+    let data = concat_rows(&[train, valid], |_| {
+        format!("{valid_path} (the validation data)")
+    })?;
     Ok(JobTable {
-        data: Dataset::new(columns)?,
-        n_given_valid: Some(valid.n_rows()),
+        data,
+        n_given_valid: Some(n_valid),
         notes,
     })
-}
-
-fn concat_values(a: &ColumnValues, b: &ColumnValues) -> ColumnValues {
-    match (a, b) {
-        (ColumnValues::Numeric(x), ColumnValues::Numeric(y)) => {
-            ColumnValues::Numeric(x.iter().chain(y).copied().collect())
-        }
-        _ => {
-            let text = |v: &ColumnValues| (0..v.len()).map(|i| v.text_at(i)).collect::<Vec<_>>();
-            let mut all = text(a);
-            all.extend(text(b));
-            ColumnValues::Text(all)
-        }
-    }
 }
 
 /// Works out task, metric, targets and schema of `table` for `spec`.

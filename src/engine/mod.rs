@@ -28,7 +28,8 @@ use crate::job::JobSpec;
 use crate::models::{Algorithm, Params};
 use crate::pipeline::Pipeline;
 use crate::search::{
-    run_search, CostFrugalScheduler, SearchInputs, SearchOutcome, SearchSettings, WorkerPool,
+    run_search, CostFrugalScheduler, PreparedFold, SearchInputs, SearchOutcome, SearchSettings,
+    WorkerPool,
 };
 use finalize::{RefitCost, Refitter};
 use folds::FoldSet;
@@ -125,9 +126,11 @@ impl RunClock {
         Ok(RunClock { start, hard_end })
     }
 
-    /// When the search must have stopped: the end less a margin for writing results.
-    fn search_end(&self, timeout: Duration) -> Instant {
-        self.hard_end - Duration::from_secs_f64(FINISH_MARGIN_S.min(timeout.as_secs_f64() / 10.0))
+    /// When the search must have stopped: the end less a margin for writing results (at most
+    /// a tenth of the budget).
+    fn search_end(&self) -> Instant {
+        let budget = self.hard_end - self.start;
+        self.hard_end - Duration::from_secs_f64(FINISH_MARGIN_S.min(budget.as_secs_f64() / 10.0))
     }
 }
 
@@ -154,8 +157,10 @@ fn run_on(
         folds.seconds,
         folds.prepared.len(),
     );
-    let splits = folds.splits.clone();
-    let search = search_stage(spec, &pool, &data, &plan, folds, clock, cost, observer)?;
+    let FoldSet {
+        splits, prepared, ..
+    } = folds;
+    let search = search_stage(spec, &pool, &data, &plan, prepared, clock, cost, observer)?;
     let ensemble = choose_voting(
         &search,
         &splits,
@@ -164,12 +169,11 @@ fn run_on(
         search.trials.len(),
     )
     .filter(|_| plan.ensembles);
-    let ranked = search.ranked(data.metric);
     let finalized = finalize::finalize(
         &pool,
         &data,
         &plan,
-        &ranked,
+        &search,
         ensemble.as_ref(),
         cost,
         clock.hard_end,
@@ -244,13 +248,13 @@ fn search_stage(
     pool: &WorkerPool,
     data: &LoadedData,
     plan: &RunPlan,
-    folds: FoldSet,
+    folds: Vec<PreparedFold>,
     clock: RunClock,
     cost: RefitCost,
     observer: &mut dyn RunObserver,
 ) -> Result<SearchOutcome> {
     let settings = SearchSettings {
-        end: Some(clock.search_end(spec.limits.timeout)),
+        end: Some(clock.search_end()),
         trial_timeout: spec.limits.trial_timeout,
         max_trials: spec.limits.max_trials,
         early_stopping: spec.limits.early_stopping,
@@ -259,7 +263,7 @@ fn search_stage(
     };
     let inputs = SearchInputs {
         pool,
-        folds: Arc::new(folds.prepared),
+        folds: Arc::new(folds),
         n_rows: data.data.n_rows(),
         metric: data.metric,
     };
@@ -303,14 +307,12 @@ pub struct Recipe {
 /// inputs (a sample request).
 pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)> {
     let data = load::prepare(spec, load_job_table(spec)?)?;
-    let plan = plan::plan(spec, &data)?;
-    let (pool, _) = WorkerPool::new(
-        spec.limits
-            .max_concurrent_trials
-            .clamp(1, WorkerPool::max_threads()),
+    let (pool, _) = WorkerPool::new(spec.limits.max_concurrent_trials.max(1))?;
+    let featurizer = crate::featurize::fit_featurizer(
+        &data.schema,
+        &data.features,
+        &spec.featurization.featurizer_config(),
     )?;
-    let featurizer =
-        crate::featurize::fit_featurizer(&data.schema, &data.features, &plan.featurizer)?;
     let refitter = Refitter::new(
         &pool,
         featurizer.transform(&data.features)?,
