@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{autotab, TempWorkspace};
+use common::{autotab, succeed, TempWorkspace};
 
 /// Runs `autotab` with `args`; asserts failure, a one-line `error:` message containing every
 /// `needles` string, and no panic text. Returns the message.
@@ -288,28 +288,22 @@ fn rows_with_too_few_fields_are_counted_in_the_run_output() {
     }
     std::fs::write(&path, text).unwrap();
     let ws = TempWorkspace::new();
-    let out = autotab(&ws)
-        .args([
-            "run",
-            "--data",
-            path.to_str().unwrap(),
-            "--label",
-            "DEATH_EVENT",
-        ])
-        .args([
-            "--allowed-algorithms",
-            "LogisticRegression",
-            "--max-trials",
-            "1",
-        ])
-        .args(["--timeout", "30"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        autotab(&ws)
+            .args([
+                "run",
+                "--data",
+                path.to_str().unwrap(),
+                "--label",
+                "DEATH_EVENT",
+            ])
+            .args([
+                "--allowed-algorithms",
+                "LogisticRegression",
+                "--max-trials",
+                "1",
+            ])
+            .args(["--timeout", "30"]),
     );
     assert!(
         stdout.contains("3 rows had fewer fields than the header (rows 10, 20, 30)"),
@@ -334,20 +328,11 @@ fn a_huge_max_concurrent_trials_is_capped_with_a_warning() {
     // before launching anything).
     let ws = TempWorkspace::new();
     let started = std::time::Instant::now();
-    let out = autotab(&ws)
-        .args(run_args(
-            "datasets/heart_failure.csv",
-            "DEATH_EVENT",
-            &["--max-concurrent-trials", "100000", "--timeout", "10"],
-        ))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeed(autotab(&ws).args(run_args(
+        "datasets/heart_failure.csv",
+        "DEATH_EVENT",
+        &["--max-concurrent-trials", "100000", "--timeout", "10"],
+    )));
     assert!(
         stdout.contains("max_concurrent_trials 100000 capped at"),
         "{stdout}"

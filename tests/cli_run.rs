@@ -65,22 +65,17 @@ fn heart_failure_run_then_predict() {
     }
 
     let preds = ws.path().join("preds.csv");
-    let out = autotab(&ws)
-        .args([
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            "datasets/heart_failure.csv",
-            "--output",
-        ])
-        .arg(&preds)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        autotab(&ws)
+            .args([
+                "predict",
+                "--model",
+                &model,
+                "--data",
+                "datasets/heart_failure.csv",
+                "--output",
+            ])
+            .arg(&preds),
     );
     let (header, rows) = read_csv(&preds);
     assert_eq!(header, vec!["prediction", "proba_0", "proba_1"]);
@@ -219,22 +214,17 @@ fn penguins_with_string_categoricals_and_missing_values() {
     assert!(summary["best_score"].as_f64().unwrap() > 0.95);
     let model = summary["model_path"].as_str().unwrap().to_string();
     let preds = ws.path().join("p.csv");
-    let out = autotab(&ws)
-        .args([
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            "datasets/penguins.csv",
-            "--output",
-        ])
-        .arg(&preds)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        autotab(&ws)
+            .args([
+                "predict",
+                "--model",
+                &model,
+                "--data",
+                "datasets/penguins.csv",
+                "--output",
+            ])
+            .arg(&preds),
     );
     let (header, rows) = read_csv(&preds);
     assert_eq!(
@@ -325,23 +315,18 @@ fn a_yaml_job_file_with_azure_keys() {
 fn damaged_and_newer_bundles_are_refused_with_a_clear_message() {
     let ws = TempWorkspace::new();
     let model = ws.path().join("model");
-    let out = autotab(&ws)
-        .args(["run", "--data", "datasets/wine.csv", "--label", "target"])
-        .args([
-            "--timeout",
-            "30",
-            "--max-trials",
-            "3",
-            "--quiet",
-            "--output",
-        ])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        autotab(&ws)
+            .args(["run", "--data", "datasets/wine.csv", "--label", "target"])
+            .args([
+                "--timeout",
+                "30",
+                "--max-trials",
+                "3",
+                "--quiet",
+                "--output",
+            ])
+            .arg(&model),
     );
     let predict = |dir: &std::path::Path| {
         let out = autotab(&ws)

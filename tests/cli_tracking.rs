@@ -126,22 +126,14 @@ fn runs_are_recorded_and_registering_again_adds_a_version() {
             "{file}"
         );
     }
-    let out = autotab(&ws)
-        .args([
-            "predict",
-            "--model",
-            "hf-child",
-            "--data",
-            "datasets/heart_failure.csv",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 300);
+    let stdout = succeed(autotab(&ws).args([
+        "predict",
+        "--model",
+        "hf-child",
+        "--data",
+        "datasets/heart_failure.csv",
+    ]));
+    assert_eq!(stdout.lines().count(), 300);
 
     let text = cli_text(&ws, &["models", "delete", "hf-child:1"]);
     assert!(text.contains("deleted 1 version"), "{text}");

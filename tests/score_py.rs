@@ -5,15 +5,20 @@ mod common;
 use std::process::Command;
 
 use common::scoring::{autotab, model_dir, scratch, TUTORIAL_REQUEST};
+use common::succeed;
 use serde_json::Value;
 
-fn python(args: &[&str]) -> std::process::Output {
-    Command::new("python3")
-        .args(args)
-        .env("AUTOTAB_BIN", env!("CARGO_BIN_EXE_autotab"))
-        .env_remove("AUTOTAB_MODEL_DIR")
-        .output()
-        .expect("python3 is needed by this test")
+/// Runs python3 (needed by these tests) with `args` and autotab's binary as `AUTOTAB_BIN`,
+/// asserts it succeeded and parses what it printed as JSON.
+fn python_json<T: serde::de::DeserializeOwned>(args: &[&str]) -> T {
+    let stdout = succeed(
+        Command::new("python3")
+            .args(args)
+            .env("AUTOTAB_BIN", env!("CARGO_BIN_EXE_autotab"))
+            .env_remove("AUTOTAB_MODEL_DIR"),
+    );
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("python3 did not print JSON ({e}): {stdout}"))
 }
 
 /// `autotab predict` on the tutorial record written as a CSV: (label, probability of "1").
@@ -24,21 +29,15 @@ fn predict_cli() -> (String, f64) {
     let header: Vec<&str> = record.keys().map(String::as_str).collect();
     let row: Vec<&str> = record.values().map(|v| v.as_str().unwrap()).collect();
     std::fs::write(&csv, format!("{}\n{}\n", header.join(","), row.join(","))).unwrap();
-    let out = autotab()
-        .arg("predict")
-        .arg("--model")
-        .arg(model_dir())
-        .arg("--data")
-        .arg(&csv)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeed(
+        autotab()
+            .arg("predict")
+            .arg("--model")
+            .arg(model_dir())
+            .arg("--data")
+            .arg(&csv),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
+    let mut lines = stdout.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let values: Vec<&str> = lines.next().unwrap().split(',').collect();
     let at = |name: &str| values[header.iter().position(|h| *h == name).unwrap()];
@@ -48,13 +47,7 @@ fn predict_cli() -> (String, f64) {
 #[test]
 fn score_py_main_scores_the_sample() {
     let script = model_dir().join("score.py");
-    let out = python(&[script.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer: Value = python_json(&[script.to_str().unwrap()]);
     let sample: Value = serde_json::from_str(
         &std::fs::read_to_string(model_dir().join("sample_input.json")).unwrap(),
     )
@@ -89,13 +82,7 @@ print(json.dumps(answers))
         script = model_dir().join("score.py").to_str().unwrap(),
         request = TUTORIAL_REQUEST,
     );
-    let out = python(&["-c", &snippet]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let answers: Vec<Value> = python_json(&["-c", &snippet]);
     let (label, proba_1) = predict_cli();
 
     let predicted = &answers[0]["result"][0];
@@ -175,13 +162,7 @@ print(json.dumps(answers))
         script = model_dir().join("score.py").to_str().unwrap(),
         request = TUTORIAL_REQUEST,
     );
-    let out = python(&["-c", &snippet]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let answers: Vec<Value> = python_json(&["-c", &snippet]);
     for answer in &answers[..2] {
         assert!(
             answer["error"]

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::scoring::{Server, TUTORIAL_REQUEST};
+use common::succeed;
 use serde_json::{json, Value};
 
 #[test]
@@ -235,30 +236,25 @@ fn an_unknown_model_is_a_clear_error() {
 #[test]
 fn serves_a_registered_model_by_name_and_version() {
     let ws = common::scoring::scratch().join("registry-ws");
-    let out = common::scoring::autotab()
-        .env("AUTOTAB_WORKSPACE", &ws)
-        .args([
-            "run",
-            "--data",
-            "datasets/heart_failure.csv",
-            "--label",
-            "DEATH_EVENT",
-        ])
-        .args([
-            "--timeout",
-            "30",
-            "--max-trials",
-            "3",
-            "--quiet",
-            "--register",
-            "hf-serve",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        common::scoring::autotab()
+            .env("AUTOTAB_WORKSPACE", &ws)
+            .args([
+                "run",
+                "--data",
+                "datasets/heart_failure.csv",
+                "--label",
+                "DEATH_EVENT",
+            ])
+            .args([
+                "--timeout",
+                "30",
+                "--max-trials",
+                "3",
+                "--quiet",
+                "--register",
+                "hf-serve",
+            ]),
     );
     let ws_text = ws.to_str().unwrap();
     for reference in ["hf-serve", "hf-serve:1"] {
