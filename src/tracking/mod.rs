@@ -145,12 +145,27 @@ mod tests {
         let run = ws
             .start_run("killed", &serde_json::json!({}), &fingerprint())
             .unwrap();
+        // Bounded, so that a helper whose test died before killing it stops by itself.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
         for i in 0.. {
+            if std::time::Instant::now() > give_up {
+                return;
+            }
             ws.log_child_run(&run, &trial(i, 0.5)).unwrap();
             ws.append_log(&run, &format!("trial {i} done")).unwrap();
             // A pause between trials, as a real search has: a writer in a tight loop can
             // starve other connections' busy handlers past their timeout on a loaded machine.
             std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// A child process killed when dropped, so a failing assertion never leaves it running.
+    struct KillOnDrop(std::process::Child);
+
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
         }
     }
 
@@ -168,6 +183,7 @@ mod tests {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
+            .map(KillOnDrop)
             .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let ws = Workspace::open(dir.path()).unwrap();
@@ -187,8 +203,8 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
         drop(ws);
 
         let ws = Workspace::open(dir.path()).unwrap();
