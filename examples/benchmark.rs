@@ -1,13 +1,17 @@
 //! Benchmark against the anchors: trains on `<bench>/<name>/train.csv` for every
 //! classification and regression dataset of a bench folder (fixed splits, `bench.json` giving
-//! task and label), scores `test.csv`, and writes `reports/benchmark.md` beside the FLAML and
-//! LightGBM figures of an anchors `RESULTS.md`.
+//! task and label), scores `test.csv`, and writes `reports/benchmark.md`: one table with a
+//! column per budget beside FLAML's and AutoGluon's 60 s figures and the best plain baseline
+//! of an anchors `RESULTS.md`, each cell marked as a win or a loss, then the spread over seeds.
 //!
 //! ```sh
 //! cargo run --release --example benchmark -- --bench BENCH_DIR --anchors RESULTS.md \
-//!     [--budget 60] [--concurrent 2] [--only adult,wine]
+//!     [--budgets 60,30] [--concurrent 2] [--only adult,wine] \
+//!     [--spread adult,ames_housing,heart_failure] [--seeds 3] [--logs DIR]
 //! ```
-//! Each dataset runs in a child process of this program, so that its peak memory (VmHWM) is its own.
+//! Each run is a child process of this program, so that its peak memory (VmHWM) is its own.
+//! `--logs DIR` writes every run's trial log (what ran, its score, how long it took, what
+//! stopped the search) to `DIR/<dataset>-<budget>s-seed<seed>.log`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,10 +21,53 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use autotab::data::{load_table, ColumnKind, LoadOptions};
-use autotab::engine::{run, Quiet};
+use autotab::engine::{run, RunObserver};
+use autotab::ensemble::EnsembleRecord;
 use autotab::metrics::Metric;
+use autotab::search::{TrialRecord, TrialStatus};
 use autotab::task::Task;
 use autotab::JobSpec;
+
+/// One run's figures, as the child process prints them.
+type RunResult = serde_json::Value;
+
+/// Where a run is written and how it is asked for.
+struct Bench {
+    root: PathBuf,
+    concurrent: usize,
+    logs: Option<PathBuf>,
+}
+
+impl Bench {
+    /// Runs one dataset in a child process and reads its JSON line (or its error).
+    fn run(&self, name: &str, budget: f64, seed: u64) -> anyhow::Result<RunResult> {
+        eprintln!("== {name} {budget} s seed {seed}");
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .args(["--one", name, "--budget", &budget.to_string()])
+            .args(["--concurrent", &self.concurrent.to_string()])
+            .args(["--seed", &seed.to_string()])
+            .args(["--bench", &self.root.to_string_lossy()]);
+        if let Some(dir) = &self.logs {
+            std::fs::create_dir_all(dir)?;
+            let log = dir.join(format!("{name}-{budget}s-seed{seed}.log"));
+            command.args(["--log", &log.to_string_lossy()]);
+        }
+        let out = command.output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_default()
+            .to_string();
+        let result: RunResult = serde_json::from_str(&line).unwrap_or_else(|_| {
+            serde_json::json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed")})
+        });
+        eprintln!("   {result}");
+        Ok(result)
+    }
+}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -30,10 +77,9 @@ fn main() -> anyhow::Result<()> {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let budget: f64 = flag("--budget")
-        .map(|b| b.parse())
-        .transpose()?
-        .unwrap_or(60.0);
+    let list = |name: &str| -> Option<Vec<String>> {
+        flag(name).map(|o| o.split(',').map(|s| s.trim().to_string()).collect())
+    };
     let concurrent: usize = flag("--concurrent")
         .map(|c| c.parse())
         .transpose()?
@@ -42,10 +88,20 @@ fn main() -> anyhow::Result<()> {
         flag("--bench").context("--bench DIR (the folder of benchmark splits) is required")?,
     );
     if let Some(name) = flag("--one") {
-        return run_one(&bench_root.join(name), budget, concurrent);
+        let budget: f64 = flag("--budget").context("--budget")?.parse()?;
+        let seed: u64 = flag("--seed").map(|s| s.parse()).transpose()?.unwrap_or(0);
+        let log = flag("--log").map(PathBuf::from);
+        return run_one(&bench_root.join(name), budget, concurrent, seed, log);
     }
-    let only: Option<Vec<String>> =
-        flag("--only").map(|o| o.split(',').map(String::from).collect());
+    let budgets: Vec<f64> = list("--budgets")
+        .unwrap_or_else(|| vec!["60".into(), "30".into()])
+        .iter()
+        .map(|b| b.parse::<f64>())
+        .collect::<Result<_, _>>()
+        .context("--budgets takes seconds, comma-separated")?;
+    let spread: Vec<String> = list("--spread").unwrap_or_default();
+    let seeds: u64 = flag("--seeds").map(|s| s.parse()).transpose()?.unwrap_or(3);
+    let only = list("--only");
     let mut names: Vec<String> = std::fs::read_dir(&bench_root)
         .with_context(|| format!("cannot list {}", bench_root.display()))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
@@ -56,79 +112,159 @@ fn main() -> anyhow::Result<()> {
         .map(|p| read_anchor_results(Path::new(&p)))
         .transpose()?
         .unwrap_or_default();
-    let mut rows = Vec::new();
-    for name in names {
-        let spec = read_bench_json(&bench_root.join(&name))?;
+    let bench = Bench {
+        root: bench_root,
+        concurrent,
+        logs: flag("--logs").map(PathBuf::from),
+    };
+    // (name, task) -> one result per budget (seed 0).
+    let mut rows: Vec<(String, String, Vec<RunResult>)> = Vec::new();
+    for name in &names {
+        let spec = read_bench_json(&bench.root.join(name))?;
         let task = spec["task"].as_str().unwrap_or_default().to_string();
         if !["binary", "multiclass", "regression"].contains(&task.as_str()) {
             continue;
         }
-        eprintln!("== {name} ({task})");
-        let exe = std::env::current_exe()?;
-        let out = Command::new(exe)
-            .args([
-                "--one",
-                &name,
-                "--budget",
-                &budget.to_string(),
-                "--concurrent",
-                &concurrent.to_string(),
-            ])
-            .args(["--bench", &bench_root.to_string_lossy()])
-            .output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .unwrap_or_default()
-            .to_string();
-        let result: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            serde_json::json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed")})
-        });
-        eprintln!("   {result}");
-        rows.push((name, task, result));
-    }
-    let mut md = String::new();
-    md.push_str("# autotab on the shared bench splits\n\n");
-    md.push_str(&format!(
-        "Command: `cargo run --release --example benchmark -- --bench <bench folder> --anchors <anchors RESULTS.md> --budget {budget} --concurrent {concurrent}`  \n"
-    ));
-    md.push_str(&format!(
-        "Date: {}. Machine: {} cores. Each dataset in its own process; `peak MB` is that process's VmHWM.\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
-    ));
-    md.push_str("Test metric: AUC for binary, AUC_weighted for multiclass, r2 for regression (FLAML and LightGBM from the anchors' `RESULTS.md` given with `--anchors`).\n\n");
-    md.push_str("| dataset | task | autotab test | best algorithm | CV score | trials | wall s | peak MB | flaml | lgbm_default |\n");
-    md.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
-    for (name, task, r) in &rows {
-        let anchor = anchors.get(name.as_str()).cloned().unwrap_or_default();
-        if let Some(err) = r.get("error") {
-            md.push_str(&format!(
-                "| {name} | {task} | error: {} | | | | | | {} | {} |\n",
-                err.as_str().unwrap_or("?"),
-                anchor.0,
-                anchor.1
-            ));
-            continue;
+        let mut results = Vec::new();
+        for &budget in &budgets {
+            results.push(bench.run(name, budget, 0)?);
         }
-        md.push_str(&format!(
-            "| {name} | {task} | {:.4} | {} | {:.4} | {} | {:.1} | {:.0} | {} | {} |\n",
-            r["test_score"].as_f64().unwrap_or(f64::NAN),
-            r["best_algorithm"].as_str().unwrap_or("?"),
-            r["cv_score"].as_f64().unwrap_or(f64::NAN),
-            r["trials"],
-            r["wall_s"].as_f64().unwrap_or(f64::NAN),
-            r["peak_mb"].as_f64().unwrap_or(f64::NAN),
-            anchor.0,
-            anchor.1
-        ));
+        rows.push((name.clone(), task, results));
     }
+    // name -> test scores of seeds 0.. at the first budget.
+    let mut spreads: Vec<(String, Vec<f64>)> = Vec::new();
+    for name in &spread {
+        let Some((_, _, results)) = rows.iter().find(|r| &r.0 == name) else {
+            continue;
+        };
+        let mut scores = vec![results[0]["test_score"].as_f64().unwrap_or(f64::NAN)];
+        for seed in 1..seeds {
+            let r = bench.run(name, budgets[0], seed)?;
+            scores.push(r["test_score"].as_f64().unwrap_or(f64::NAN));
+        }
+        spreads.push((name.clone(), scores));
+    }
+    let md = report(&budgets, concurrent, &rows, &spreads, &anchors);
     std::fs::create_dir_all("reports")?;
     std::fs::write("reports/benchmark.md", &md)?;
     println!("{md}");
     Ok(())
+}
+
+/// How far below a plain baseline still counts as level with it.
+const BASELINE_TOLERANCE: f64 = 0.005;
+
+/// The report: the comparison table, the tallies and the spread over seeds.
+fn report(
+    budgets: &[f64],
+    concurrent: usize,
+    rows: &[(String, String, Vec<RunResult>)],
+    spreads: &[(String, Vec<f64>)],
+    anchors: &BTreeMap<String, Anchor>,
+) -> String {
+    let budget_list = budgets
+        .iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut md = String::new();
+    md.push_str("# autotab on the shared bench splits\n\n");
+    md.push_str(&format!(
+        "Command: `cargo run --release --example benchmark -- --bench <bench folder> --anchors <anchors RESULTS.md> --budgets {budget_list} --concurrent {concurrent} --spread {} --seeds {}`  \n",
+        spreads.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(","),
+        spreads.first().map_or(0, |s| s.1.len())
+    ));
+    md.push_str(&format!(
+        "Date: {}. Machine: {} cores. Each run in its own process; `MB` is that process's peak memory (VmHWM).\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    ));
+    md.push_str("Test metric: AUC for binary, AUC_weighted for multiclass, r2 for regression. FLAML and AutoGluon are their 60 s figures, `baseline` the best of lgbm_default, hgb_default, rf and logreg, all from the anchors' `RESULTS.md`. Marks: ✓ autotab ≥ FLAML 60 s (F), ≥ AutoGluon 60 s (A), at most 0.005 below the baseline (B); ✗ otherwise.\n\n");
+    let mut header = String::from("| dataset | task |");
+    let mut rule = String::from("|---|---|");
+    for b in budgets {
+        header.push_str(&format!(
+            " {b} s test | marks F A B | best | CV | trials | wall s | stopped by | MB |"
+        ));
+        rule.push_str("---|---|---|---|---|---|---|---|");
+    }
+    header.push_str(" FLAML 60 s | AutoGluon 60 s | baseline |\n");
+    rule.push_str("---|---|---|\n");
+    md.push_str(&header);
+    md.push_str(&rule);
+    let mut tallies = vec![[0usize; 3]; budgets.len()];
+    for (name, task, results) in rows {
+        let anchor = anchors.get(name.as_str()).cloned().unwrap_or_default();
+        md.push_str(&format!("| {name} | {task} |"));
+        for (i, r) in results.iter().enumerate() {
+            if let Some(err) = r.get("error") {
+                md.push_str(&format!(
+                    " error: {} | ✗ ✗ ✗ | | | | | | |",
+                    err.as_str().unwrap_or("?")
+                ));
+                continue;
+            }
+            let score = r["test_score"].as_f64().unwrap_or(f64::NAN);
+            let wins = [
+                anchor.flaml.is_some_and(|f| score >= f),
+                anchor.autogluon.is_some_and(|a| score >= a),
+                anchor
+                    .baseline
+                    .as_ref()
+                    .is_some_and(|(_, b)| score >= b - BASELINE_TOLERANCE),
+            ];
+            for (t, w) in tallies[i].iter_mut().zip(wins) {
+                *t += usize::from(w);
+            }
+            let marks: Vec<&str> = wins.iter().map(|&w| if w { "✓" } else { "✗" }).collect();
+            md.push_str(&format!(
+                " {score:.4} | {} | {} | {:.4} | {} | {:.1} | {} | {:.0} |",
+                marks.join(" "),
+                r["best_algorithm"].as_str().unwrap_or("?"),
+                r["cv_score"].as_f64().unwrap_or(f64::NAN),
+                r["trials"],
+                r["wall_s"].as_f64().unwrap_or(f64::NAN),
+                r["stop_reason"].as_str().unwrap_or("?"),
+                r["peak_mb"].as_f64().unwrap_or(f64::NAN),
+            ));
+        }
+        let cell = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+        md.push_str(&format!(
+            " {} | {} | {} |\n",
+            cell(anchor.flaml),
+            cell(anchor.autogluon),
+            anchor
+                .baseline
+                .as_ref()
+                .map_or("–".to_string(), |(n, v)| format!("{v:.4} ({n})"))
+        ));
+    }
+    md.push_str(&format!("\nTallies over {} splits:\n\n", rows.len()));
+    for (b, t) in budgets.iter().zip(&tallies) {
+        md.push_str(&format!(
+            "- {b} s: ≥ FLAML 60 s on {}, ≥ AutoGluon 60 s on {}, within {BASELINE_TOLERANCE} of the best baseline on {}.\n",
+            t[0], t[1], t[2]
+        ));
+    }
+    if !spreads.is_empty() {
+        md.push_str(&format!(
+            "\n## Spread over seeds ({} s budget, test metric)\n\n| dataset | seeds | mean ± std | min | max |\n|---|---|---|---|---|\n",
+            budgets[0]
+        ));
+        for (name, scores) in spreads {
+            let n = scores.len() as f64;
+            let mean = scores.iter().sum::<f64>() / n;
+            let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+            let shown: Vec<String> = scores.iter().map(|s| format!("{s:.4}")).collect();
+            md.push_str(&format!(
+                "| {name} | {} | {mean:.4} ± {std:.4} | {:.4} | {:.4} |\n",
+                shown.join(", "),
+                scores.iter().copied().fold(f64::INFINITY, f64::min),
+                scores.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ));
+        }
+    }
+    md
 }
 
 fn read_bench_json(dir: &Path) -> anyhow::Result<serde_json::Value> {
@@ -139,7 +275,13 @@ fn read_bench_json(dir: &Path) -> anyhow::Result<serde_json::Value> {
 }
 
 /// One dataset: train with the budget, score the test split, print one JSON line.
-fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
+fn run_one(
+    dir: &Path,
+    budget: f64,
+    concurrent: usize,
+    seed: u64,
+    log: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let bench = read_bench_json(dir)?;
     let task = bench["task"].as_str().unwrap_or_default();
     let label = bench["label"]
@@ -150,6 +292,7 @@ fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
     spec.experiment = "benchmark".into();
     spec.limits.timeout = Duration::from_secs_f64(budget);
     spec.limits.max_concurrent_trials = concurrent;
+    spec.seed = seed;
     let (task_enum, metric) = match task {
         "binary" | "multiclass" => (Task::Classification, Metric::AucWeighted),
         "regression" => (Task::Regression, Metric::R2),
@@ -165,7 +308,8 @@ fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
         }
     }
     let started = Instant::now();
-    let outcome = run(&spec, &mut Quiet)?;
+    let mut observer = TrialLog::default();
+    let outcome = run(&spec, &mut observer)?;
     let wall_s = started.elapsed().as_secs_f64();
     let test = load_table(&dir.join("test.csv"), &LoadOptions::default())?;
     let predictions = outcome.pipeline.predict(&test)?;
@@ -204,7 +348,18 @@ fn run_one(dir: &Path, budget: f64, concurrent: usize) -> anyhow::Result<()> {
         "trials": outcome.trials.len(),
         "wall_s": wall_s,
         "peak_mb": peak_memory_mb(),
+        "stop_reason": outcome.stop_reason,
     });
+    if let Some(path) = log {
+        observer.lines.push(format!(
+            "stopped by {}; winner {} (CV {:.4}); test {test_score:.4}; wall {wall_s:.1} s",
+            outcome.stop_reason,
+            outcome.winner.learner.name(),
+            outcome.winner.score
+        ));
+        std::fs::write(&path, observer.lines.join("\n") + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     println!("{result}");
     Ok(())
 }
@@ -224,8 +379,20 @@ fn peak_memory_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// dataset -> (flaml cell, lgbm_default cell) from the anchors' results table.
-fn read_anchor_results(path: &Path) -> anyhow::Result<BTreeMap<String, (String, String)>> {
+/// One dataset's anchor figures (test metric).
+#[derive(Debug, Clone, Default)]
+struct Anchor {
+    flaml: Option<f64>,
+    autogluon: Option<f64>,
+    /// The best plain baseline: its name and score.
+    baseline: Option<(String, f64)>,
+}
+
+/// The plain baselines of `RESULTS.md` the issue compares with.
+const BASELINES: [&str; 4] = ["lgbm_default", "hgb_default", "rf", "logreg"];
+
+/// dataset -> its anchors, from the anchors' results table (`0.9310 (60.5s)` cells).
+fn read_anchor_results(path: &Path) -> anyhow::Result<BTreeMap<String, Anchor>> {
     let text = std::fs::read_to_string(path)?;
     let mut header: Vec<String> = Vec::new();
     let mut out = BTreeMap::new();
@@ -242,15 +409,66 @@ fn read_anchor_results(path: &Path) -> anyhow::Result<BTreeMap<String, (String, 
         if cells.iter().all(|c| c.starts_with('-')) {
             continue;
         }
-        let col = |name: &str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .and_then(|i| cells.get(i))
-                .cloned()
-                .unwrap_or_default()
+        let value = |name: &str| -> Option<f64> {
+            let i = header.iter().position(|h| h == name)?;
+            cells
+                .get(i)?
+                .split_whitespace()
+                .next()?
+                .trim_end_matches('*')
+                .parse()
+                .ok()
         };
-        out.insert(col("dataset"), (col("flaml"), col("lgbm_default")));
+        let baseline = BASELINES
+            .iter()
+            .filter_map(|b| value(b).map(|v| (b.to_string(), v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let dataset = header
+            .iter()
+            .position(|h| h == "dataset")
+            .and_then(|i| cells.get(i))
+            .cloned()
+            .unwrap_or_default();
+        out.insert(
+            dataset,
+            Anchor {
+                flaml: value("flaml"),
+                autogluon: value("autogluon"),
+                baseline,
+            },
+        );
     }
     Ok(out)
+}
+
+/// Records every trial as one log line.
+#[derive(Default)]
+struct TrialLog {
+    lines: Vec<String>,
+}
+
+impl RunObserver for TrialLog {
+    fn trial(&mut self, t: &TrialRecord) {
+        let score = t.score.map_or("-".to_string(), |s| format!("{s:.4}"));
+        let status = match &t.status {
+            TrialStatus::Completed => "completed".to_string(),
+            other => format!("{other:?}"),
+        };
+        self.lines.push(format!(
+            "trial {:>3} at {:>6.2}s took {:>6.2}s {:<20} {score} {status} {}",
+            t.index,
+            t.started_at,
+            t.seconds,
+            t.algorithm.to_string(),
+            t.params_summary()
+        ));
+    }
+
+    fn ensemble(&mut self, e: &EnsembleRecord, _trials: &[TrialRecord]) {
+        self.lines.push(format!("ensemble {e:?}"));
+    }
+
+    fn message(&mut self, message: &str) {
+        self.lines.push(message.to_string());
+    }
 }

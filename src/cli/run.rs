@@ -17,7 +17,7 @@ use autotab::featurize::{FeaturizationMode, Guardrail};
 use autotab::job::{load_job_file, parse_duration, JobOverrides, JobSpec, LoadedJob};
 use autotab::metrics::Metric;
 use autotab::registry::validate_name;
-use autotab::search::{TrialRecord, TrialStatus};
+use autotab::search::{EarlyStopping, TrialRecord, TrialStatus};
 use autotab::task::Task;
 use autotab::tracking::{RunId, RunStatus, Workspace};
 
@@ -81,13 +81,18 @@ pub struct RunArgs {
     /// Featurization: auto or off.
     #[arg(long, value_parser = parse_featurization)]
     featurization: Option<FeaturizationMode>,
-    /// Turn experiment-level early stopping off.
-    #[arg(long)]
+    /// Experiment-level early stopping: convergence (the default: stop once the best score
+    /// stopped improving for half the run), azure (Azure's count rule) or off.
+    #[arg(long, value_name = "RULE", value_parser = parse_early_stopping)]
+    early_stopping: Option<Option<EarlyStopping>>,
+    /// Turn experiment-level early stopping off (same as `--early-stopping off`).
+    #[arg(long, conflicts_with = "early_stopping")]
     no_early_stopping: bool,
-    /// Early stopping: never before this many trials.
+    /// Azure's early stopping rule: never before this many trials (selects that rule).
     #[arg(long)]
     early_stopping_min_trials: Option<usize>,
-    /// Early stopping: trials without improvement before stopping.
+    /// Azure's early stopping rule: trials without improvement before stopping (selects that
+    /// rule).
     #[arg(long)]
     early_stopping_patience: Option<usize>,
     /// Seed.
@@ -125,6 +130,10 @@ fn parse_time(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
+fn parse_early_stopping(s: &str) -> Result<Option<EarlyStopping>, String> {
+    EarlyStopping::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_featurization(s: &str) -> Result<FeaturizationMode, String> {
     FeaturizationMode::parse(s).map_err(|e| e.to_string())
 }
@@ -159,7 +168,11 @@ impl RunArgs {
             allowed_algorithms: list(&self.allowed_algorithms),
             blocked_algorithms: list(&self.blocked_algorithms),
             featurization: self.featurization,
-            early_stopping: self.no_early_stopping.then_some(false),
+            early_stopping: if self.no_early_stopping {
+                Some(None)
+            } else {
+                self.early_stopping
+            },
             early_stopping_min_trials: self.early_stopping_min_trials,
             early_stopping_patience: self.early_stopping_patience,
             seed: self.seed,
@@ -356,7 +369,7 @@ fn print_result(tracked: &TrackedRun) {
         .filter(|t| !matches!(t.status, TrialStatus::Completed))
         .count();
     println!(
-        "best: {} {} = {:.4} (trial {}), refit on {} rows in {:.2}s; {} trial(s) failed or timed out; stopped by {:?}",
+        "best: {} {} = {:.4} (trial {}), refit on {} rows in {:.2}s; {} trial(s) failed or timed out; stopped by {}",
         outcome.winner.learner,
         outcome.metric,
         outcome.winner.score,

@@ -703,7 +703,7 @@ fn apply_limits(spec: &mut JobSpec, l: &AzureLimits, notes: &mut Notes) -> Resul
         spec.limits.max_concurrent_trials = c;
     }
     if let Some(on) = l.enable_early_termination {
-        spec.limits.early_stopping = on.then(EarlyStopping::default);
+        spec.limits.early_stopping = on.then_some(EarlyStopping::AZURE);
     }
     if let Some(score) = l.exit_score {
         if !score.is_finite() {

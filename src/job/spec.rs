@@ -286,8 +286,9 @@ pub struct JobOverrides {
     pub blocked_algorithms: Option<Vec<String>>,
     /// Featurization mode.
     pub featurization: Option<FeaturizationMode>,
-    /// `Some(false)` turns experiment-level early stopping off.
-    pub early_stopping: Option<bool>,
+    /// Experiment-level early stopping: `Some(None)` turns it off, `Some(Some(rule))` picks
+    /// the rule.
+    pub early_stopping: Option<Option<EarlyStopping>>,
     /// Early stopping: never before this many trials.
     pub early_stopping_min_trials: Option<usize>,
     /// Early stopping: trials without improvement before stopping.
@@ -403,13 +404,25 @@ impl JobSpec {
         if let Some(c) = o.max_concurrent_trials {
             limits.max_concurrent_trials = c;
         }
-        if o.early_stopping == Some(false) {
-            limits.early_stopping = None;
-        } else if o.early_stopping_min_trials.is_some() || o.early_stopping_patience.is_some() {
-            let mut es = limits.early_stopping.unwrap_or_default();
-            es.min_trials = o.early_stopping_min_trials.unwrap_or(es.min_trials);
-            es.patience = o.early_stopping_patience.unwrap_or(es.patience);
-            limits.early_stopping = Some(es);
+        if let Some(rule) = o.early_stopping {
+            limits.early_stopping = rule;
+        }
+        if o.early_stopping_min_trials.is_some() || o.early_stopping_patience.is_some() {
+            // The count settings belong to Azure's rule: giving one selects it.
+            let (min_trials, patience) = match limits.early_stopping {
+                Some(EarlyStopping::Azure {
+                    min_trials,
+                    patience,
+                }) => (min_trials, patience),
+                _ => (
+                    EarlyStopping::AZURE_MIN_TRIALS,
+                    EarlyStopping::AZURE_PATIENCE,
+                ),
+            };
+            limits.early_stopping = Some(EarlyStopping::Azure {
+                min_trials: o.early_stopping_min_trials.unwrap_or(min_trials),
+                patience: o.early_stopping_patience.unwrap_or(patience),
+            });
         }
         self.featurization.column_kinds.extend(o.column_kinds);
         if let Some(mode) = o.featurization {
@@ -553,7 +566,7 @@ mod tests {
             .apply(JobOverrides {
                 validation_size: Some(0.25),
                 timeout: Some(Duration::from_secs(7)),
-                early_stopping: Some(false),
+                early_stopping: Some(None),
                 allowed_algorithms: Some(vec!["light_gbm".into(), "SGD".into()]),
                 ..JobOverrides::default()
             })

@@ -1,27 +1,23 @@
-//! k nearest neighbours on standardised features (smartcore, cover-tree search).
+//! k nearest neighbours on standardised features: an exact brute-force search.
 //!
-//! Fitting only builds the index; the cost is in the neighbour searches of prediction, which
-//! grow with the rows predicted times the rows indexed. Prediction therefore runs in blocks of
-//! rows and, given a deadline ([`KnnModel::predict_before`]), checks it between blocks and
-//! stops with a budget error once the searches done so far project past it. Under a deadline
-//! the index itself is first built on two samples of the rows and built on all of them only
-//! when the measured growth, extrapolated, ends in time.
+//! smartcore's cover tree took seconds where a brute-force search takes milliseconds on the
+//! tables autotab sees (one-hot encoding gives hundreds of dimensions, where a tree index
+//! prunes nothing), so the search is written here: the squared distances of a block of query
+//! rows to every training row come from one matrix product (`|a|^2 + |b|^2 - 2 a.b`), and each
+//! row keeps its `k` nearest by partial selection. Fitting stores the standardised rows.
+//! Prediction runs in blocks of rows and, given a deadline ([`KnnModel::predict_before`]),
+//! checks it between blocks and stops with a budget error once the searches done so far
+//! project past it.
 
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::metrics::distance::euclidian::Euclidian;
-use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
-use smartcore::neighbors::knn_regressor::{KNNRegressor, KNNRegressorParameters};
-use smartcore::neighbors::KNNWeightFunction;
 
 use super::deadline::Deadline;
 use super::params::{choice_param, hyperparams};
 use super::scaler::Standardizer;
-use super::smartcore_glue::{labels_u32, to_dense};
-use super::{expand_classes, present_classes, Algorithm, FitContext, TargetRef, TrainSet};
+use super::{present_classes, Algorithm, FitContext, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
 choice_param! {
@@ -44,25 +40,31 @@ hyperparams! {
     }
 }
 
-type Classifier = KNNClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>, Euclidian<f64>>;
-type Regressor = KNNRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>, Euclidian<f64>>;
-
-/// The neighbour index, by task.
-#[derive(Debug, Serialize, Deserialize)]
-enum Index {
-    Classifier {
-        model: Box<Classifier>,
+/// What the neighbours vote on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Votes {
+    /// Class labels, as indices into `present` (the classes seen in training).
+    Classes {
+        labels: Vec<usize>,
         present: Vec<usize>,
         n_classes: usize,
     },
-    Regressor(Box<Regressor>),
+    /// Numeric targets.
+    Values(Vec<f64>),
 }
 
-/// A fitted k-NN model: the scaler and the smartcore index over the training rows.
-#[derive(Debug, Serialize, Deserialize)]
+/// A fitted k-NN model: the scaler, the standardised training rows and their targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KnnModel {
     scaler: Standardizer,
-    index: Index,
+    /// Standardised training rows.
+    rows: Array2<f64>,
+    /// Their squared norms.
+    norms: Array1<f64>,
+    votes: Votes,
+    k: usize,
+    /// Inverse-distance votes (else every neighbour counts the same).
+    distance_weighted: bool,
 }
 
 impl KnnModel {
@@ -79,9 +81,9 @@ impl KnnModel {
     ) -> Result<Array2<f64>> {
         let deadline = Deadline::new(deadline, Algorithm::KNearestNeighbors);
         deadline.check("before predicting")?;
-        let width = match &self.index {
-            Index::Classifier { n_classes, .. } => *n_classes,
-            Index::Regressor(_) => 1,
+        let width = match &self.votes {
+            Votes::Classes { n_classes, .. } => *n_classes,
+            Votes::Values(_) => 1,
         };
         let mut out = Array2::zeros((x.nrows(), width));
         let started = Instant::now();
@@ -102,7 +104,7 @@ impl KnnModel {
                     ),
                 )?;
             }
-            let part = self.predict_block(x.slice_axis(Axis(0), (start..end).into()))?;
+            let part = self.predict_block(x.slice_axis(Axis(0), (start..end).into()));
             out.slice_axis_mut(Axis(0), (start..end).into())
                 .assign(&part);
             start = end;
@@ -110,26 +112,77 @@ impl KnnModel {
         Ok(out)
     }
 
-    fn predict_block(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
-        let dense = to_dense(self.scaler.transform(x).view())?;
-        let fail = |e: smartcore::error::Failed| AutotabError::Predict(e.to_string());
-        match &self.index {
-            Index::Classifier {
-                model,
-                present,
-                n_classes,
-            } => {
-                let rows = model.predict_proba(&dense).map_err(fail)?;
-                let width = present.len();
-                let scores = Array2::from_shape_fn((rows.len(), width), |(i, j)| {
-                    rows[i].get(j).copied().unwrap_or(0.0)
-                });
-                Ok(expand_classes(present, &scores, *n_classes))
+    /// The outputs of one block of query rows.
+    fn predict_block(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let q = self.scaler.transform(x);
+        let q_norms: Vec<f64> = q.rows().into_iter().map(|r| r.dot(&r)).collect();
+        // Squared distances, query rows x training rows.
+        let cross = q.dot(&self.rows.t());
+        let width = match &self.votes {
+            Votes::Classes { n_classes, .. } => *n_classes,
+            Votes::Values(_) => 1,
+        };
+        let mut out = Array2::zeros((x.nrows(), width));
+        let mut order: Vec<(f64, usize)> = Vec::with_capacity(self.rows.nrows());
+        for (i, cross_row) in cross.rows().into_iter().enumerate() {
+            order.clear();
+            order.extend(
+                cross_row
+                    .iter()
+                    .zip(&self.norms)
+                    .enumerate()
+                    .map(|(j, (c, n))| {
+                        // Rounding leaves a trace of the norms where the rows are equal.
+                        let d2 = q_norms[i] + n - 2.0 * c;
+                        let exact = d2 <= 1e-12 * (q_norms[i] + n);
+                        (if exact { 0.0 } else { d2 }, j)
+                    }),
+            );
+            let k = self.k.min(order.len());
+            if k < order.len() {
+                order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             }
-            Index::Regressor(model) => {
-                let values = model.predict(&dense).map_err(fail)?;
-                Array2::from_shape_vec((values.len(), 1), values)
-                    .map_err(|e| AutotabError::Predict(e.to_string()))
+            let nearest = &order[..k];
+            let weights = vote_weights(nearest, self.distance_weighted);
+            match &self.votes {
+                Votes::Classes {
+                    labels,
+                    present,
+                    n_classes: _,
+                } => {
+                    let total: f64 = weights.iter().sum();
+                    for ((_, j), w) in nearest.iter().zip(&weights) {
+                        out[[i, present[labels[*j]]]] += w / total;
+                    }
+                }
+                Votes::Values(values) => {
+                    let total: f64 = weights.iter().sum();
+                    out[[i, 0]] = nearest
+                        .iter()
+                        .zip(&weights)
+                        .map(|((_, j), w)| values[*j] * w)
+                        .sum::<f64>()
+                        / total;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Each neighbour's vote: 1, or the inverse of its distance; neighbours at distance zero,
+/// when there are any, take the whole vote (as scikit-learn does).
+fn vote_weights(nearest: &[(f64, usize)], distance_weighted: bool) -> Vec<f64> {
+    match distance_weighted {
+        false => vec![1.0; nearest.len()],
+        true => {
+            if nearest.iter().any(|(d2, _)| *d2 == 0.0) {
+                nearest
+                    .iter()
+                    .map(|(d2, _)| if *d2 == 0.0 { 1.0 } else { 0.0 })
+                    .collect()
+            } else {
+                nearest.iter().map(|(d2, _)| 1.0 / d2.sqrt()).collect()
             }
         }
     }
@@ -141,62 +194,157 @@ const FIRST_BLOCK_ROWS: usize = 16;
 /// Most rows per block of prediction.
 const MAX_BLOCK_ROWS: usize = 1024;
 
-/// Fewest rows of the smaller probe sample; smaller tables build their index without probing.
-const PROBE_MIN_ROWS: usize = 100;
-
 pub(crate) fn fit(params: &KnnParams, train: &TrainSet, ctx: &FitContext) -> Result<KnnModel> {
     let deadline = Deadline::new(ctx.deadline, Algorithm::KNearestNeighbors);
-    deadline.check("before building the index")?;
-    let scaler = Standardizer::fit(train.x);
-    let z = scaler.transform(train.x);
-    if deadline.is_bounded() {
-        // The cover tree's build cannot be interrupted: time it on samples first.
-        let n = z.nrows();
-        let projected =
-            deadline.project_from_samples(n, (32, 8), PROBE_MIN_ROWS, (1.0, 1.5), |rows| {
-                let sample = crate::validation::subsample_rows(n, rows, ctx.seed);
-                let part = z.select(Axis(0), &sample);
-                let y = train.y.select(&sample);
-                let started = Instant::now();
-                build_index(params, part.view(), y.as_ref())?;
-                Ok(Some(started.elapsed().as_secs_f64()))
-            })?;
-        if let Some(seconds) = projected {
-            deadline.afford(seconds, &format!("the neighbour index of {n} rows"))?;
-        }
+    deadline.check("before storing the rows")?;
+    if train.x.nrows() == 0 {
+        return Err(AutotabError::fit(
+            Algorithm::KNearestNeighbors,
+            "no training rows",
+        ));
     }
-    let index = build_index(params, z.view(), train.y)?;
-    Ok(KnnModel { scaler, index })
-}
-
-/// The smartcore index of the standardised rows `z`.
-fn build_index(params: &KnnParams, z: ArrayView2<f64>, y: TargetRef) -> Result<Index> {
-    let dense = to_dense(z)?;
-    let k = params.n_neighbors.min(z.nrows());
-    let weight = match params.weights {
-        KnnWeights::Distance => KNNWeightFunction::Distance,
-        KnnWeights::Uniform => KNNWeightFunction::Uniform,
-    };
-    let fail = |e: smartcore::error::Failed| AutotabError::fit(Algorithm::KNearestNeighbors, e);
-    Ok(match y {
+    let scaler = Standardizer::fit(train.x);
+    let rows = scaler.transform(train.x);
+    let norms = rows.rows().into_iter().map(|r| r.dot(&r)).collect();
+    let votes = match train.y {
         TargetRef::Classes { labels, n_classes } => {
-            let parameters = KNNClassifierParameters::default()
-                .with_k(k)
-                .with_weight(weight);
-            let model = Classifier::fit(&dense, &labels_u32(labels), parameters).map_err(fail)?;
-            Index::Classifier {
-                model: Box::new(model),
-                present: present_classes(labels),
+            let present = present_classes(labels);
+            let position: Vec<usize> = {
+                let mut at = vec![0; n_classes];
+                for (i, c) in present.iter().enumerate() {
+                    at[*c] = i;
+                }
+                at
+            };
+            Votes::Classes {
+                labels: labels.iter().map(|l| position[*l]).collect(),
+                present,
                 n_classes,
             }
         }
-        TargetRef::Values(y) => {
-            let parameters = KNNRegressorParameters::default()
-                .with_k(k)
-                .with_weight(weight);
-            Index::Regressor(Box::new(
-                Regressor::fit(&dense, &y.to_vec(), parameters).map_err(fail)?,
-            ))
-        }
+        TargetRef::Values(y) => Votes::Values(y.to_vec()),
+    };
+    Ok(KnnModel {
+        scaler,
+        rows,
+        norms,
+        votes,
+        k: params.n_neighbors.max(1),
+        distance_weighted: params.weights == KnnWeights::Distance,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn unbounded() -> FitContext<'static> {
+        FitContext {
+            deadline: None,
+            seed: 0,
+            valid: None,
+        }
+    }
+
+    /// The neighbours by a plain sort over every training row, for comparison.
+    fn by_sorting(z: &Array2<f64>, q: ArrayView2<f64>, k: usize) -> Vec<Vec<usize>> {
+        q.rows()
+            .into_iter()
+            .map(|row| {
+                let mut d: Vec<(f64, usize)> = z
+                    .rows()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, r)| ((&r - &row).mapv(|v| v * v).sum(), j))
+                    .collect();
+                d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                d.into_iter().take(k).map(|(_, j)| j).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn regression_averages_the_true_nearest_rows() {
+        // Irrational-ish coordinates: no two distances tie.
+        let x = Array2::from_shape_fn((60, 3), |(i, j)| {
+            ((i as f64 + 1.0) * (j as f64 + 2.0).sqrt()).sin() * 10.0
+        });
+        let y: Vec<f64> = (0..60).map(|i| i as f64).collect();
+        let params = KnnParams {
+            n_neighbors: 4,
+            weights: KnnWeights::Uniform,
+        };
+        let train = TrainSet {
+            x: x.view(),
+            y: TargetRef::Values(&y),
+            weights: None,
+            binned: None,
+        };
+        let model = fit(&params, &train, &unbounded()).unwrap();
+        let queries =
+            Array2::from_shape_fn((25, 3), |(i, j)| ((i * 3 + j) as f64 * 0.77).cos() * 9.0);
+        let pred = model.predict_before(queries.view(), None).unwrap();
+        let z = model.scaler.transform(x.view());
+        let qz = model.scaler.transform(queries.view());
+        for (i, nearest) in by_sorting(&z, qz.view(), 4).into_iter().enumerate() {
+            let mean = nearest.iter().map(|&j| y[j]).sum::<f64>() / 4.0;
+            assert!(
+                (pred[[i, 0]] - mean).abs() < 1e-9,
+                "row {i}: {} vs {mean}",
+                pred[[i, 0]]
+            );
+        }
+    }
+
+    #[test]
+    fn distance_votes_give_an_exact_match_the_whole_vote() {
+        let x = array![[0.0, 0.0], [1.0, 1.0], [1.1, 0.9], [5.0, 5.0]];
+        let labels = [0usize, 1, 1, 2];
+        let params = KnnParams {
+            n_neighbors: 3,
+            weights: KnnWeights::Distance,
+        };
+        let train = TrainSet {
+            x: x.view(),
+            y: TargetRef::Classes {
+                labels: &labels,
+                n_classes: 4,
+            },
+            weights: None,
+            binned: None,
+        };
+        let model = fit(&params, &train, &unbounded()).unwrap();
+        let proba = model.predict_before(x.view(), None).unwrap();
+        assert_eq!(proba.row(0).to_vec(), vec![1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(proba.row(3).to_vec(), vec![0.0, 0.0, 1.0, 0.0]);
+        // Class 3 was never seen: its column stays zero; rows sum to one.
+        for row in proba.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-12);
+            assert_eq!(row[3], 0.0);
+        }
+    }
+
+    #[test]
+    fn uniform_votes_count_the_k_nearest_classes() {
+        let x = array![[0.0], [0.1], [0.2], [10.0], [10.1]];
+        let labels = [0usize, 0, 1, 1, 1];
+        let params = KnnParams {
+            n_neighbors: 3,
+            weights: KnnWeights::Uniform,
+        };
+        let train = TrainSet {
+            x: x.view(),
+            y: TargetRef::Classes {
+                labels: &labels,
+                n_classes: 2,
+            },
+            weights: None,
+            binned: None,
+        };
+        let model = fit(&params, &train, &unbounded()).unwrap();
+        let proba = model.predict_before(array![[0.05]].view(), None).unwrap();
+        assert!((proba[[0, 0]] - 2.0 / 3.0).abs() < 1e-12);
+        assert!((proba[[0, 1]] - 1.0 / 3.0).abs() < 1e-12);
+    }
 }

@@ -60,14 +60,14 @@ use crate::task::Task;
 )]
 #[strum(ascii_case_insensitive)]
 pub enum Algorithm {
-    /// L2-regularised logistic regression (linfa-logistic); classification.
+    /// L2-regularised logistic regression (L-BFGS by argmin); classification.
     #[strum(
         to_string = "LogisticRegression",
         serialize = "logistic",
         serialize = "logreg"
     )]
     LogisticRegression,
-    /// Elastic net, covering ridge and lasso (linfa-elasticnet); regression.
+    /// Elastic net, covering ridge and lasso (coordinate descent); regression.
     #[strum(
         to_string = "ElasticNet",
         serialize = "ridge",
@@ -78,7 +78,7 @@ pub enum Algorithm {
     /// A single CART decision tree (smartcore).
     #[strum(to_string = "DecisionTree")]
     DecisionTree,
-    /// k nearest neighbours (smartcore, cover tree).
+    /// k nearest neighbours (exact brute-force search).
     #[strum(
         to_string = "KNN",
         serialize = "knearestneighbors",
@@ -92,7 +92,7 @@ pub enum Algorithm {
         serialize = "gaussiannb"
     )]
     GaussianNaiveBayes,
-    /// Linear support vector machine with Platt-scaled probabilities (linfa-svm); classification.
+    /// Linear support vector machine with Platt-scaled probabilities (dual coordinate descent); classification.
     #[strum(to_string = "LinearSVM", serialize = "svm", serialize = "linearsvc")]
     LinearSvm,
     /// Random forest on the native histogram tree core.
@@ -187,7 +187,7 @@ impl Algorithm {
     /// subsampled (the SVM's SMO solver and k-NN's neighbour search scale badly with rows).
     pub fn max_train_rows(self) -> Option<usize> {
         match self {
-            Algorithm::LinearSvm => Some(3_000),
+            Algorithm::LinearSvm => Some(10_000),
             Algorithm::KNearestNeighbors => Some(20_000),
             _ => None,
         }
@@ -345,8 +345,9 @@ pub struct FitContext<'a> {
     pub deadline: Option<Instant>,
     /// Seed for every random choice of the fit.
     pub seed: u64,
-    /// Held-out rows for early stopping. No family reads them yet (boosting trains without
-    /// early stopping, and the search and refit pass `None`).
+    /// Held-out rows for early stopping: gradient boosting stops its rounds on them (the
+    /// search passes an inner split of each fold's training rows; refits pass `None` and train
+    /// the rounds the search chose). Other families ignore them.
     pub valid: Option<TrainSet<'a>>,
 }
 
@@ -474,6 +475,15 @@ pub enum FittedModel {
 }
 
 impl FittedModel {
+    /// The boosting rounds the model keeps (its best round under early stopping); `None` for
+    /// other families.
+    pub fn boosting_rounds(&self) -> Option<usize> {
+        match self {
+            FittedModel::Boosting(m) => Some(m.gbm.best_iteration()),
+            _ => None,
+        }
+    }
+
     /// Predicts `x`: an `n x k` matrix of class probabilities (rows sum to 1) for
     /// classification, or an `n x 1` matrix of values for regression.
     pub fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {

@@ -3,6 +3,7 @@
 //! experiment-level early stopping.
 
 mod executor;
+pub mod portfolio;
 mod sampler;
 mod scheduler;
 mod stopping;
@@ -25,21 +26,68 @@ use crate::metrics::Metric;
 use executor::Executor;
 use stopping::StopRules;
 
-/// Experiment-level early stopping, as Azure AutoML does it.
+/// Experiment-level early stopping: when the search may end before its time budget.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStopping {
-    /// Never stop before this many completed trials.
-    pub min_trials: usize,
-    /// Stop when the best score has not improved for this many completed trials.
-    pub patience: usize,
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum EarlyStopping {
+    /// Azure AutoML's count rule (`enable_early_termination`): stop once `min_trials` trials
+    /// completed and the best score has not improved for the last `patience` of them.
+    Azure {
+        /// Never stop before this many completed trials.
+        min_trials: usize,
+        /// Stop when the best score has not improved for this many completed trials.
+        patience: usize,
+    },
+    /// The default: stop only when the search has converged, that is when all of these hold:
+    /// every strong-start configuration has run; at least [`CONVERGENCE_MIN_TRIALS`] trials
+    /// completed; and the best loss improved by no more than `tolerance` during the last half of
+    /// the search's elapsed time *and* during the last half of its completed trials.
+    Convergence {
+        /// Smallest improvement of the best loss (in the metric's units) that counts.
+        tolerance: f64,
+    },
+}
+
+/// The convergence rule never stops a search with fewer completed trials.
+pub const CONVERGENCE_MIN_TRIALS: usize = 30;
+
+impl EarlyStopping {
+    /// Azure's `min_trials`: 20.
+    pub const AZURE_MIN_TRIALS: usize = 20;
+    /// Azure's `patience`: 10.
+    pub const AZURE_PATIENCE: usize = 10;
+    /// Azure's rule with Azure's numbers.
+    pub const AZURE: EarlyStopping = EarlyStopping::Azure {
+        min_trials: Self::AZURE_MIN_TRIALS,
+        patience: Self::AZURE_PATIENCE,
+    };
+    /// The convergence rule with a tolerance of 1e-4.
+    pub const CONVERGENCE: EarlyStopping = EarlyStopping::Convergence { tolerance: 1e-4 };
+
+    /// Parses `azure` or `convergence` (`off` is `None`).
+    pub fn parse(name: &str) -> Result<Option<EarlyStopping>> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "azure" => Ok(Some(EarlyStopping::AZURE)),
+            "convergence" | "auto" => Ok(Some(EarlyStopping::CONVERGENCE)),
+            "off" | "none" => Ok(None),
+            other => Err(AutotabError::config(format!(
+                "unknown early stopping rule '{other}'; valid rules: azure, convergence, off"
+            ))),
+        }
+    }
+
+    /// The rule's name, as the run summary prints it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EarlyStopping::Azure { .. } => "azure",
+            EarlyStopping::Convergence { .. } => "convergence",
+        }
+    }
 }
 
 impl Default for EarlyStopping {
     fn default() -> Self {
-        EarlyStopping {
-            min_trials: 20,
-            patience: 10,
-        }
+        EarlyStopping::CONVERGENCE
     }
 }
 
@@ -69,12 +117,31 @@ pub enum StopReason {
     TimeBudget,
     /// `max_trials` were run.
     MaxTrials,
-    /// No improvement for `patience` trials.
+    /// Azure's count rule: no improvement for `patience` trials.
     EarlyStopping,
+    /// The convergence rule held (see [`EarlyStopping::Convergence`]).
+    Converged,
     /// A trial reached the job's exit score.
     ExitScore,
     /// No algorithm fits in the remaining time.
     NothingAffordable,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopReason::TimeBudget => "the time budget",
+            StopReason::MaxTrials => "the trial cap (max_trials)",
+            StopReason::EarlyStopping => {
+                "Azure's early stopping rule (no improvement in `patience` trials)"
+            }
+            StopReason::ExitScore => "the exit score",
+            StopReason::Converged => {
+                "the convergence rule (no real gain during the last half of the search)"
+            }
+            StopReason::NothingAffordable => "no algorithm fitting in the time left",
+        })
+    }
 }
 
 /// The search's result: every trial record (launch order) and the best trials' outputs.
@@ -217,7 +284,11 @@ pub fn run_search(
         let record = output.record;
         let loss = record.score.map(|s| metric.to_loss(s));
         scheduler.observe(&record, loss);
-        let (improved, reason) = rules.after_trial(loss);
+        let progress = stopping::Progress {
+            elapsed: start.elapsed().as_secs_f64(),
+            strong_start_done: scheduler.strong_start_done(),
+        };
+        let (improved, reason) = rules.after_trial(loss, progress);
         if improved {
             launcher.best_reserve = reserve(&record);
         }

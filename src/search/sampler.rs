@@ -97,7 +97,9 @@ impl Sampler {
         Some(self.issue(algorithm, params))
     }
 
-    fn issue(&mut self, algorithm: Algorithm, params: Params) -> (Algorithm, Params) {
+    /// Records a proposal made outside the sampler (the strong start): the algorithm counts as
+    /// tried, so the low-cost first round skips it, and the configuration is not proposed again.
+    pub fn issue(&mut self, algorithm: Algorithm, params: Params) -> (Algorithm, Params) {
         self.seen.insert(key(algorithm, &params));
         if let Some(s) = self.stats.get_mut(&algorithm) {
             s.trials += 1;

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AutotabError, Result};
 use crate::metrics::Metric;
 use crate::models::trees::BinnedData;
-use crate::models::{uses_binned_features, Algorithm, Estimator, FitContext, Params, TrainSet};
+use crate::models::{
+    uses_binned_features, Algorithm, Estimator, FitContext, ParamValue, Params, TrainSet,
+};
 use crate::target::Targets;
-use crate::validation::subsample_rows;
+use crate::validation::{inner_split, subsample_rows};
 
 /// A featurized train/validation split, shared read-only by every trial.
 #[derive(Debug)]
@@ -30,7 +32,34 @@ pub struct PreparedFold {
     /// `x_train` binned for the tree learners: built before the search (see
     /// `engine::folds`), then shared read-only.
     pub binned: OnceLock<BinnedData>,
+    /// The training rows split again for boosting's early stopping (built on first use).
+    inner: OnceLock<Option<InnerSplit>>,
 }
+
+/// A fold's training rows split into an inner training part and an inner validation part on
+/// which gradient boosting stops its rounds. The fold's validation rows are never among them,
+/// so the fold's score stays an honest out-of-sample figure.
+#[derive(Debug)]
+pub struct InnerSplit {
+    /// Inner training rows.
+    pub x_train: Array2<f64>,
+    /// Their targets.
+    pub y_train: Targets,
+    /// Inner training rows, binned with the fold's bin boundaries.
+    pub binned_train: BinnedData,
+    /// Inner validation rows.
+    pub x_valid: Array2<f64>,
+    /// Their targets.
+    pub y_valid: Targets,
+    /// Inner validation rows, binned with the fold's bin boundaries.
+    pub binned_valid: BinnedData,
+}
+
+/// Folds with fewer training rows than this train boosting without early stopping (an inner
+/// validation part of a handful of rows would pick its rounds by noise).
+pub const MIN_ROWS_FOR_INNER_SPLIT: usize = 200;
+/// The inner validation part is one in this many of a fold's training rows (about 14%).
+const INNER_PARTS: usize = 7;
 
 impl PreparedFold {
     /// A fold from its parts (the binned copy is built by [`PreparedFold::binned`]).
@@ -48,7 +77,30 @@ impl PreparedFold {
             y_valid,
             valid_rows,
             binned: OnceLock::new(),
+            inner: OnceLock::new(),
         }
+    }
+
+    /// The inner split for early stopping, or `None` when the fold is too small for one.
+    /// Built once, with a fixed seed, so every trial on the fold stops on the same rows.
+    pub fn inner_split(&self) -> Option<&InnerSplit> {
+        self.inner
+            .get_or_init(|| {
+                if self.x_train.nrows() < MIN_ROWS_FOR_INNER_SPLIT {
+                    return None;
+                }
+                let (train, valid) = inner_split(&self.y_train, INNER_PARTS, 0x1a2b_3c4d);
+                let binned = self.binned();
+                Some(InnerSplit {
+                    x_train: self.x_train.select(Axis(0), &train),
+                    y_train: self.y_train.select(&train),
+                    binned_train: binned.select_rows(&train),
+                    x_valid: self.x_train.select(Axis(0), &valid),
+                    y_valid: self.y_train.select(&valid),
+                    binned_valid: binned.select_rows(&valid),
+                })
+            })
+            .as_ref()
     }
 
     /// The training rows binned (built once; concurrent callers wait for the first).
@@ -148,13 +200,18 @@ pub(crate) fn run_trial(job: TrialJob) -> TrialOutput {
         started_at,
     };
     let oof = match outcome {
-        Ok(Ok((scores, oof, fit_seconds))) => {
-            let (mean, std) = crate::stats::mean_std(&scores);
+        Ok(Ok(results)) => {
+            let (mean, std) = crate::stats::mean_std(&results.scores);
             record.score = Some(mean);
             record.score_std = Some(std);
-            record.fold_scores = scores;
-            record.fit_seconds_per_fold = fit_seconds;
-            Some(oof)
+            record.fold_scores = results.scores;
+            record.fit_seconds_per_fold = results.fit_seconds;
+            if let Some(rounds) = chosen_rounds(&results.rounds) {
+                record
+                    .params
+                    .insert("n_estimators".into(), ParamValue::Int(rounds as i64));
+            }
+            Some(results.oof)
         }
         Ok(Err(AutotabError::Budget(reason))) => {
             record.status = TrialStatus::TimedOut(reason);
@@ -177,17 +234,51 @@ pub(crate) fn run_trial(job: TrialJob) -> TrialOutput {
     TrialOutput { record, oof }
 }
 
+/// What training and scoring on every fold gave.
+struct FoldResults {
+    scores: Vec<f64>,
+    oof: Array2<f64>,
+    /// Mean wall seconds of one fold's fit.
+    fit_seconds: f64,
+    /// Boosting rounds each fold's model kept (after early stopping, or all it trained before
+    /// the deadline); empty for other learners.
+    rounds: Vec<usize>,
+}
+
+/// The rounds a refit on all rows trains: the mean of the rounds the folds' models kept.
+/// Recorded as the trial's `n_estimators`, so the leaderboard, the child run and the refit all
+/// show and use the rounds that were scored.
+fn chosen_rounds(rounds: &[usize]) -> Option<usize> {
+    if rounds.is_empty() {
+        return None;
+    }
+    let mean = rounds.iter().sum::<usize>() as f64 / rounds.len() as f64;
+    // Kept inside the declared range, so that the recorded configuration checks again.
+    let (low, high) = match Algorithm::GradientBoosting
+        .space()
+        .iter()
+        .find(|s| s.name == "n_estimators")
+        .map(|s| &s.domain)
+    {
+        Some(crate::models::Domain::Int { low, high, .. }) => (*low as usize, *high as usize),
+        _ => (1, usize::MAX),
+    };
+    Some((mean.round() as usize).clamp(low, high))
+}
+
 /// Fits on each fold's training part, scores its validation part.
-/// Returns fold scores, out-of-fold predictions and mean fit seconds per fold.
-fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
-    let estimator = Estimator::new(job.algorithm, &job.params)?;
+fn train_and_score(job: &TrialJob) -> Result<FoldResults> {
+    let estimator = Estimator::new(job.algorithm, &capped_rounds(job))?;
     let outputs = match &job.folds[0].y_train {
         Targets::Classes(_, k) => *k,
         Targets::Values(_) => 1,
     };
-    let mut oof = Array2::zeros((job.n_rows, outputs));
-    let mut scores = Vec::with_capacity(job.folds.len());
-    let mut fit_seconds = 0.0;
+    let mut results = FoldResults {
+        scores: Vec::with_capacity(job.folds.len()),
+        oof: Array2::zeros((job.n_rows, outputs)),
+        fit_seconds: 0.0,
+        rounds: Vec::new(),
+    };
     let start = Instant::now();
     let n_folds = job.folds.len() as u32;
     for (f, fold) in job.folds.iter().enumerate() {
@@ -203,26 +294,11 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
         }
         let seed = job.seed.wrapping_add(f as u64 * 7919);
         let fit_start = Instant::now();
-        let model = match job.algorithm.max_train_rows() {
-            Some(cap) if fold.x_train.nrows() > cap => {
-                let rows = subsample_rows(fold.x_train.nrows(), cap, seed);
-                let x = fold.x_train.select(Axis(0), &rows);
-                let y = fold.y_train.select(&rows);
-                fit(&estimator, &x, &y, None, fold_deadline, seed)?
-            }
-            _ => {
-                let binned = uses_binned_features(job.algorithm).then(|| fold.binned());
-                fit(
-                    &estimator,
-                    &fold.x_train,
-                    &fold.y_train,
-                    binned,
-                    fold_deadline,
-                    seed,
-                )?
-            }
-        };
-        fit_seconds += fit_start.elapsed().as_secs_f64();
+        let model = fit_fold(job.algorithm, &estimator, fold, fold_deadline, seed)?;
+        results.fit_seconds += fit_start.elapsed().as_secs_f64();
+        if let Some(rounds) = model.boosting_rounds() {
+            results.rounds.push(rounds);
+        }
         let pred = model.predict_before(fold.x_valid.view(), Some(fold_deadline))?;
         let score = match &fold.y_valid {
             Targets::Classes(labels, _) => job.metric.classification(labels, pred.view())?,
@@ -234,33 +310,100 @@ fn train_and_score(job: &TrialJob) -> Result<(Vec<f64>, Array2<f64>, f64)> {
                 format!("{} is not finite on fold {}", job.metric, f + 1),
             ));
         }
-        scores.push(score);
+        results.scores.push(score);
         for (i, &row) in fold.valid_rows.iter().enumerate() {
-            oof.row_mut(row).assign(&pred.row(i));
+            results.oof.row_mut(row).assign(&pred.row(i));
         }
     }
-    Ok((scores, oof, fit_seconds / job.folds.len() as f64))
+    results.fit_seconds /= job.folds.len() as f64;
+    Ok(results)
+}
+
+/// Boosting rounds of a trial whose folds are too small to stop early: a cap written for
+/// early stopping (the strong start's 1000 or 2000) would otherwise all be trained.
+pub const ROUNDS_WITHOUT_EARLY_STOPPING: i64 = 300;
+
+/// The trial's parameters, with boosting's rounds capped at [`ROUNDS_WITHOUT_EARLY_STOPPING`]
+/// when no fold has an inner split to stop them on (the rounds trained are recorded either way).
+fn capped_rounds(job: &TrialJob) -> Params {
+    let mut params = job.params.clone();
+    if job.algorithm == Algorithm::GradientBoosting
+        && !job.folds.iter().any(|f| f.inner_split().is_some())
+    {
+        if let Some(ParamValue::Int(n)) = params.get_mut("n_estimators") {
+            *n = (*n).min(ROUNDS_WITHOUT_EARLY_STOPPING);
+        }
+    }
+    params
+}
+
+/// Whether `algorithm` stops early on `fold`'s inner split.
+fn early_stops(algorithm: Algorithm, fold: &PreparedFold) -> bool {
+    algorithm == Algorithm::GradientBoosting && fold.inner_split().is_some()
+}
+
+/// Fits one fold's model: on a row sample for learners capped in rows, on the inner training
+/// part with early stopping on the inner validation part for boosting, else on every training
+/// row of the fold.
+fn fit_fold(
+    algorithm: Algorithm,
+    estimator: &Estimator,
+    fold: &PreparedFold,
+    deadline: Instant,
+    seed: u64,
+) -> Result<crate::models::FittedModel> {
+    if let Some(cap) = algorithm
+        .max_train_rows()
+        .filter(|&cap| fold.x_train.nrows() > cap)
+    {
+        let rows = subsample_rows(fold.x_train.nrows(), cap, seed);
+        let x = fold.x_train.select(Axis(0), &rows);
+        let y = fold.y_train.select(&rows);
+        let train = TrainSet {
+            x: x.view(),
+            y: y.as_ref(),
+            weights: None,
+            binned: None,
+        };
+        return fit(estimator, &train, None, deadline, seed);
+    }
+    if let Some(inner) = fold.inner_split().filter(|_| early_stops(algorithm, fold)) {
+        let train = TrainSet {
+            x: inner.x_train.view(),
+            y: inner.y_train.as_ref(),
+            weights: None,
+            binned: Some(&inner.binned_train),
+        };
+        let valid = TrainSet {
+            x: inner.x_valid.view(),
+            y: inner.y_valid.as_ref(),
+            weights: None,
+            binned: Some(&inner.binned_valid),
+        };
+        return fit(estimator, &train, Some(valid), deadline, seed);
+    }
+    let train = TrainSet {
+        x: fold.x_train.view(),
+        y: fold.y_train.as_ref(),
+        weights: None,
+        binned: uses_binned_features(algorithm).then(|| fold.binned()),
+    };
+    fit(estimator, &train, None, deadline, seed)
 }
 
 fn fit(
     estimator: &Estimator,
-    x: &Array2<f64>,
-    y: &Targets,
-    binned: Option<&BinnedData>,
+    train: &TrainSet,
+    valid: Option<TrainSet>,
     deadline: Instant,
     seed: u64,
 ) -> Result<crate::models::FittedModel> {
-    let train = TrainSet {
-        x: x.view(),
-        y: y.as_ref(),
-        weights: None,
-        binned,
-    };
-    // The validation part scores the trial, so it is never shown to the learner.
+    // The fold's validation part scores the trial, so it is never shown to the learner: the
+    // early-stopping rows, when there are any, come from the fold's training part.
     let ctx = FitContext {
         deadline: Some(deadline),
         seed,
-        valid: None,
+        valid,
     };
-    estimator.fit(&train, &ctx)
+    estimator.fit(train, &ctx)
 }

@@ -123,6 +123,22 @@ pub fn subsample_rows(n: usize, cap: usize, seed: u64) -> Vec<usize> {
     rows
 }
 
+/// Splits `targets`' rows into an inner training part and an inner validation part of about
+/// `1 / parts` of them (stratified for classes), drawn with `seed`: what boosting stops its
+/// rounds on inside a fold, so that the fold's own validation rows stay unseen.
+pub fn inner_split(targets: &Targets, parts: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let assignment = assign_folds(targets, parts.max(2), &mut ChaCha8Rng::seed_from_u64(seed));
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for (i, part) in assignment.into_iter().enumerate() {
+        if part == 0 {
+            valid.push(i);
+        } else {
+            train.push(i);
+        }
+    }
+    (train, valid)
+}
+
 /// Gives each row a part in `0..parts`: classes dealt round-robin after shuffling
 /// (stratified), plain shuffled round-robin for regression.
 fn assign_folds(targets: &Targets, parts: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
@@ -153,6 +169,19 @@ fn assign_folds(targets: &Targets, parts: usize, rng: &mut ChaCha8Rng) -> Vec<us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inner_split_partitions_rows_and_keeps_class_shares() {
+        let labels: Vec<usize> = (0..140).map(|i| usize::from(i % 4 == 0)).collect();
+        let (train, valid) = inner_split(&Targets::Classes(labels.clone(), 2), 7, 3);
+        assert_eq!(train.len() + valid.len(), 140);
+        assert_eq!(valid.len(), 20);
+        let positives = valid.iter().filter(|&&i| labels[i] == 1).count();
+        assert_eq!(positives, 5, "a seventh of the 35 positives");
+        let mut all: Vec<usize> = train.iter().chain(&valid).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..140).collect::<Vec<_>>());
+    }
 
     #[test]
     fn stratified_folds_partition_rows_and_keep_class_shares() {
