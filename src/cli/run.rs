@@ -252,13 +252,21 @@ impl RunObserver for Printer {
 
     fn ensemble(&mut self, e: &EnsembleRecord, _trials: &[TrialRecord]) {
         if !self.quiet {
-            let members: Vec<String> = e
-                .members
-                .iter()
-                .map(|m| format!("#{} x{:.2}", m.trial, m.weight))
-                .collect();
+            let members: Vec<String> = match &e.meta {
+                Some(_) => e.members.iter().map(|m| format!("#{}", m.trial)).collect(),
+                None => e
+                    .members
+                    .iter()
+                    .map(|m| format!("#{} x{:.2}", m.trial, m.weight))
+                    .collect(),
+            };
+            let meta = e
+                .meta
+                .as_ref()
+                .map(|m| format!(" under {}", m.algorithm))
+                .unwrap_or_default();
             println!(
-                "  #{:<4} {:<20} {:.4} ± {:.4}  members {}",
+                "  #{:<4} {:<20} {:.4} ± {:.4}  members {}{meta}",
                 e.index,
                 e.kind.name(),
                 e.score,
