@@ -350,8 +350,13 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
 fn print_result(tracked: &TrackedRun) {
     let outcome = &tracked.outcome;
     let leaderboard = outcome.leaderboard();
+    let ensembles = match outcome.ensembles.len() {
+        0 => String::new(),
+        1 => " and 1 ensemble".to_string(),
+        n => format!(" and {n} ensembles"),
+    };
     println!(
-        "leaderboard (best {} of {} trials):",
+        "leaderboard (best {} of {} trials{ensembles}):",
         leaderboard.entries.len().min(10),
         outcome.trials.len()
     );
