@@ -256,6 +256,9 @@ fn refit_best<'t>(
     Err(last_error.unwrap_or_else(|| AutotabError::Budget("no model could be refit".into())))
 }
 
+/// The best trial's model given back when an ensemble is not refit, with the reason.
+type Kept = Box<(FittedModel, String)>;
+
 /// Refits the ensemble's members, in member order with their weights (reusing the best
 /// trial's model when it is one). On failure, or when its members cannot be refit in the time
 /// left, gives back the best trial's model and the reason.
@@ -269,7 +272,7 @@ fn refit_members(
     cost: RefitCost,
     hard_end: Instant,
     deadline: Instant,
-) -> std::result::Result<Vec<(f64, FittedModel)>, Box<(FittedModel, String)>> {
+) -> std::result::Result<Vec<(f64, FittedModel)>, Kept> {
     let members = match record.member_trials(trials) {
         Ok(m) => m,
         Err(e) => return Err(Box::new((best_model, e.to_string()))),
