@@ -98,6 +98,59 @@ mod tests {
     }
 
     #[test]
+    fn a_run_records_its_stack_and_keeps_an_ensemble_only_when_it_beats_every_trial() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets");
+        let mut job = JobSpec::new(path.join("heart_failure.csv"), "DEATH_EVENT");
+        job.limits.timeout = std::time::Duration::from_secs(60);
+        job.limits.max_trials = Some(4);
+        job.limits.max_concurrent_trials = 1;
+        let outcome = crate::AutoMl::new(job).fit_job_data().unwrap();
+        let metric = outcome.metric;
+        let completed: Vec<f64> = outcome.trials.iter().filter_map(|t| t.score).collect();
+        let best_trial = completed
+            .iter()
+            .map(|s| metric.to_loss(*s))
+            .fold(f64::INFINITY, f64::min);
+        let stack = outcome
+            .ensembles
+            .iter()
+            .find(|e| e.kind == EnsembleKind::Stack);
+        if completed.len() >= 2 {
+            let stack = stack.expect("two completed trials make a stack");
+            assert_eq!(stack.fold_scores.len(), 10, "scored on the run's 10 folds");
+            assert!(stack.meta.is_some());
+        }
+        // Every scored ensemble is on the leaderboard, as an ensemble.
+        let board = outcome.leaderboard();
+        for e in &outcome.ensembles {
+            assert!(board
+                .entries
+                .iter()
+                .any(|x| x.index == e.index && x.learner == Learner::Ensemble(e.kind)));
+        }
+        // The refit model is the best trial, or an ensemble that beats it, of its own kind.
+        let won = metric.to_loss(outcome.winner.score);
+        assert!(
+            won <= best_trial,
+            "{} vs {best_trial}",
+            outcome.winner.score
+        );
+        match (outcome.winner.learner, &outcome.pipeline.model) {
+            (Learner::Ensemble(EnsembleKind::Stack), FittedModel::Stacked(_))
+            | (Learner::Ensemble(EnsembleKind::Voting), FittedModel::Ensemble(_)) => {
+                assert!(won < best_trial)
+            }
+            (Learner::Algorithm(_), m) => {
+                assert!(!matches!(
+                    m,
+                    FittedModel::Stacked(_) | FittedModel::Ensemble(_)
+                ))
+            }
+            (learner, _) => panic!("{learner} refit as another kind of model"),
+        }
+    }
+
+    #[test]
     fn a_stack_recipe_refits_and_round_trips_through_a_bundle() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets");
         let mut spec = JobSpec::new(path.join("heart_failure.csv"), "DEATH_EVENT");
