@@ -104,6 +104,13 @@ mod tests {
         job.limits.timeout = std::time::Duration::from_secs(60);
         job.limits.max_trials = Some(4);
         job.limits.max_concurrent_trials = 1;
+        let mut without = job.clone();
+        without.training.enable_stack_ensemble = false;
+        let unstacked = crate::AutoMl::new(without).fit_job_data().unwrap();
+        assert!(unstacked
+            .ensembles
+            .iter()
+            .all(|e| e.kind != EnsembleKind::Stack));
         let outcome = crate::AutoMl::new(job).fit_job_data().unwrap();
         let metric = outcome.metric;
         let completed: Vec<f64> = outcome.trials.iter().filter_map(|t| t.score).collect();
