@@ -85,7 +85,6 @@ mod tests {
     use super::*;
     use crate::data::{load_table, LoadOptions};
     use crate::engine::Recipe;
-    use crate::ensemble::Learner;
     use crate::models::Algorithm;
     use crate::JobSpec;
 
@@ -96,10 +95,7 @@ mod tests {
     }
 
     fn recipe(algorithm: Algorithm) -> Recipe {
-        Recipe {
-            learner: Learner::Algorithm(algorithm),
-            members: vec![(1.0, algorithm, crate::models::Params::new())],
-        }
+        Recipe::single(algorithm, crate::models::Params::new())
     }
 
     #[test]

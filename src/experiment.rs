@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{self, OutcomeSummary, Recipe, RunObserver, RunOutcome, RunStart};
-use crate::ensemble::{EnsembleRecord, Learner};
+use crate::ensemble::{EnsembleKind, EnsembleRecord, Learner, MetaLearner};
 use crate::error::{AutotabError, Result};
 use crate::featurize::Guardrail;
 use crate::job::JobSpec;
@@ -209,7 +209,8 @@ fn child_record(t: &TrialRecord, metric: Metric) -> ChildRunRecord {
     record
 }
 
-/// The store's record of an ensemble: its members (trial index and weight) are its params.
+/// The store's record of an ensemble: its members (trial index and weight) are its params,
+/// with a stack's meta-learner.
 fn ensemble_record(e: &EnsembleRecord, trials: &[TrialRecord], metric: Metric) -> ChildRunRecord {
     let mut params: BTreeMap<String, serde_json::Value> = e
         .params(trials)
@@ -395,7 +396,7 @@ fn save_and_register(
 }
 
 /// Registers the model of a recorded run: a parent run's saved bundle, or, for a child run
-/// (one trial or the ensemble), its configuration refit on all rows of the parent's data.
+/// (one trial or an ensemble), its configuration refit on all rows of the parent's data.
 pub fn register_run(
     workspace: &Workspace,
     run_id: &str,
@@ -494,7 +495,8 @@ fn refit_child_run(workspace: &Workspace, parent_id: &str, run_id: &str) -> Resu
     Ok(dir)
 }
 
-/// What refits a child run: its algorithm and params, or its ensemble's member trials.
+/// What refits a child run: its algorithm and params, or its ensemble's member trials (and a
+/// stack's meta-learner, from its `meta_learner` and `meta.*` params).
 fn child_recipe(child: &ChildRun, siblings: &[ChildRun]) -> Result<Recipe> {
     let learner = Learner::parse(&child.algorithm)?;
     let members = match learner {
@@ -529,7 +531,24 @@ fn child_recipe(child: &ChildRun, siblings: &[ChildRun]) -> Result<Recipe> {
                 .collect::<Result<Vec<_>>>()?
         }
     };
-    Ok(Recipe { learner, members })
+    let meta = match learner {
+        Learner::Ensemble(EnsembleKind::Stack) => {
+            let params = child_params(child)?;
+            let meta = MetaLearner::read_params(&params).ok_or_else(|| {
+                AutotabError::Store(format!(
+                    "stack ensemble run {} records no meta-learner",
+                    child.id
+                ))
+            })?;
+            Some(meta?)
+        }
+        _ => None,
+    };
+    Ok(Recipe {
+        learner,
+        members,
+        meta,
+    })
 }
 
 /// A child run's recorded hyperparameters (an ensemble's are its member description).

@@ -74,14 +74,14 @@ pub struct Leaderboard {
 }
 
 impl Leaderboard {
-    /// Ranks the completed `trials` and the `ensemble`, if any, under `metric`.
-    pub fn new(metric: Metric, trials: &[TrialRecord], ensemble: Option<&EnsembleRecord>) -> Self {
+    /// Ranks the completed `trials` and the `ensembles` under `metric`.
+    pub fn new(metric: Metric, trials: &[TrialRecord], ensembles: &[EnsembleRecord]) -> Self {
         let mut entries: Vec<Entry> = trials
             .iter()
             .filter(|t| t.score.is_some())
             .map(Entry::of_trial)
             .collect();
-        entries.extend(ensemble.map(|e| Entry::of_ensemble(e, trials)));
+        entries.extend(ensembles.iter().map(|e| Entry::of_ensemble(e, trials)));
         rank_by_loss(&mut entries, |e| Some(metric.to_loss(e.score)), |e| e.index);
         Leaderboard { metric, entries }
     }

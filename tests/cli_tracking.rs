@@ -49,6 +49,97 @@ fn cli_text(ws: &TempWorkspace, args: &[&str]) -> String {
     succeed(autotab(ws).args(args))
 }
 
+/// Whether a child run is an ensemble's rather than a trial's.
+fn is_ensemble(child: &serde_json::Value) -> bool {
+    ["VotingEnsemble", "StackEnsemble"].contains(&child["algorithm"].as_str().unwrap_or_default())
+}
+
+#[test]
+fn the_stack_ensemble_is_listed_recorded_and_registered_by_refitting() {
+    let ws = TempWorkspace::new();
+    let stdout = succeed(autotab(&ws).args([
+        "run",
+        "--data",
+        "datasets/heart_failure.csv",
+        "--label",
+        "DEATH_EVENT",
+        "--max-trials",
+        "4",
+        "--max-concurrent-trials",
+        "1",
+        "--seed",
+        "3",
+        "--timeout",
+        "60",
+        "--experiment",
+        "stacked",
+        "--json",
+    ]));
+    let summary = json_summary(&stdout);
+    let run_id = summary["run_id"].as_str().unwrap();
+    let detail = cli_json(&ws, &["runs", "show", run_id, "--json"]);
+    let children = detail["children"].as_array().unwrap();
+    let completed_trials = children
+        .iter()
+        .filter(|c| c["status"] == "completed" && !is_ensemble(c))
+        .count();
+    let stack = children.iter().find(|c| c["algorithm"] == "StackEnsemble");
+    if completed_trials < 2 {
+        // Nothing to stack: this machine completed fewer than two trials in the budget.
+        assert!(stack.is_none(), "{detail}");
+        return;
+    }
+    // Recorded as a child run with its cross-validated score and meta-learner, whether or not
+    // it won.
+    let stack = stack.unwrap_or_else(|| panic!("no StackEnsemble child run: {detail}"));
+    let score = stack["metrics"]["AUC_weighted"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&score), "{stack}");
+    assert_eq!(
+        stack["fold_metrics"]["AUC_weighted"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10,
+        "one score per fold of the run's 10-fold cross-validation: {stack}"
+    );
+    assert_eq!(stack["params"]["meta_learner"], "LogisticRegression");
+    assert!(stack["params"]["member_weights"].as_array().unwrap().len() >= 2);
+    // Listed on the leaderboard as an ensemble, under its own name.
+    let board: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("leaderboard"))
+        .take_while(|l| !l.starts_with("best:"))
+        .collect();
+    assert!(
+        board[0].contains("and 1 ensemble") || board[0].contains("and 2 ensembles"),
+        "{stdout}"
+    );
+    assert!(
+        board
+            .iter()
+            .any(|l| l.contains("StackEnsemble") && l.contains("members=#")),
+        "{stdout}"
+    );
+
+    // Registering the child run refits it (members and meta-learner) into a bundle that predicts.
+    let id = stack["id"].as_str().unwrap();
+    let text = cli_text(
+        &ws,
+        &["models", "register", "--run", id, "--name", "hf-stack"],
+    );
+    assert!(text.contains("registered model hf-stack:1"), "{text}");
+    let shown = cli_json(&ws, &["models", "show", "hf-stack", "--json"]);
+    assert_eq!(shown["bundle"]["algorithm"], "StackEnsemble", "{shown}");
+    let predictions = succeed(autotab(&ws).args([
+        "predict",
+        "--model",
+        "hf-stack",
+        "--data",
+        "datasets/heart_failure.csv",
+    ]));
+    assert_eq!(predictions.lines().count(), 300);
+}
+
 #[test]
 fn runs_are_recorded_and_registering_again_adds_a_version() {
     let ws = TempWorkspace::new();
@@ -63,23 +154,18 @@ fn runs_are_recorded_and_registering_again_adds_a_version() {
     );
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 2);
-    // Six search trials, plus a VotingEnsemble child run when a mixture won.
+    // Six search trials, plus a VotingEnsemble child run when a mixture beat the best trial
+    // and a StackEnsemble child run when one was built.
     assert!(
-        runs.iter()
-            .all(|r| r["status"] == "completed" && (r["trials"] == 6 || r["trials"] == 7)),
+        runs.iter().all(|r| r["status"] == "completed"
+            && r["trials"].as_u64().is_some_and(|n| (6..=8).contains(&n))),
         "{runs:?}"
     );
 
     let run_id = first["run_id"].as_str().unwrap();
     let detail = cli_json(&ws, &["runs", "show", run_id, "--json"]);
     let children = detail["children"].as_array().unwrap();
-    assert_eq!(
-        children
-            .iter()
-            .filter(|c| c["algorithm"] != "VotingEnsemble")
-            .count(),
-        6
-    );
+    assert_eq!(children.iter().filter(|c| !is_ensemble(c)).count(), 6);
     assert!(detail["fingerprint"]["sha256"].as_str().unwrap().len() == 64);
     let text = cli_text(&ws, &["runs", "show", run_id]);
     assert!(text.contains("best first by AUC_weighted"), "{text}");
@@ -100,7 +186,7 @@ fn runs_are_recorded_and_registering_again_adds_a_version() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["status"] == "completed" && c["algorithm"] != "VotingEnsemble")
+        .find(|c| c["status"] == "completed" && !is_ensemble(c))
         .unwrap()["id"]
         .as_str()
         .unwrap()

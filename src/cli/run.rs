@@ -265,13 +265,21 @@ impl RunObserver for Printer {
 
     fn ensemble(&mut self, e: &EnsembleRecord, _trials: &[TrialRecord]) {
         if !self.quiet {
-            let members: Vec<String> = e
-                .members
-                .iter()
-                .map(|m| format!("#{} x{:.2}", m.trial, m.weight))
-                .collect();
+            let members: Vec<String> = match &e.meta {
+                Some(_) => e.members.iter().map(|m| format!("#{}", m.trial)).collect(),
+                None => e
+                    .members
+                    .iter()
+                    .map(|m| format!("#{} x{:.2}", m.trial, m.weight))
+                    .collect(),
+            };
+            let meta = e
+                .meta
+                .as_ref()
+                .map(|m| format!(" under {}", m.algorithm))
+                .unwrap_or_default();
             println!(
-                "  #{:<4} {:<20} {:.4} ± {:.4}  members {}",
+                "  #{:<4} {:<20} {:.4} ± {:.4}  members {}{meta}",
                 e.index,
                 e.kind.name(),
                 e.score,
@@ -355,8 +363,13 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
 fn print_result(tracked: &TrackedRun) {
     let outcome = &tracked.outcome;
     let leaderboard = outcome.leaderboard();
+    let ensembles = match outcome.ensembles.len() {
+        0 => String::new(),
+        1 => " and 1 ensemble".to_string(),
+        n => format!(" and {n} ensembles"),
+    };
     println!(
-        "leaderboard (best {} of {} trials):",
+        "leaderboard (best {} of {} trials{ensembles}):",
         leaderboard.entries.len().min(10),
         outcome.trials.len()
     );

@@ -1,4 +1,4 @@
-//! Stage 5, finalize: the winning configuration (or ensemble) refit on every training row and
+//! Stage 6, finalize: the winning configuration (or ensemble) refit on every training row and
 //! wrapped with the featurizer into the [`Pipeline`] that is saved and scored.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -10,13 +10,14 @@ use ndarray::{Array2, Axis};
 use super::load::LoadedData;
 use super::observer::RunObserver;
 use super::plan::RunPlan;
-use crate::ensemble::{EnsembleRecord, Learner};
+use crate::ensemble::{EnsembleRecord, Learner, Stack};
 use crate::error::{AutotabError, Result};
 use crate::featurize::{fit_featurizer, FittedFeaturizer};
 use crate::leaderboard::Entry;
 use crate::models::trees::BinnedData;
 use crate::models::{
-    uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, Params, TrainSet,
+    uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, Params, StackInput,
+    TrainSet,
 };
 use crate::pipeline::Pipeline;
 use crate::search::{SearchOutcome, TrialRecord, WorkerPool};
@@ -149,6 +150,16 @@ impl<'a> Refitter<'a> {
     }
 }
 
+/// An ensemble that beat the best trial, to refit in its place.
+#[derive(Debug)]
+pub(crate) struct Candidate {
+    /// The ensemble.
+    pub record: EnsembleRecord,
+    /// A stack's meta-learner fitted on all out-of-fold rows, and what feeds it (`None` for a
+    /// voting ensemble).
+    pub meta: Option<(FittedModel, StackInput)>,
+}
+
 /// What finalizing produced.
 #[derive(Debug)]
 pub(crate) struct Finalized {
@@ -156,21 +167,20 @@ pub(crate) struct Finalized {
     pub pipeline: Pipeline,
     /// The leaderboard entry of what was refit.
     pub winner: Entry,
-    /// Whether the ensemble was refit and won.
-    pub ensemble_won: bool,
     /// Seconds spent.
     pub seconds: f64,
 }
 
-/// Refits the best trial (falling back to the next ones if it fails), then the ensemble when
-/// there is one and the remaining time allows refitting its members.
+/// Refits the best trial (falling back to the next ones if it fails), then the first of the
+/// `candidates` (ensembles that beat it, best first) whose members can be refit in the
+/// remaining time.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finalize(
     pool: &WorkerPool,
     data: &LoadedData,
     plan: &RunPlan,
     search: &SearchOutcome,
-    ensemble: Option<&EnsembleRecord>,
+    candidates: Vec<Candidate>,
     cost: RefitCost,
     hard_end: Instant,
     seed: u64,
@@ -190,9 +200,9 @@ pub(crate) fn finalize(
     let trials = &search.trials;
     let mut winner = Entry::of_trial(best);
     let mut model = model;
-    let mut ensemble_won = false;
-    if let Some(record) = ensemble {
-        match refit_ensemble(
+    for candidate in candidates {
+        let record = &candidate.record;
+        match refit_members(
             &refitter,
             record,
             trials,
@@ -202,14 +212,19 @@ pub(crate) fn finalize(
             hard_end,
             deadline(),
         ) {
-            Ok(fitted) => {
-                model = fitted;
+            Ok(members) => {
+                model = match candidate.meta {
+                    Some((meta, input)) => {
+                        Stack::model(meta, input, members.into_iter().map(|m| m.1).collect())
+                    }
+                    None => FittedModel::Ensemble(members),
+                };
                 winner = Entry::of_ensemble(record, trials);
-                ensemble_won = true;
+                break;
             }
             Err(failed) => {
                 let (kept, reason) = *failed;
-                observer.message(&format!("skipped the ensemble: {reason}"));
+                observer.message(&format!("skipped the {}: {reason}", record.kind.name()));
                 model = kept;
             }
         }
@@ -218,7 +233,6 @@ pub(crate) fn finalize(
     Ok(Finalized {
         pipeline,
         winner,
-        ensemble_won,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -242,10 +256,14 @@ fn refit_best<'t>(
     Err(last_error.unwrap_or_else(|| AutotabError::Budget("no model could be refit".into())))
 }
 
-/// Refits the ensemble's members (reusing the best trial's model). On failure, or when its
-/// members cannot be refit in the time left, gives back the best trial's model and the reason.
+/// The best trial's model given back when an ensemble is not refit, with the reason.
+type Kept = Box<(FittedModel, String)>;
+
+/// Refits the ensemble's members, in member order with their weights (reusing the best
+/// trial's model when it is one). On failure, or when its members cannot be refit in the time
+/// left, gives back the best trial's model and the reason.
 #[allow(clippy::too_many_arguments)]
-fn refit_ensemble(
+fn refit_members(
     refitter: &Refitter,
     record: &EnsembleRecord,
     trials: &[TrialRecord],
@@ -254,17 +272,11 @@ fn refit_ensemble(
     cost: RefitCost,
     hard_end: Instant,
     deadline: Instant,
-) -> std::result::Result<FittedModel, Box<(FittedModel, String)>> {
+) -> std::result::Result<Vec<(f64, FittedModel)>, Kept> {
     let members = match record.member_trials(trials) {
         Ok(m) => m,
         Err(e) => return Err(Box::new((best_model, e.to_string()))),
     };
-    if !members.iter().any(|(_, t)| t.index == best_index) {
-        return Err(Box::new((
-            best_model,
-            "the best trial is not among its members".into(),
-        )));
-    }
     let needed: f64 = members
         .iter()
         .filter(|(_, t)| t.index != best_index)
@@ -301,7 +313,7 @@ fn refit_ensemble(
             (*w, model)
         })
         .collect();
-    Ok(FittedModel::Ensemble(fitted))
+    Ok(fitted)
 }
 
 /// The pipeline of `model` on the run's data.

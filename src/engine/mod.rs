@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! load (JobTable -> LoadedData) -> plan (RunPlan) -> featurize folds (FoldSet)
-//!   -> search (SearchOutcome) -> ensemble (EnsembleRecord?) -> finalize (Pipeline)
+//!   -> search (SearchOutcome) -> ensembles (voting?, stack?) -> finalize (Pipeline)
 //!   -> package (RunOutcome::save_bundle, or experiment::run_tracked)
 //! ```
 //! [`AutoMl`] is the library entry point; [`run`] is the same run on a [`JobSpec`].
@@ -13,6 +13,7 @@ mod load;
 mod observer;
 mod outcome;
 mod plan;
+mod stack;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,9 +23,10 @@ pub use observer::{Quiet, RunObserver, RunStart};
 pub use outcome::{OutcomeSummary, RunOutcome};
 
 use crate::data::Dataset;
-use crate::ensemble::{choose_voting, EnsembleRecord};
+use crate::ensemble::{choose_stack, choose_voting, EnsembleRecord, MetaLearner};
 use crate::error::{AutotabError, Result};
 use crate::job::JobSpec;
+use crate::leaderboard::rank_by_loss;
 use crate::models::{Algorithm, Params};
 use crate::pipeline::Pipeline;
 use crate::search::{
@@ -161,29 +163,24 @@ fn run_on(
         splits, prepared, ..
     } = folds;
     let search = search_stage(spec, &pool, &data, &plan, prepared, clock, cost, observer)?;
-    let ensemble = choose_voting(
-        &search,
-        &splits,
-        &data.targets,
-        data.metric,
-        search.trials.len(),
-    )
-    .filter(|_| plan.ensembles);
+    let scored = ensemble_stage(spec, &data, &plan, &search, &splits, clock);
+    if let Some(reason) = &scored.stack_error {
+        observer.message(&format!("no stack ensemble: {reason}"));
+    }
+    for e in &scored.records {
+        observer.ensemble(e, &search.trials);
+    }
     let finalized = finalize::finalize(
         &pool,
         &data,
         &plan,
         &search,
-        ensemble.as_ref(),
+        scored.candidates,
         cost,
         clock.hard_end,
         spec.seed,
         observer,
     )?;
-    let ensemble = ensemble.filter(|_| finalized.ensemble_won);
-    if let Some(e) = &ensemble {
-        observer.ensemble(e, &search.trials);
-    }
     Ok(RunOutcome {
         experiment: spec.experiment.clone(),
         task: data.task,
@@ -192,7 +189,7 @@ fn run_on(
         guardrails: plan.guardrails,
         validation: plan.validation.describe(),
         trials: search.trials,
-        ensemble,
+        ensembles: scored.records,
         winner: finalized.winner,
         pipeline: finalized.pipeline,
         stop_reason: search.stop_reason,
@@ -202,6 +199,88 @@ fn run_on(
         refit_s: finalized.seconds,
         sample: data.features.select_rows(&[0]),
     })
+}
+
+/// What the ensemble stage produced.
+struct ScoredEnsembles {
+    /// Every ensemble scored (listed on the leaderboard, recorded as child runs).
+    records: Vec<EnsembleRecord>,
+    /// Those that beat the best trial, best first, for finalizing.
+    candidates: Vec<finalize::Candidate>,
+    /// Why no stack was built, when building it failed.
+    stack_error: Option<String>,
+}
+
+/// Stage 5, ensemble: the voting ensemble (when a mixture beats the best trial) and the stack
+/// ensemble over the same members (recorded whether or not it beats it), both scored on the
+/// trials' folds.
+fn ensemble_stage(
+    spec: &JobSpec,
+    data: &LoadedData,
+    plan: &RunPlan,
+    search: &SearchOutcome,
+    splits: &[crate::validation::Fold],
+    clock: RunClock,
+) -> ScoredEnsembles {
+    let voting = choose_voting(
+        search,
+        splits,
+        &data.targets,
+        data.metric,
+        search.trials.len(),
+    )
+    .filter(|_| plan.ensembles);
+    let stack = plan
+        .stack
+        .then(|| {
+            choose_stack(
+                search,
+                voting.as_ref(),
+                splits,
+                &data.targets,
+                data.metric,
+                search.trials.len() + usize::from(voting.is_some()),
+                Some(clock.hard_end),
+                spec.seed,
+            )
+        })
+        .transpose();
+    let mut stack_error = None;
+    let stack = stack
+        .unwrap_or_else(|e| {
+            stack_error = Some(e.to_string());
+            None
+        })
+        .flatten();
+    let best_loss = search
+        .best(data.metric)
+        .and_then(|t| t.score)
+        .map_or(f64::INFINITY, |s| data.metric.to_loss(s));
+    let mut records = Vec::new();
+    let mut candidates = Vec::new();
+    for (record, meta) in voting
+        .map(|v| (v, None))
+        .into_iter()
+        .chain(stack.map(|s| (s.record, Some((s.meta, s.input)))))
+    {
+        if data.metric.to_loss(record.score) < best_loss {
+            candidates.push(finalize::Candidate {
+                record: record.clone(),
+                meta,
+            });
+        }
+        records.push(record);
+    }
+    rank_by_loss(
+        &mut candidates,
+        |c| Some(data.metric.to_loss(c.record.score)),
+        |c| c.record.index,
+    );
+    ScoredEnsembles {
+        records,
+        candidates,
+        stack_error,
+    }
 }
 
 /// Tells the observer what the run starts from: dropped rows, schema, plan and guardrails.
@@ -293,18 +372,34 @@ fn search_stage(
     Ok(outcome)
 }
 
-/// A model to refit on all rows of a job's data without searching: one configuration, or a
-/// weighted ensemble of configurations (what registering a child run needs).
+/// A model to refit on all rows of a job's data without searching: one configuration, a
+/// weighted ensemble of configurations, or a stack of configurations under a meta-learner
+/// (what registering a child run needs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recipe {
     /// What produces the model.
     pub learner: crate::ensemble::Learner,
     /// `(weight, algorithm, params)`; a single configuration has one member of weight 1.
     pub members: Vec<(f64, Algorithm, Params)>,
+    /// A stack's meta-learner, fitted on the members' out-of-fold predictions over the job's
+    /// validation folds (`None` for a single configuration or a voting ensemble).
+    pub meta: Option<MetaLearner>,
 }
 
-/// Fits `recipe` on all rows of the job's data. Returns the pipeline and the first row's
-/// inputs (a sample request).
+impl Recipe {
+    /// One configuration.
+    pub fn single(algorithm: Algorithm, params: Params) -> Recipe {
+        Recipe {
+            learner: crate::ensemble::Learner::Algorithm(algorithm),
+            members: vec![(1.0, algorithm, params)],
+            meta: None,
+        }
+    }
+}
+
+/// Fits `recipe` on all rows of the job's data (a stack's meta-learner on its members'
+/// out-of-fold predictions over the job's folds, see [`stack::fit_stack`]). Returns the
+/// pipeline and the first row's inputs (a sample request).
 pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)> {
     let data = load::prepare(spec, load_job_table(spec)?)?;
     let (pool, _) = WorkerPool::new(spec.limits.max_concurrent_trials.max(1))?;
@@ -320,9 +415,12 @@ pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)
         spec.seed,
     );
     let deadline = Instant::now() + spec.limits.timeout.max(Duration::from_secs(60));
-    let model = match recipe.members.as_slice() {
-        [(_, algorithm, params)] => refitter.fit(*algorithm, params, deadline)?,
-        members => refitter.fit_weighted(members, deadline)?,
+    let model = match (&recipe.meta, recipe.members.as_slice()) {
+        (Some(meta), members) => {
+            stack::fit_stack(spec, &data, &pool, &refitter, members, meta, deadline)?
+        }
+        (None, [(_, algorithm, params)]) => refitter.fit(*algorithm, params, deadline)?,
+        (None, members) => refitter.fit_weighted(members, deadline)?,
     };
     let sample = data.features.select_rows(&[0]);
     Ok((
@@ -343,5 +441,6 @@ pub fn ensemble_recipe(
             .into_iter()
             .map(|(w, t)| (w, t.algorithm, t.params.clone()))
             .collect(),
+        meta: record.meta.clone(),
     })
 }

@@ -36,8 +36,8 @@ pub trait RunObserver {
     fn guardrails(&mut self, _guardrails: &[Guardrail]) {}
     /// A trial finished.
     fn trial(&mut self, _trial: &TrialRecord) {}
-    /// An ensemble of trials was built (after the search, when it beat every trial and could
-    /// be refit).
+    /// An ensemble of trials was scored after the search (a voting ensemble that beats the best
+    /// trial, or a stack ensemble), before the winner is refit; it may not win.
     fn ensemble(&mut self, _ensemble: &EnsembleRecord, _trials: &[TrialRecord]) {}
     /// A progress message.
     fn message(&mut self, _message: &str) {}

@@ -31,9 +31,10 @@ pub struct RunOutcome {
     pub validation: String,
     /// Every search trial, in launch order.
     pub trials: Vec<TrialRecord>,
-    /// The ensemble built after the search, when one beat every trial and was refit.
-    pub ensemble: Option<EnsembleRecord>,
-    /// What was refit into the pipeline: the best trial or the ensemble.
+    /// The ensembles scored after the search (a voting ensemble when a mixture beat the best
+    /// trial, a stack ensemble when one could be built), whether or not they won.
+    pub ensembles: Vec<EnsembleRecord>,
+    /// What was refit into the pipeline: the best trial or an ensemble that beat it.
     pub winner: Entry,
     /// The refit pipeline.
     pub pipeline: Pipeline,
@@ -84,9 +85,9 @@ impl RunOutcome {
         }
     }
 
-    /// Completed trials and the ensemble, best first.
+    /// Completed trials and the ensembles, best first.
     pub fn leaderboard(&self) -> Leaderboard {
-        Leaderboard::new(self.metric, &self.trials, self.ensemble.as_ref())
+        Leaderboard::new(self.metric, &self.trials, &self.ensembles)
     }
 
     /// Saves the model as a self-contained bundle folder (see [`crate::scoring`]), with no

@@ -20,8 +20,11 @@ pub(crate) struct RunPlan {
     pub algorithms: Vec<Algorithm>,
     /// How raw columns become features.
     pub featurizer: FeaturizerConfig,
-    /// Whether an ensemble of the best trials may be built after the search.
+    /// Whether a voting ensemble of the best trials may be built after the search.
     pub ensembles: bool,
+    /// Whether a stack ensemble may be built after the search (not for forecasting, as in
+    /// Azure).
+    pub stack: bool,
 }
 
 /// Plans the run of `spec` on `data`.
@@ -39,6 +42,7 @@ pub(crate) fn plan(spec: &JobSpec, data: &LoadedData) -> Result<RunPlan> {
         algorithms: spec.algorithms_for(data.task)?,
         featurizer: spec.featurization.featurizer_config(),
         ensembles: spec.training.enable_vote_ensemble,
+        stack: spec.training.enable_stack_ensemble && data.task != crate::task::Task::Forecasting,
     })
 }
 

@@ -2,11 +2,16 @@
 //! algorithms.
 //!
 //! An ensemble is not searched and not trained from hyperparameters: it is chosen on the
-//! trials' out-of-fold predictions ([`selection`]) and then refit from its members'
-//! configurations. [`Learner`] names either an [`Algorithm`] or an [`EnsembleKind`], so a
-//! leaderboard, a child run or a bundle can say which one produced a model.
+//! trials' out-of-fold predictions and then refit from its members' configurations. Two
+//! kinds, as Azure AutoML builds them: the voting ensemble, a weighted average whose weights
+//! come from greedy selection ([`selection`], [`choose_voting`]), and the stack ensemble, a
+//! meta-learner fitted on the members' out-of-fold predictions ([`stack`], [`choose_stack`]).
+//! Both are scored per fold like a trial and compete with the best trial on that score.
+//! [`Learner`] names either an [`Algorithm`] or an [`EnsembleKind`], so a leaderboard, a child
+//! run or a bundle can say which one produced a model.
 
 pub mod selection;
+pub mod stack;
 
 use std::fmt;
 
@@ -21,6 +26,7 @@ use crate::target::Targets;
 use crate::validation::Fold;
 
 pub use selection::{greedy_selection, score_rows, Selection};
+pub use stack::{choose_stack, MetaLearner, Stack};
 
 /// The kinds of ensemble autotab builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -28,6 +34,9 @@ pub enum EnsembleKind {
     /// A weighted average of members' predictions, weights from greedy ensemble selection
     /// (Caruana et al., 2004), as Azure AutoML's `VotingEnsemble`.
     Voting,
+    /// A meta-learner (logistic regression or elastic net) over members' predictions, fitted
+    /// on their out-of-fold predictions, as Azure AutoML's `StackEnsemble`.
+    Stack,
 }
 
 impl EnsembleKind {
@@ -35,8 +44,12 @@ impl EnsembleKind {
     pub fn name(self) -> &'static str {
         match self {
             EnsembleKind::Voting => "VotingEnsemble",
+            EnsembleKind::Stack => "StackEnsemble",
         }
     }
+
+    /// Every kind.
+    pub const ALL: [EnsembleKind; 2] = [EnsembleKind::Voting, EnsembleKind::Stack];
 }
 
 /// What produced a model: one algorithm, or an ensemble of trials. Serialized as its name
@@ -61,8 +74,11 @@ impl Learner {
 
     /// Parses an algorithm or ensemble name (as [`Algorithm::parse`] does for algorithms).
     pub fn parse(name: &str) -> Result<Learner> {
-        if name.eq_ignore_ascii_case(EnsembleKind::Voting.name()) {
-            return Ok(Learner::Ensemble(EnsembleKind::Voting));
+        if let Some(kind) = EnsembleKind::ALL
+            .into_iter()
+            .find(|k| name.eq_ignore_ascii_case(k.name()))
+        {
+            return Ok(Learner::Ensemble(kind));
         }
         Algorithm::parse(name).map(Learner::Algorithm)
     }
@@ -93,7 +109,8 @@ impl fmt::Display for Learner {
 pub struct Member {
     /// The member trial's index.
     pub trial: usize,
-    /// Its weight (the weights of an ensemble sum to 1).
+    /// Its weight (the weights of an ensemble sum to 1). A stack's members have equal shares:
+    /// its meta-learner weighs them; their order is the order of its features.
     pub weight: f64,
 }
 
@@ -104,7 +121,7 @@ pub struct EnsembleRecord {
     pub index: usize,
     /// Which kind of ensemble.
     pub kind: EnsembleKind,
-    /// Members, heaviest first.
+    /// Members: a voting ensemble's heaviest first; a stack's in its meta-learner's order.
     pub members: Vec<Member>,
     /// Mean of the fold scores of the combined out-of-fold predictions.
     pub score: f64,
@@ -114,10 +131,14 @@ pub struct EnsembleRecord {
     pub fold_scores: Vec<f64>,
     /// Seconds spent choosing it.
     pub seconds: f64,
+    /// A stack's meta-learner (`None` for a voting ensemble).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<MetaLearner>,
 }
 
 impl EnsembleRecord {
-    /// The members as recorded parameters: `members = "#3 LightGBM 0.50, #7 ..."`.
+    /// The members as recorded parameters: `members = "#3 LightGBM 0.50, #7 ..."`, and a
+    /// stack's meta-learner (`meta_learner = "LogisticRegression"`, `meta.alpha = 1`, ...).
     pub fn params(&self, trials: &[TrialRecord]) -> Params {
         let description: Vec<String> = self
             .members
@@ -133,6 +154,9 @@ impl EnsembleRecord {
             .collect();
         let mut params = Params::new();
         params.insert("members".into(), ParamValue::Choice(description.join(", ")));
+        if let Some(meta) = &self.meta {
+            meta.write_params(&mut params);
+        }
         params
     }
 
@@ -216,5 +240,6 @@ pub fn choose_voting(
         score_std,
         fold_scores,
         seconds: started.elapsed().as_secs_f64(),
+        meta: None,
     })
 }

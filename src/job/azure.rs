@@ -870,9 +870,6 @@ fn apply_training(spec: &mut JobSpec, t: &AzureTraining, notes: &mut Notes) {
     }
     if let Some(on) = t.enable_stack_ensemble {
         spec.training.enable_stack_ensemble = on;
-        if on {
-            notes.0.push("training.enable_stack_ensemble: not available yet; only the voting ensemble is built".into());
-        }
     }
     if let Some(on) = t.enable_model_explainability {
         spec.training.enable_model_explainability = on;
@@ -893,7 +890,7 @@ fn apply_training(spec: &mut JobSpec, t: &AzureTraining, notes: &mut Notes) {
     notes.ack(
         &t.stack_ensemble_settings,
         "training.stack_ensemble_settings",
-        "ignored; no stacking ensemble yet",
+        "ignored; the stack's meta-learner is logistic regression (classification) or elastic net (regression), fitted on all out-of-fold rows",
     );
     notes.ack(
         &t.training_mode,

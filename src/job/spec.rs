@@ -190,7 +190,8 @@ pub struct TrainingSpec {
     pub blocked: Vec<Algorithm>,
     /// Build a voting ensemble of the best trials when it wins.
     pub enable_vote_ensemble: bool,
-    /// Build a stacking ensemble (not available yet; recorded).
+    /// Build a stack ensemble (a meta-learner over the best trials' out-of-fold predictions)
+    /// and keep it when it wins; Azure's default, except for forecasting.
     pub enable_stack_ensemble: bool,
     /// Compute model explanations (not available yet; recorded).
     pub enable_model_explainability: bool,
@@ -202,7 +203,7 @@ impl Default for TrainingSpec {
             allowed: None,
             blocked: Vec::new(),
             enable_vote_ensemble: true,
-            enable_stack_ensemble: false,
+            enable_stack_ensemble: true,
             enable_model_explainability: false,
         }
     }

@@ -16,6 +16,7 @@ mod naive_bayes;
 pub mod params;
 mod scaler;
 mod smartcore_glue;
+pub mod stacked;
 mod svm;
 pub mod trees;
 
@@ -31,6 +32,7 @@ pub use knn::{KnnParams, KnnWeights};
 pub use linear::{ElasticNetParams, LogisticRegressionParams};
 pub use naive_bayes::NaiveBayesParams;
 pub use params::{Domain, Hyperparams, ParamSpec, ParamValue, Params, SpecValue};
+pub use stacked::{StackInput, StackedModel};
 pub use svm::LinearSvmParams;
 
 use crate::error::{AutotabError, Result};
@@ -472,6 +474,9 @@ pub enum FittedModel {
         /// Number of input features.
         n_features: usize,
     },
+    /// Member models whose outputs feed a meta-learner (a stack ensemble). Last, so that the
+    /// variants before it keep their encoding in bundles saved before it existed.
+    Stacked(StackedModel),
 }
 
 impl FittedModel {
@@ -525,6 +530,7 @@ impl FittedModel {
                 }
                 total.ok_or_else(|| AutotabError::Predict("an ensemble without members".into()))
             }
+            FittedModel::Stacked(m) => m.predict_before(x, deadline),
             FittedModel::Constant { output, .. } => {
                 let row = ndarray::ArrayView1::from(output.as_slice());
                 Ok(row
@@ -537,7 +543,8 @@ impl FittedModel {
 
     /// Checks a decoded model before it predicts, so that a damaged or crafted `model.bin`
     /// cannot make prediction index out of bounds or loop: the tree models' node and leaf
-    /// indices and output widths, ensemble members' shapes and weights, a constant's output.
+    /// indices and output widths, ensemble members' shapes and weights, a stack's members and
+    /// meta-learner width, a constant's output.
     /// Models of the other families are checked by their libraries as they decode.
     pub fn validate(&self) -> Result<()> {
         match self {
@@ -566,6 +573,7 @@ impl FittedModel {
                 }
                 Ok(())
             }
+            FittedModel::Stacked(m) => m.validate(),
             FittedModel::Constant { output, .. } => {
                 if output.is_empty() || output.iter().any(|v| !v.is_finite()) {
                     return Err(AutotabError::data(
@@ -583,13 +591,15 @@ impl FittedModel {
     }
 
     /// Number of output columns of [`FittedModel::predict`], when the model states it (tree
-    /// models, constants and ensembles of them); `None` for the other families.
+    /// models, constants, ensembles of them and stacks whose meta-learner states it); `None`
+    /// for the other families.
     pub fn n_outputs(&self) -> Option<usize> {
         match self {
             FittedModel::Forest(m) => Some(m.forest.n_outputs()),
             FittedModel::Boosting(m) => Some(m.gbm.n_outputs()),
             FittedModel::Constant { output, .. } => Some(output.len()),
             FittedModel::Ensemble(members) => members.iter().find_map(|(_, m)| m.n_outputs()),
+            FittedModel::Stacked(m) => m.meta.n_outputs(),
             FittedModel::Linear(_)
             | FittedModel::DecisionTree(_)
             | FittedModel::Knn(_)
@@ -611,6 +621,7 @@ impl FittedModel {
             FittedModel::Ensemble(members) => {
                 members.first().map(|m| m.1.n_features()).unwrap_or(0)
             }
+            FittedModel::Stacked(m) => m.n_features(),
             FittedModel::Constant { n_features, .. } => *n_features,
         }
     }
