@@ -57,7 +57,12 @@ impl RefitCost {
             .algorithm
             .max_train_rows()
             .is_some_and(|cap| (cap as f64) < self.mean_train_rows);
-        let growth = if capped { 1.0 } else { self.scale.max(1.0) };
+        // A trial on a sample of the fold's rows grows from the sample to all rows.
+        let scale = match trial.train_rows {
+            Some(rows) => self.scale * self.mean_train_rows / rows.max(1) as f64,
+            None => self.scale,
+        };
+        let growth = if capped { 1.0 } else { scale.max(1.0) };
         trial.fit_seconds_per_fold * growth * 1.3 + self.featurize_all + 0.2
     }
 }

@@ -30,8 +30,8 @@ use crate::leaderboard::rank_by_loss;
 use crate::models::{Algorithm, Params};
 use crate::pipeline::Pipeline;
 use crate::search::{
-    run_search, CostFrugalScheduler, PreparedFold, SearchInputs, SearchOutcome, SearchSettings,
-    WorkerPool,
+    run_search, CostFrugalScheduler, Fidelity, PreparedFold, SearchInputs, SearchOutcome,
+    SearchSettings, WorkerPool,
 };
 use finalize::{RefitCost, Refitter};
 use folds::FoldSet;
@@ -340,13 +340,15 @@ fn search_stage(
         exit_score: spec.limits.exit_score,
         seed: spec.seed,
     };
+    let smallest_fold = folds.iter().map(|f| f.train_rows()).min().unwrap_or(0);
     let inputs = SearchInputs {
         pool,
         folds: Arc::new(folds),
         n_rows: data.data.n_rows(),
         metric: data.metric,
     };
-    let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed);
+    let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed)
+        .with_fidelity(Fidelity::for_rows(smallest_fold));
     let outcome = run_search(
         inputs,
         &mut scheduler,

@@ -574,6 +574,7 @@ mod tests {
             seconds: 0.0,
             fit_seconds_per_fold: 0.0,
             started_at: 0.0,
+            train_rows: None,
         };
         let outcome = SearchOutcome {
             trials: vec![

@@ -107,6 +107,9 @@ const ELASTIC_NET_TOLERANCE: f64 = 1e-6;
 /// The message of the error a deadline raises inside argmin (turned back into a budget error).
 const PAST_DEADLINE: &str = "past the fit's deadline";
 
+/// A point, the loss there and the gradient there.
+type Evaluation = (Array1<f64>, f64, Array1<f64>);
+
 /// The regularised log-loss of a linear model on standardised rows, as argmin sees it.
 ///
 /// Parameters are `(p + 1) x m` values, row-major: `p` coefficient rows and the intercept row,
@@ -120,9 +123,24 @@ struct LogLoss<'a> {
     m: usize,
     alpha: f64,
     deadline: Option<Instant>,
+    /// The last evaluation: argmin asks for the cost and the gradient at the same point
+    /// separately, and both come from one pass.
+    last: std::cell::RefCell<Option<Evaluation>>,
 }
 
 impl LogLoss<'_> {
+    /// Loss and gradient at `w`, from the last evaluation when `w` is the same point.
+    fn cached(&self, w: &Array1<f64>) -> Result<(f64, Array1<f64>), argmin::core::Error> {
+        if let Some((at, loss, grad)) = self.last.borrow().as_ref() {
+            if at == w {
+                return Ok((*loss, grad.clone()));
+            }
+        }
+        let (loss, grad) = self.evaluate(w)?;
+        *self.last.borrow_mut() = Some((w.clone(), loss, grad.clone()));
+        Ok((loss, grad))
+    }
+
     /// Loss and gradient at `w`.
     fn evaluate(&self, w: &Array1<f64>) -> Result<(f64, Array1<f64>), argmin::core::Error> {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -192,7 +210,7 @@ impl CostFunction for LogLoss<'_> {
     type Output = f64;
 
     fn cost(&self, w: &Self::Param) -> Result<f64, argmin::core::Error> {
-        Ok(self.evaluate(w)?.0)
+        Ok(self.cached(w)?.0)
     }
 }
 
@@ -201,7 +219,7 @@ impl Gradient for LogLoss<'_> {
     type Gradient = Array1<f64>;
 
     fn gradient(&self, w: &Self::Param) -> Result<Array1<f64>, argmin::core::Error> {
-        Ok(self.evaluate(w)?.1)
+        Ok(self.cached(w)?.1)
     }
 }
 
@@ -234,6 +252,7 @@ pub(crate) fn fit_logistic(
         m,
         alpha: params.alpha,
         deadline: ctx.deadline,
+        last: std::cell::RefCell::new(None),
     };
     let fail = |e: argmin::core::Error| {
         if e.to_string().contains(PAST_DEADLINE) {
@@ -493,6 +512,7 @@ mod tests {
                 m,
                 alpha: 1.0,
                 deadline: None,
+                last: std::cell::RefCell::new(None),
             };
             let (_, grad) = problem
                 .evaluate(&w.into_shape_with_order(21 * m).unwrap())

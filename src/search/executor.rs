@@ -73,6 +73,7 @@ struct InFlight {
     index: usize,
     algorithm: Algorithm,
     params: Params,
+    rows: Option<usize>,
     launched_at: Instant,
 }
 
@@ -127,6 +128,7 @@ impl<'a> Executor<'a> {
             index,
             algorithm: proposal.algorithm,
             params: proposal.params.clone(),
+            rows: proposal.rows,
             launched_at: Instant::now(),
         });
         let folds = Arc::clone(&self.folds);
@@ -143,6 +145,7 @@ impl<'a> Executor<'a> {
                 deadline,
                 seed,
                 search_start,
+                rows: proposal.rows,
             });
             // The receiver is gone when the search ended first; nothing to do then.
             let _ = tx.send(output);
@@ -173,6 +176,7 @@ impl<'a> Executor<'a> {
                 seconds: f.launched_at.elapsed().as_secs_f64(),
                 fit_seconds_per_fold: 0.0,
                 started_at: f.launched_at.duration_since(self.start).as_secs_f64(),
+                train_rows: f.rows,
             })
             .collect()
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use executor::WorkerPool;
 pub use sampler::{low_cost_params, random_params, Sampler};
-pub use scheduler::{CostFrugalScheduler, Proposal, Scheduler};
+pub use scheduler::{CostFrugalScheduler, Fidelity, Proposal, Scheduler};
 pub use trial::{PreparedFold, TrialOutput, TrialRecord, TrialStatus};
 
 use crate::error::{AutotabError, Result};

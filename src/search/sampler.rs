@@ -70,6 +70,13 @@ impl Sampler {
         }
     }
 
+    /// The best configuration of `algorithm` so far, if one completed.
+    pub fn best_params(&self, algorithm: Algorithm) -> Option<&Params> {
+        self.stats
+            .get(&algorithm)
+            .and_then(|s| s.best_params.as_ref())
+    }
+
     /// Mean seconds of one trial of `algorithm` so far, if any finished.
     pub fn mean_seconds(&self, algorithm: Algorithm) -> Option<f64> {
         self.stats

@@ -1,10 +1,14 @@
 //! One trial: an estimator trained and scored on every fold.
 
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use ndarray::{Array2, Axis};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AutotabError, Result};
@@ -34,6 +38,24 @@ pub struct PreparedFold {
     pub binned: OnceLock<BinnedData>,
     /// The training rows split again for boosting's early stopping (built on first use).
     inner: OnceLock<Option<InnerSplit>>,
+    /// Row samples of the training part for low-fidelity trials, by size (built on first use).
+    samples: Mutex<BTreeMap<usize, Arc<TrainSample>>>,
+}
+
+/// The first `rows` rows of a fixed shuffle of a fold's training rows: what a low-fidelity
+/// trial trains on (a larger sample holds every row of a smaller one). Validation rows are
+/// the fold's own, so scores at every fidelity are comparable.
+#[derive(Debug)]
+pub struct TrainSample {
+    /// Sampled training rows.
+    pub x: Array2<f64>,
+    /// Their targets.
+    pub y: Targets,
+    /// The sampled rows binned with the fold's bin boundaries (when the fold was binned, that
+    /// is when a tree learner is searched).
+    pub binned: Option<BinnedData>,
+    /// The sample's own split for boosting's early stopping.
+    pub inner: Option<InnerSplit>,
 }
 
 /// A fold's training rows split into an inner training part and an inner validation part on
@@ -78,29 +100,8 @@ impl PreparedFold {
             valid_rows,
             binned: OnceLock::new(),
             inner: OnceLock::new(),
+            samples: Mutex::new(BTreeMap::new()),
         }
-    }
-
-    /// The inner split for early stopping, or `None` when the fold is too small for one.
-    /// Built once, with a fixed seed, so every trial on the fold stops on the same rows.
-    pub fn inner_split(&self) -> Option<&InnerSplit> {
-        self.inner
-            .get_or_init(|| {
-                if self.x_train.nrows() < MIN_ROWS_FOR_INNER_SPLIT {
-                    return None;
-                }
-                let (train, valid) = inner_split(&self.y_train, INNER_PARTS, 0x1a2b_3c4d);
-                let binned = self.binned();
-                Some(InnerSplit {
-                    x_train: self.x_train.select(Axis(0), &train),
-                    y_train: self.y_train.select(&train),
-                    binned_train: binned.select_rows(&train),
-                    x_valid: self.x_train.select(Axis(0), &valid),
-                    y_valid: self.y_train.select(&valid),
-                    binned_valid: binned.select_rows(&valid),
-                })
-            })
-            .as_ref()
     }
 
     /// The training rows binned (built once; concurrent callers wait for the first).
@@ -108,6 +109,65 @@ impl PreparedFold {
         self.binned
             .get_or_init(|| BinnedData::build(self.x_train.view(), 255, 0))
     }
+
+    /// Training rows of this fold.
+    pub fn train_rows(&self) -> usize {
+        self.x_train.nrows()
+    }
+
+    /// The sample of `rows` training rows (see [`TrainSample`]); built once per size.
+    pub fn sample(&self, rows: usize) -> Arc<TrainSample> {
+        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(samples.entry(rows).or_insert_with(|| {
+            let mut order: Vec<usize> = (0..self.x_train.nrows()).collect();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(0x005e_ed5a_3b1e));
+            let mut chosen = order[..rows.min(order.len())].to_vec();
+            chosen.sort_unstable();
+            let x = self.x_train.select(Axis(0), &chosen);
+            let y = self.y_train.select(&chosen);
+            // Binning runs on the pool and must not start inside a trial (see
+            // `engine::folds`): only a fold binned before the search gives binned samples.
+            let binned = self.binned.get().map(|b| b.select_rows(&chosen));
+            let inner = binned
+                .as_ref()
+                .and_then(|b| split_for_early_stopping(&x, &y, b));
+            Arc::new(TrainSample {
+                x,
+                y,
+                binned,
+                inner,
+            })
+        }))
+    }
+
+    /// The inner split for early stopping, or `None` when the fold is too small for one.
+    /// Built once, with a fixed seed, so every trial on the fold stops on the same rows.
+    pub fn inner_split(&self) -> Option<&InnerSplit> {
+        self.inner
+            .get_or_init(|| split_for_early_stopping(&self.x_train, &self.y_train, self.binned()))
+            .as_ref()
+    }
+}
+
+/// Splits training rows (and their binned copy) into an inner training and an inner
+/// validation part, or `None` when there are too few rows for one.
+fn split_for_early_stopping(
+    x: &Array2<f64>,
+    y: &Targets,
+    binned: &BinnedData,
+) -> Option<InnerSplit> {
+    if x.nrows() < MIN_ROWS_FOR_INNER_SPLIT {
+        return None;
+    }
+    let (train, valid) = inner_split(y, INNER_PARTS, 0x1a2b_3c4d);
+    Some(InnerSplit {
+        x_train: x.select(Axis(0), &train),
+        y_train: y.select(&train),
+        binned_train: binned.select_rows(&train),
+        x_valid: x.select(Axis(0), &valid),
+        y_valid: y.select(&valid),
+        binned_valid: binned.select_rows(&valid),
+    })
 }
 
 /// How a trial ended.
@@ -145,6 +205,10 @@ pub struct TrialRecord {
     pub fit_seconds_per_fold: f64,
     /// Seconds since the search started when the trial began.
     pub started_at: f64,
+    /// Training rows of each fold when the trial ran on a sample of them (multi-fidelity);
+    /// `None`: every training row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_rows: Option<usize>,
 }
 
 impl TrialRecord {
@@ -179,6 +243,8 @@ pub(crate) struct TrialJob<'a> {
     pub deadline: Instant,
     pub seed: u64,
     pub search_start: Instant,
+    /// Train each fold on a sample of this many of its rows (`None`: all of them).
+    pub rows: Option<usize>,
 }
 
 /// Runs a trial, turning errors and panics into a failed record.
@@ -198,6 +264,7 @@ pub(crate) fn run_trial(job: TrialJob) -> TrialOutput {
         seconds,
         fit_seconds_per_fold: 0.0,
         started_at,
+        train_rows: job.rows,
     };
     let oof = match outcome {
         Ok(Ok(results)) => {
@@ -294,7 +361,16 @@ fn train_and_score(job: &TrialJob) -> Result<FoldResults> {
         }
         let seed = job.seed.wrapping_add(f as u64 * 7919);
         let fit_start = Instant::now();
-        let model = fit_fold(job.algorithm, &estimator, fold, fold_deadline, seed)?;
+        let model = match job.rows.filter(|&r| r < fold.train_rows()) {
+            Some(rows) => fit_sample(
+                job.algorithm,
+                &estimator,
+                &fold.sample(rows),
+                fold_deadline,
+                seed,
+            )?,
+            None => fit_fold(job.algorithm, &estimator, fold, fold_deadline, seed)?,
+        };
         results.fit_seconds += fit_start.elapsed().as_secs_f64();
         if let Some(rounds) = model.boosting_rounds() {
             results.rounds.push(rounds);
@@ -342,6 +418,71 @@ fn early_stops(algorithm: Algorithm, fold: &PreparedFold) -> bool {
     algorithm == Algorithm::GradientBoosting && fold.inner_split().is_some()
 }
 
+/// Fits one fold's model on a sample of its training rows, as [`fit_fold`] does on all of
+/// them (boosting stops early on the sample's own inner split).
+fn fit_sample(
+    algorithm: Algorithm,
+    estimator: &Estimator,
+    sample: &TrainSample,
+    deadline: Instant,
+    seed: u64,
+) -> Result<crate::models::FittedModel> {
+    if let Some(cap) = algorithm
+        .max_train_rows()
+        .filter(|&cap| sample.x.nrows() > cap)
+    {
+        let rows = subsample_rows(sample.x.nrows(), cap, seed);
+        let x = sample.x.select(Axis(0), &rows);
+        let y = sample.y.select(&rows);
+        let train = TrainSet {
+            x: x.view(),
+            y: y.as_ref(),
+            weights: None,
+            binned: None,
+        };
+        return fit(estimator, &train, None, deadline, seed);
+    }
+    if let Some(inner) = sample
+        .inner
+        .as_ref()
+        .filter(|_| algorithm == Algorithm::GradientBoosting)
+    {
+        return fit_inner(estimator, inner, deadline, seed);
+    }
+    let train = TrainSet {
+        x: sample.x.view(),
+        y: sample.y.as_ref(),
+        weights: None,
+        binned: sample
+            .binned
+            .as_ref()
+            .filter(|_| uses_binned_features(algorithm)),
+    };
+    fit(estimator, &train, None, deadline, seed)
+}
+
+/// Fits boosting on an inner training part, stopping its rounds on the inner validation part.
+fn fit_inner(
+    estimator: &Estimator,
+    inner: &InnerSplit,
+    deadline: Instant,
+    seed: u64,
+) -> Result<crate::models::FittedModel> {
+    let train = TrainSet {
+        x: inner.x_train.view(),
+        y: inner.y_train.as_ref(),
+        weights: None,
+        binned: Some(&inner.binned_train),
+    };
+    let valid = TrainSet {
+        x: inner.x_valid.view(),
+        y: inner.y_valid.as_ref(),
+        weights: None,
+        binned: Some(&inner.binned_valid),
+    };
+    fit(estimator, &train, Some(valid), deadline, seed)
+}
+
 /// Fits one fold's model: on a row sample for learners capped in rows, on the inner training
 /// part with early stopping on the inner validation part for boosting, else on every training
 /// row of the fold.
@@ -368,19 +509,7 @@ fn fit_fold(
         return fit(estimator, &train, None, deadline, seed);
     }
     if let Some(inner) = fold.inner_split().filter(|_| early_stops(algorithm, fold)) {
-        let train = TrainSet {
-            x: inner.x_train.view(),
-            y: inner.y_train.as_ref(),
-            weights: None,
-            binned: Some(&inner.binned_train),
-        };
-        let valid = TrainSet {
-            x: inner.x_valid.view(),
-            y: inner.y_valid.as_ref(),
-            weights: None,
-            binned: Some(&inner.binned_valid),
-        };
-        return fit(estimator, &train, Some(valid), deadline, seed);
+        return fit_inner(estimator, inner, deadline, seed);
     }
     let train = TrainSet {
         x: fold.x_train.view(),
