@@ -67,6 +67,15 @@ impl WorkerPool {
     }
 }
 
+/// A one-thread pool for one trial (see [`Executor::launch`]).
+fn trial_thread() -> std::result::Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(|_| "autotab-trial".into())
+        .stack_size(WORKER_STACK_BYTES)
+        .build()
+}
+
 /// A trial that was launched and has not reported yet.
 #[derive(Debug)]
 struct InFlight {
@@ -134,8 +143,9 @@ impl<'a> Executor<'a> {
         let folds = Arc::clone(&self.folds);
         let tx = self.tx.clone();
         let (n_rows, metric, search_start) = (self.n_rows, self.metric, self.start);
+        let isolate = self.pool.threads > 1;
         self.pool.pool.spawn(move || {
-            let output = trial::run_trial(trial::TrialJob {
+            let job = trial::TrialJob {
                 index,
                 algorithm: proposal.algorithm,
                 params: proposal.params,
@@ -146,7 +156,14 @@ impl<'a> Executor<'a> {
                 seed,
                 search_start,
                 rows: proposal.rows,
-            });
+            };
+            // With several trials at once, each runs on a thread of its own: a learner's
+            // parallel loops then never steal another trial's work while they wait, which
+            // would hold a trial past its deadline by however long the stolen work takes.
+            let output = match isolate.then(trial_thread).and_then(|r| r.ok()) {
+                Some(own) => own.install(|| trial::run_trial(job)),
+                None => trial::run_trial(job),
+            };
             // The receiver is gone when the search ended first; nothing to do then.
             let _ = tx.send(output);
         });
