@@ -1,0 +1,329 @@
+//! The forecasting model bundle: the refit forecaster, the tail of every series' history that
+//! its lags need, and the rolling-origin residuals per step for prediction intervals; it
+//! forecasts from the future rows alone (time, grain and known features; a label is ignored).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::features::{FeaturePlan, RowInput};
+use super::forecaster::{FittedForecaster, ForecasterSpec};
+use super::series::{describe_key, parse_rows};
+use super::settings::ForecastSettings;
+use super::time::{format_time, Grid};
+use crate::data::{ColumnValues, Dataset};
+use crate::error::{AutotabError, Result};
+
+/// The file a forecasting bundle folder holds.
+pub const FORECAST_FILE: &str = "forecast.json";
+
+/// Bundle format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What the model keeps of one training series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesState {
+    /// Grain values.
+    pub key: Vec<String>,
+    /// Grid step of the last training value.
+    pub end: i64,
+    /// The series' scale (features and residuals are in its units).
+    pub scale: f64,
+    /// The last values of the history (as many as the lag features read).
+    pub tail: Vec<f64>,
+    /// Known features at the last training step.
+    pub last_known: Vec<f64>,
+}
+
+/// A fitted forecasting model: what `predict`, `score.py` and `POST /score` run.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ForecastModel {
+    /// Bundle format.
+    pub format_version: u32,
+    /// The label column.
+    pub label: String,
+    /// The job's forecasting settings (time column, grain, horizon, ...).
+    pub settings: ForecastSettings,
+    /// The grid of the training data.
+    pub grid: Grid,
+    /// Season length used.
+    pub season: usize,
+    /// Known feature columns, in feature order.
+    pub feature_names: Vec<String>,
+    /// The winning method.
+    pub forecaster: ForecasterSpec,
+    /// The lag features (regression learners).
+    pub plan: FeaturePlan,
+    /// One entry per training series.
+    pub series: Vec<SeriesState>,
+    /// Series dropped as too short at training (they cannot be forecast).
+    pub dropped: Vec<Vec<String>>,
+    /// The refit model.
+    pub fitted: FittedForecaster,
+    /// Rolling-origin residuals per step (`residuals[h - 1]`, relative to the series' scale),
+    /// sorted.
+    pub residuals: Vec<Vec<f64>>,
+    /// Primary metric name and the winner's cross-validated score.
+    pub metric: String,
+    /// The winner's cross-validated score.
+    pub score: f64,
+}
+
+/// Forecasts for a table's rows, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    /// Point forecasts.
+    pub values: Vec<f64>,
+    /// `(level, values)` per asked quantile.
+    pub quantiles: Vec<(f64, Vec<f64>)>,
+}
+
+/// The `q`-quantile of sorted values, linearly interpolated.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+impl ForecastModel {
+    /// Whether `dir` holds a forecasting bundle.
+    pub fn is_bundle(dir: &Path) -> bool {
+        dir.join(FORECAST_FILE).is_file()
+    }
+
+    /// Writes the bundle into `dir` (created if needed; the file is written beside and renamed).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| AutotabError::io(dir, e))?;
+        let json = serde_json::to_vec(self).map_err(|e| AutotabError::Bundle {
+            path: dir.to_path_buf(),
+            message: format!("cannot encode the forecasting model: {e}"),
+        })?;
+        let path = dir.join(FORECAST_FILE);
+        let tmp = dir.join(format!("{FORECAST_FILE}.tmp"));
+        std::fs::write(&tmp, json).map_err(|e| AutotabError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| AutotabError::io(&path, e))?;
+        let card = format!(
+            "# Forecasting model\n\n- label: {}\n- time column: {}\n- grain: {}\n- frequency: {}\n- horizon: {}\n- method: {} {}\n- {}: {:.4} (rolling-origin cross-validation)\n- series: {}\n",
+            self.label,
+            self.settings.time_column,
+            if self.settings.grain.is_empty() { "none".into() } else { self.settings.grain.join(", ") },
+            self.grid.frequency_name(),
+            self.settings.horizon,
+            self.forecaster.name(),
+            self.forecaster.describe(),
+            self.metric,
+            self.score,
+            self.series.len()
+        );
+        let card_path = dir.join("MODEL.md");
+        std::fs::write(&card_path, card).map_err(|e| AutotabError::io(&card_path, e))
+    }
+
+    /// Reads a bundle written by [`ForecastModel::save`].
+    pub fn load(dir: &Path) -> Result<ForecastModel> {
+        let path = dir.join(FORECAST_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| AutotabError::io(&path, e))?;
+        let model: ForecastModel =
+            serde_json::from_slice(&bytes).map_err(|e| AutotabError::Bundle {
+                path: path.clone(),
+                message: format!("not a readable forecasting model: {e}"),
+            })?;
+        if model.format_version > FORMAT_VERSION {
+            return Err(AutotabError::Bundle {
+                path,
+                message: format!(
+                    "format version {} is newer than this autotab reads ({FORMAT_VERSION})",
+                    model.format_version
+                ),
+            });
+        }
+        Ok(model)
+    }
+
+    /// Forecasts the rows of `data` (time column, grain columns, known features; the label is
+    /// ignored), with the `quantiles` asked (levels in (0, 1)).
+    pub fn predict(&self, data: &Dataset, quantiles: &[f64]) -> Result<Forecast> {
+        if let Some(q) = quantiles.iter().find(|q| !(**q > 0.0 && **q < 1.0)) {
+            return Err(AutotabError::config(format!(
+                "quantile {q} must be between 0 and 1 (exclusive)"
+            )));
+        }
+        let rows = parse_rows(data, &self.settings, "future data")?;
+        let index: HashMap<&[String], usize> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key.as_slice(), i))
+            .collect();
+        let grain = &self.settings.grain;
+        let horizon = self.settings.horizon;
+        let known: Vec<Option<&[f64]>> = self
+            .feature_names
+            .iter()
+            .map(|n| match data.column(n).map(|c| &c.values) {
+                Some(ColumnValues::Numeric(v)) => Some(v.as_slice()),
+                _ => None,
+            })
+            .collect();
+        let mut targets = Vec::with_capacity(data.n_rows());
+        for (i, (time, key)) in rows.times.iter().zip(&rows.keys).enumerate() {
+            let line = i + 2;
+            let Some(&s) = index.get(key.as_slice()) else {
+                let why = if self.dropped.contains(key) {
+                    "was dropped at training as too short, so it cannot be forecast"
+                } else {
+                    "is not in the training data (a forecast needs the series' history)"
+                };
+                return Err(AutotabError::data(format!(
+                    "future data, line {line}: {} {why}",
+                    describe_key(key, grain)
+                )));
+            };
+            let state = &self.series[s];
+            let step = self.grid.index_of(*time).ok_or_else(|| {
+                AutotabError::data(format!(
+                    "future data, line {line}: time stamp {} is not on the training data's {} grid",
+                    format_time(*time),
+                    self.grid.frequency_name()
+                ))
+            })? - state.end;
+            if step < 1 {
+                return Err(AutotabError::data(format!(
+                    "future data, line {line}: {} at {} is not after the end of its training history ({})",
+                    describe_key(key, grain),
+                    format_time(*time),
+                    format_time(self.grid.time_at(state.end))
+                )));
+            }
+            targets.push((s, step as usize, *time, i, line));
+        }
+        // Azure's ForecastHorizonExceeded: name the series and its first time stamp too far.
+        if let Some(&(s, step, time, _, line)) = targets
+            .iter()
+            .filter(|t| t.1 > horizon)
+            .min_by_key(|t| (t.0, t.2))
+        {
+            let state = &self.series[s];
+            return Err(AutotabError::data(format!(
+                "ForecastHorizonExceeded: {} asks for {} (line {line}), {step} steps after the end of its training history ({}); the model forecasts at most {horizon} steps ({} to {})",
+                describe_key(&state.key, grain),
+                format_time(time),
+                format_time(self.grid.time_at(state.end)),
+                format_time(self.grid.time_at(state.end + 1)),
+                format_time(self.grid.time_at(state.end + horizon as i64))
+            )));
+        }
+        let values = self.point_forecasts(&self.fitted, &targets, &known)?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(AutotabError::Predict(
+                "the model produced a non-finite forecast".into(),
+            ));
+        }
+        let pooled: Vec<f64> = {
+            let mut all: Vec<f64> = self.residuals.iter().flatten().copied().collect();
+            all.sort_by(f64::total_cmp);
+            all
+        };
+        let quantiles = quantiles
+            .iter()
+            .map(|&q| {
+                let band = targets
+                    .iter()
+                    .zip(&values)
+                    .map(|(&(s, step, ..), v)| {
+                        let residuals = self
+                            .residuals
+                            .get(step - 1)
+                            .filter(|r| !r.is_empty())
+                            .unwrap_or(&pooled);
+                        v + self.series[s].scale * quantile(residuals, q)
+                    })
+                    .collect();
+                (q, band)
+            })
+            .collect();
+        Ok(Forecast { values, quantiles })
+    }
+}
+
+/// One row to forecast: series, step, target time, row in the input, line in the file.
+type Target = (usize, usize, chrono::NaiveDateTime, usize, usize);
+
+impl ForecastModel {
+    /// Point forecasts of `fitted` (an ensemble averages its members') for `targets`.
+    fn point_forecasts(
+        &self,
+        fitted: &FittedForecaster,
+        targets: &[Target],
+        known: &[Option<&[f64]>],
+    ) -> Result<Vec<f64>> {
+        Ok(match fitted {
+            FittedForecaster::Paths(paths) => targets.iter().map(|t| paths[t.0][t.1 - 1]).collect(),
+            FittedForecaster::Ensemble(members) => {
+                let mut values = vec![0.0; targets.len()];
+                for (w, member) in members {
+                    let v = self.point_forecasts(member, targets, known)?;
+                    values.iter_mut().zip(v).for_each(|(a, b)| *a += w * b);
+                }
+                values
+            }
+            FittedForecaster::Global(model) => {
+                let mut x = Vec::new();
+                for &(s, step, time, row, _) in targets {
+                    let state = &self.series[s];
+                    let known_now: Vec<f64> = known
+                        .iter()
+                        .zip(&state.last_known)
+                        .map(|(col, last)| match col {
+                            Some(v) if !v[row].is_nan() => v[row],
+                            _ => *last,
+                        })
+                        .collect();
+                    self.plan.row(
+                        &RowInput {
+                            history: &state.tail,
+                            step,
+                            target_time: time,
+                            known: &known_now,
+                            known_at_origin: &state.last_known,
+                            series_code: s,
+                            scale: state.scale,
+                        },
+                        &mut x,
+                    );
+                }
+                let n = targets.len();
+                let cols = if n == 0 { 0 } else { x.len() / n };
+                let x = ndarray::Array2::from_shape_vec((n, cols), x)
+                    .map_err(|e| AutotabError::Predict(e.to_string()))?;
+                let output = model.predict(x.view())?;
+                targets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(s, ..))| {
+                        let state = &self.series[s];
+                        FeaturePlan::invert(&state.tail, output[[i, 0]], state.scale)
+                    })
+                    .collect()
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate() {
+        let r = [-2.0, 0.0, 2.0];
+        assert_eq!(quantile(&r, 0.5), 0.0);
+        assert_eq!(quantile(&r, 0.25), -1.0);
+        assert_eq!(quantile(&r, 1.0), 2.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}
