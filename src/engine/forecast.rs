@@ -17,7 +17,7 @@ use crate::forecast::search::{
     ranked, run_search, select_ensemble, Candidates, ForecastStop, ForecastTrial, SearchLimits,
 };
 use crate::forecast::series::SeriesSet;
-use crate::forecast::{detect_season, metrics, ForecastSettings};
+use crate::forecast::{choose_season, metrics, season_candidates, ForecastSettings};
 use crate::job::JobSpec;
 use crate::metrics::Metric;
 use crate::task::Task;
@@ -118,9 +118,20 @@ pub fn fit_forecasting(
         .max_by_key(|s| s.values.len())
         .map(|s| s.values.as_slice())
         .unwrap_or(&[]);
+    let n_folds = settings
+        .n_folds
+        .unwrap_or(if set.n_steps() < 20_000 { 5 } else { 3 });
+    let cv_step = settings.cv_step.unwrap_or(horizon);
+    let folds = rolling_origin_folds(&set, horizon, n_folds, cv_step, MIN_HISTORY)?;
     let season = match settings.seasonality {
         Some(m) => m,
-        None => detect_season(longest, set.grid.frequency.default_season()),
+        None => choose_season(
+            &set,
+            &folds,
+            horizon,
+            &season_candidates(set.grid.frequency.default_season()),
+            metric,
+        ),
     };
     let lags = settings
         .target_lags
@@ -136,11 +147,6 @@ pub fn fit_forecasting(
         sub_daily: set.grid.frequency.is_sub_daily(),
         n_series: set.series.len(),
     };
-    let n_folds = settings
-        .n_folds
-        .unwrap_or(if set.n_steps() < 20_000 { 5 } else { 3 });
-    let cv_step = settings.cv_step.unwrap_or(horizon);
-    let folds = rolling_origin_folds(&set, horizon, n_folds, cv_step, MIN_HISTORY)?;
     let validation = format!(
         "rolling origin, {} fold(s) {cv_step} step(s) apart, horizon {horizon}",
         folds.len()
@@ -151,7 +157,10 @@ pub fn fit_forecasting(
         status: crate::featurize::GuardrailStatus::Passed,
         message: match settings.seasonality {
             Some(m) => format!("seasonality {m} given"),
-            None => format!("seasonality {season} detected"),
+            None => format!(
+                "seasonality {season} chosen (the best SeasonalNaive on the folds among {:?})",
+                season_candidates(set.grid.frequency.default_season())
+            ),
         },
     });
     observer.message(&format!(

@@ -285,6 +285,29 @@ impl CostFunction for Objective<'_> {
     }
 }
 
+/// One Nelder-Mead run from `x0` with a simplex of edge `step`: the best cost and point.
+fn nelder_mead(objective: &Objective, x0: Vec<f64>, step: f64) -> Option<(f64, Vec<f64>)> {
+    let mut simplex = vec![x0.clone()];
+    for d in 0..x0.len() {
+        let mut v = x0.clone();
+        v[d] += step;
+        simplex.push(v);
+    }
+    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-10).ok()?;
+    let problem = Objective {
+        y: objective.y,
+        config: objective.config,
+        m: objective.m,
+        init: objective.init.clone(),
+    };
+    let result = Executor::new(problem, solver)
+        .configure(|s| s.max_iters(500))
+        .run()
+        .ok()?;
+    let state = result.state();
+    Some((state.get_best_cost(), state.get_best_param()?.clone()))
+}
+
 /// Fits `config` with season length `period` on `y`. A season the series cannot support
 /// (too short, or not strictly positive for a multiplicative one) is dropped; a series too
 /// short for any model (< 10 values) gives `None`.
@@ -311,42 +334,45 @@ pub fn fit_ets(y: &[f64], config: EtsConfig, period: usize) -> Option<FittedEts>
         + usize::from(config.trend)
         + usize::from(config.season != Season::None)
         + usize::from(config.damped);
-    let mut best: Option<(f64, Vec<f64>)> = None;
-    for start_alpha in [0.5, 0.1, 0.9] {
-        let mut x0 = vec![logit(start_alpha); dims];
-        x0.iter_mut().skip(1).for_each(|v| *v = logit(0.1));
+    // Unconstrained starting points (alpha, beta / alpha, gamma / (1 - alpha), phi), then two
+    // restarts from the best point found: Nelder-Mead stalls on flat ridges.
+    let starts: [[f64; 4]; 4] = [
+        [0.5, 0.1, 0.1, 0.98],
+        [0.2, 0.3, 0.5, 0.9],
+        [0.8, 0.05, 0.3, 0.99],
+        [0.35, 0.15, 0.8, 0.97],
+    ];
+    let to_x = |p: &[f64; 4]| -> Vec<f64> {
+        let mut x = vec![logit(p[0])];
+        if config.trend {
+            x.push(logit(p[1]));
+        }
+        if config.season != Season::None {
+            x.push(logit(p[2]));
+        }
         if config.damped {
-            x0[dims - 1] = 2.0;
+            x.push(logit((p[3] - 0.8) / 0.195));
         }
-        let mut simplex = vec![x0.clone()];
-        for d in 0..dims {
-            let mut v = x0.clone();
-            v[d] += 1.0;
-            simplex.push(v);
-        }
-        let Ok(solver) = NelderMead::new(simplex).with_sd_tolerance(1e-10) else {
-            continue;
-        };
-        let objective = Objective {
-            y,
-            config,
-            m,
-            init: init.clone(),
-        };
-        let Ok(result) = Executor::new(objective, solver)
-            .configure(|s| s.max_iters(600))
-            .run()
-        else {
-            continue;
-        };
-        let state = result.state();
-        if let Some(x) = state.get_best_param() {
-            let cost = state.get_best_cost();
+        x
+    };
+    fn keep_better(best: &mut Option<(f64, Vec<f64>)>, found: Option<(f64, Vec<f64>)>) {
+        if let Some((cost, x)) = found {
             if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                best = Some((cost, x.clone()));
+                *best = Some((cost, x));
             }
         }
     }
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    for start in &starts {
+        keep_better(&mut best, nelder_mead(&objective, to_x(start), 1.0));
+    }
+    for step in [0.5, 0.1] {
+        let from = best.as_ref().map(|(_, x)| x.clone());
+        if let Some(x0) = from {
+            keep_better(&mut best, nelder_mead(&objective, x0, step));
+        }
+    }
+    debug_assert_eq!(dims, to_x(&starts[0]).len());
     let (_, x) = best?;
     let p = objective.smoothing(&x);
     let (sse, level, trend, seasonals) = run(y, config, m, &init, p);
