@@ -118,9 +118,7 @@ pub fn fit_forecasting(
         .max_by_key(|s| s.values.len())
         .map(|s| s.values.as_slice())
         .unwrap_or(&[]);
-    let n_folds = settings
-        .n_folds
-        .unwrap_or(if set.n_steps() < 20_000 { 5 } else { 3 });
+    let n_folds = settings.n_folds.unwrap_or(5);
     let cv_step = settings.cv_step.unwrap_or(horizon);
     let folds = rolling_origin_folds(&set, horizon, n_folds, cv_step, MIN_HISTORY)?;
     let season = match settings.seasonality {
@@ -146,6 +144,10 @@ pub fn fit_forecasting(
         known_lags: settings.feature_lags,
         sub_daily: set.grid.frequency.is_sub_daily(),
         n_series: set.series.len(),
+        extra_seasons: season_candidates(set.grid.frequency.default_season())
+            .into_iter()
+            .filter(|&m| m != season && m > 1 && longest.len() >= 2 * m)
+            .collect(),
     };
     let validation = format!(
         "rolling origin, {} fold(s) {cv_step} step(s) apart, horizon {horizon}",

@@ -15,11 +15,12 @@
 //! model learn how the forecast spreads with `h`. One model over all steps rather than one
 //! per step keeps the fit cost of a trial independent of the horizon.
 //!
-//! Values are expressed relative to the level at the origin and divided by the series'
-//! scale (mean absolute value of its training history): `(v - y[o]) / scale`. Trees cannot
-//! extrapolate a level they never saw (trending series) and one model is pooled over series of
-//! different sizes (grain); in relative units both problems go away. Predictions are mapped
-//! back with `y[o] + scale * output`.
+//! Values are expressed relative to the level at the origin and divided by the local scale
+//! (mean absolute value of the last season, at least 4 steps, up to the origin):
+//! `(v - y[o]) / scale`. Trees cannot extrapolate a level they never saw (trending series), one
+//! model is pooled over series of different sizes (grain), and a multiplicative season grows
+//! with the level; in these units all three look stationary. Predictions are mapped back with
+//! `y[o] + scale * output`.
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,10 @@ pub struct FeaturePlan {
     pub sub_daily: bool,
     /// Series code as a feature (more than one series).
     pub n_series: usize,
+    /// Other season lengths the data covers (yearly for daily data, weekly for hourly): their
+    /// seasonal-naive values are features too.
+    #[serde(default)]
+    pub extra_seasons: Vec<usize>,
 }
 
 /// What one row is computed from.
@@ -93,12 +98,23 @@ pub fn seasonal_naive_value(
 }
 
 impl FeaturePlan {
+    /// The scale of a row at the end of `history`: mean absolute value of its last season
+    /// (at least 4 values), or 1 when that is 0.
+    pub fn local_scale(&self, history: &[f64]) -> f64 {
+        let w = self.season.max(4).min(history.len());
+        series_scale(&history[history.len() - w..])
+    }
+
     /// Longest history any feature reads.
     pub fn history_needed(&self) -> usize {
         let lag = self.lags.iter().copied().max().unwrap_or(1);
         let window = self.windows.iter().copied().max().unwrap_or(1);
-        let seasonal = self.season * (self.horizon.div_ceil(self.season.max(1)) + 1);
-        lag.max(window).max(seasonal) + 1
+        let seasonal = std::iter::once(self.season)
+            .chain(self.extra_seasons.iter().copied())
+            .map(|m| m * (self.horizon.div_ceil(m.max(1)) + 1))
+            .max()
+            .unwrap_or(1);
+        lag.max(window).max(seasonal).max(self.season).max(4) + 1
     }
 
     /// Feature names, in row order.
@@ -108,6 +124,10 @@ impl FeaturePlan {
         if self.season > 1 {
             names.push("seasonal_naive".into());
             names.push("seasonal_naive_2".into());
+        }
+        for m in &self.extra_seasons {
+            names.push(format!("seasonal_naive_{m}"));
+            names.push(format!("seasonal_naive_{m}_2"));
         }
         for w in &self.windows {
             for stat in ["mean", "min", "max", "std"] {
@@ -143,6 +163,15 @@ impl FeaturePlan {
             for back in 0..2 {
                 out.push(
                     seasonal_naive_value(h, input.step, self.season, back)
+                        .map(rel)
+                        .unwrap_or(0.0),
+                );
+            }
+        }
+        for &m in &self.extra_seasons {
+            for back in 0..2 {
+                out.push(
+                    seasonal_naive_value(h, input.step, m, back)
                         .map(rel)
                         .unwrap_or(0.0),
                 );
@@ -257,6 +286,7 @@ mod tests {
             known_lags: true,
             sub_daily: true,
             n_series: 2,
+            extra_seasons: vec![6],
         }
     }
 

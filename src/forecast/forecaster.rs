@@ -96,7 +96,7 @@ pub struct FoldForecast {
     pub actual: Vec<f64>,
     /// Forecasts.
     pub predicted: Vec<f64>,
-    /// The series' scale (for residuals in relative units).
+    /// The series' scale up to the origin (residuals are kept in its units).
     pub scale: Vec<f64>,
 }
 
@@ -150,10 +150,10 @@ fn training_rows(ctx: &Context, cutoffs: &[Option<usize>]) -> (Array2<f64>, Vec<
     let mut total = 0usize;
     for (s, cutoff) in cutoffs.iter().enumerate() {
         let Some(c) = *cutoff else { continue };
-        let scale = series_scale(&ctx.set.series[s].values[..=c]);
+        let values = &ctx.set.series[s].values;
         let lowest = (needed.saturating_sub(1)).min(c / 2);
         for o in (lowest..c).rev() {
-            origins.push((s, o, scale));
+            origins.push((s, o, ctx.plan.local_scale(&values[..=o])));
             total += ctx.horizon.min(c - o);
         }
     }
@@ -244,19 +244,20 @@ pub fn forecast_fold(spec: &ForecasterSpec, ctx: &Context, fold: &Fold) -> Resul
             for (s, origin) in fold.origins.iter().enumerate() {
                 let Some(o) = *origin else { continue };
                 let values = &ctx.set.series[s].values;
-                let scale = series_scale(&values[..=o]);
+                let scale = ctx.plan.local_scale(&values[..=o]);
+                let residual_scale = series_scale(&values[..=o]);
                 for step in (1..=ctx.horizon).filter(|h| o + h < values.len()) {
                     feature_row(ctx, s, o, step, scale, &mut x);
-                    meta.push((s, o, step, scale));
+                    meta.push((s, o, step, scale, residual_scale));
                 }
             }
             let cols = x.len() / meta.len().max(1);
             let x = Array2::from_shape_vec((meta.len(), cols), x).expect("equal rows");
             let output = model.predict_before(x.view(), ctx.deadline)?;
-            for (i, &(s, o, step, scale)) in meta.iter().enumerate() {
+            for (i, &(s, o, step, scale, residual_scale)) in meta.iter().enumerate() {
                 let values = &ctx.set.series[s].values;
                 let predicted = FeaturePlan::invert(&values[..=o], output[[i, 0]], scale);
-                push(s, step, values[o + step], predicted, scale);
+                push(s, step, values[o + step], predicted, residual_scale);
             }
         }
         local => {
@@ -385,6 +386,7 @@ mod tests {
             known_lags: true,
             sub_daily: false,
             n_series: 2,
+            extra_seasons: Vec::new(),
         };
         let specs = [
             ForecasterSpec::Baseline(Baseline::SeasonalNaive),

@@ -60,6 +60,7 @@ pub fn choose_season(
         known_lags: false,
         sub_daily: false,
         n_series: 1,
+        extra_seasons: Vec::new(),
     };
     let mut best: Option<(f64, usize)> = None;
     for &m in candidates.iter().filter(|&&m| m > 1 && longest >= 2 * m) {

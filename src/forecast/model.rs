@@ -28,7 +28,7 @@ pub struct SeriesState {
     pub key: Vec<String>,
     /// Grid step of the last training value.
     pub end: i64,
-    /// The series' scale (features and residuals are in its units).
+    /// The series' scale over its whole history (residuals are in its units).
     pub scale: f64,
     /// The last values of the history (as many as the lag features read).
     pub tail: Vec<f64>,
@@ -291,7 +291,7 @@ impl ForecastModel {
                             known: &known_now,
                             known_at_origin: &state.last_known,
                             series_code: s,
-                            scale: state.scale,
+                            scale: self.plan.local_scale(&state.tail),
                         },
                         &mut x,
                     );
@@ -306,7 +306,8 @@ impl ForecastModel {
                     .enumerate()
                     .map(|(i, &(s, ..))| {
                         let state = &self.series[s];
-                        FeaturePlan::invert(&state.tail, output[[i, 0]], state.scale)
+                        let scale = self.plan.local_scale(&state.tail);
+                        FeaturePlan::invert(&state.tail, output[[i, 0]], scale)
                     })
                     .collect()
             }
@@ -325,5 +326,150 @@ mod tests {
         assert_eq!(quantile(&r, 0.25), -1.0);
         assert_eq!(quantile(&r, 1.0), 2.0);
         assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}
+
+#[cfg(test)]
+mod consistency_tests {
+    use super::*;
+    use crate::data::Column;
+    use crate::forecast::features::series_scale;
+    use crate::forecast::folds::Fold;
+    use crate::forecast::forecaster::{fit_final, forecast_fold, Context};
+    use crate::forecast::series::{Series, SeriesSet};
+    use crate::forecast::settings::ShortSeriesHandling;
+    use crate::forecast::time::{format_time, Frequency};
+    use crate::models::Algorithm;
+
+    /// A model refit on the history up to an origin forecasts from future rows alone exactly
+    /// what the rolling-origin fold at that origin forecast: `predict` and cross-validation
+    /// build the same rows.
+    #[test]
+    fn predict_matches_the_fold_forecast_at_the_same_origin() {
+        let horizon = 5;
+        let grid = Grid {
+            frequency: Frequency::Fixed { seconds: 3600 },
+            origin: chrono::NaiveDate::from_ymd_opt(2021, 3, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+        };
+        let make = |len: usize, phase: usize| Series {
+            key: vec![format!("s{phase}")],
+            start: phase as i64,
+            values: (0..len)
+                .map(|t| 100.0 + ((t + phase) % 24) as f64 * 3.0 + t as f64 * 0.05 + (t % 7) as f64)
+                .collect(),
+            features: vec![(0..len).map(|t| ((t * 5 + phase) % 11) as f64).collect()],
+        };
+        let full = SeriesSet {
+            grid,
+            series: vec![make(200, 0), make(180, 3)],
+            feature_names: vec!["temp".into()],
+            dropped: Vec::new(),
+            guardrails: Vec::new(),
+        };
+        let origins = [150usize, 140];
+        let mut train = full.clone();
+        for (s, o) in train.series.iter_mut().zip(origins) {
+            s.values.truncate(o + 1);
+            s.features[0].truncate(o + 1);
+        }
+        let plan = FeaturePlan {
+            horizon,
+            season: 24,
+            lags: vec![2, 3, 24],
+            windows: vec![3, 24],
+            n_known: 1,
+            known_lags: true,
+            sub_daily: true,
+            n_series: 2,
+            extra_seasons: Vec::new(),
+        };
+        let spec = ForecasterSpec::Regression {
+            algorithm: Algorithm::GradientBoosting,
+            params: crate::search::low_cost_params(Algorithm::GradientBoosting.space()),
+        };
+        let ctx = |set| Context {
+            set,
+            plan: &plan,
+            season: 24,
+            horizon,
+            seed: 7,
+            deadline: None,
+        };
+        let fold = Fold {
+            origins: origins.iter().map(|&o| Some(o)).collect(),
+        };
+        let expected = forecast_fold(&spec, &ctx(&full), &fold).unwrap();
+        let fitted = fit_final(&spec, &ctx(&train)).unwrap();
+        let model = ForecastModel {
+            format_version: FORMAT_VERSION,
+            label: "y".into(),
+            settings: ForecastSettings {
+                time_column: "t".into(),
+                horizon,
+                grain: vec!["g".into()],
+                frequency: None,
+                target_lags: None,
+                rolling_window: None,
+                feature_lags: true,
+                seasonality: None,
+                short_series: ShortSeriesHandling::Auto,
+                aggregate: None,
+                cv_step: None,
+                n_folds: None,
+            },
+            grid,
+            season: 24,
+            feature_names: vec!["temp".into()],
+            forecaster: spec.clone(),
+            series: train
+                .series
+                .iter()
+                .map(|s| SeriesState {
+                    key: s.key.clone(),
+                    end: s.end(),
+                    scale: series_scale(&s.values),
+                    tail: s.values[s.values.len() - plan.history_needed()..].to_vec(),
+                    last_known: vec![*s.features[0].last().unwrap()],
+                })
+                .collect(),
+            plan: plan.clone(),
+            dropped: Vec::new(),
+            fitted,
+            residuals: vec![vec![-1.0, 1.0]; horizon],
+            metric: "normalized_root_mean_squared_error".into(),
+            score: 0.0,
+        };
+        // The future rows, in the fold's order: series, then step.
+        let (mut times, mut keys, mut temps) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..expected.series.len() {
+            let s = &full.series[expected.series[i]];
+            let pos = origins[expected.series[i]] + expected.steps[i];
+            times.push(Some(format_time(grid.time_at(s.start + pos as i64))));
+            keys.push(Some(s.key[0].clone()));
+            temps.push(s.features[0][pos]);
+        }
+        let future = Dataset::new(vec![
+            Column {
+                name: "t".into(),
+                values: ColumnValues::Text(times),
+            },
+            Column {
+                name: "g".into(),
+                values: ColumnValues::Text(keys),
+            },
+            Column {
+                name: "temp".into(),
+                values: ColumnValues::Numeric(temps),
+            },
+        ])
+        .unwrap();
+        let forecast = model.predict(&future, &[0.5]).unwrap();
+        for (a, b) in forecast.values.iter().zip(&expected.predicted) {
+            assert!((a - b).abs() < 1e-9 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert_eq!(forecast.values.len(), 10);
     }
 }
