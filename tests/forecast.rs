@@ -182,7 +182,9 @@ fn bad_forecasting_input_gets_one_clear_error() {
 /// benchmark's six).
 #[test]
 fn frequency_is_inferred_on_every_shipped_series() {
-    let cases: [(&str, &str, &str, &[&str], &str, usize); 6] = [
+    /// Dataset, label, time column, grain, frequency expected, series expected.
+    type Case<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a str, usize);
+    let cases: [Case; 6] = [
         ("air_passengers", "AirPassengers", "date", &[], "MS", 1),
         ("bike_share_daily", "cnt", "date", &[], "D", 1),
         ("co2_weekly", "co2", "date", &[], "W-SAT", 1),

@@ -98,7 +98,7 @@ fn heuristic_init(y: &[f64], config: EtsConfig, m: usize) -> Option<(f64, f64, V
                 *c = series[start..start + m].iter().sum::<f64>() / m as f64;
             }
         }
-        if m % 2 == 0 {
+        if m.is_multiple_of(2) {
             centred = (0..len)
                 .map(|i| {
                     if i + 1 < len {

@@ -173,7 +173,7 @@ fn training_rows(ctx: &Context, cutoffs: &[Option<usize>]) -> (Array2<f64>, Vec<
             rows += 1;
         }
     }
-    let cols = if rows == 0 { 0 } else { x.len() / rows };
+    let cols = x.len().checked_div(rows).unwrap_or(0);
     let x = Array2::from_shape_vec((rows, cols), x).expect("rows of equal length");
     (x, y)
 }
@@ -293,7 +293,7 @@ pub enum FittedForecaster {
     /// A local method's forecast path (steps `1..=horizon`) from the end of each series.
     Paths(Vec<Vec<f64>>),
     /// A regression learner over the lag features.
-    Global(FittedModel),
+    Global(Box<FittedModel>),
     /// A weighted average of fitted methods.
     Ensemble(Vec<(f64, FittedForecaster)>),
 }
@@ -314,9 +314,9 @@ pub fn fit_final(spec: &ForecasterSpec, ctx: &Context) -> Result<FittedForecaste
                 .iter()
                 .map(|s| Some(s.values.len() - 1))
                 .collect();
-            Ok(FittedForecaster::Global(fit_learner(
+            Ok(FittedForecaster::Global(Box::new(fit_learner(
                 ctx, *algorithm, params, &cutoffs,
-            )?))
+            )?)))
         }
         local => Ok(FittedForecaster::Paths(
             ctx.set

@@ -297,7 +297,7 @@ impl ForecastModel {
                     );
                 }
                 let n = targets.len();
-                let cols = if n == 0 { 0 } else { x.len() / n };
+                let cols = x.len().checked_div(n).unwrap_or(0);
                 let x = ndarray::Array2::from_shape_vec((n, cols), x)
                     .map_err(|e| AutotabError::Predict(e.to_string()))?;
                 let output = model.predict(x.view())?;

@@ -284,24 +284,6 @@ pub fn run_search(
     (trials, reason)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seasonal_baselines_come_first() {
-        let mut c = Candidates::new(12, true, vec![Algorithm::GradientBoosting], 1);
-        assert_eq!(c.next().unwrap().name(), "SeasonalNaive");
-        assert_eq!(c.next().unwrap().name(), "SeasonalAverage");
-        let rest: Vec<String> = c.take(20).map(|s| s.name()).collect();
-        assert!(rest.contains(&"ExponentialSmoothing".to_string()));
-        assert_eq!(rest.last().unwrap(), "LightGBM");
-        let mut plain = Candidates::new(1, false, Vec::new(), 1);
-        assert_eq!(plain.next().unwrap().name(), "Naive");
-        assert_eq!(plain.by_ref().count(), 3);
-    }
-}
-
 /// Most trials an ensemble picks from (the best completed ones).
 const ENSEMBLE_CANDIDATES: usize = 15;
 
@@ -405,4 +387,22 @@ pub fn select_ensemble(
         error: None,
         forecasts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seasonal_baselines_come_first() {
+        let mut c = Candidates::new(12, true, vec![Algorithm::GradientBoosting], 1);
+        assert_eq!(c.next().unwrap().name(), "SeasonalNaive");
+        assert_eq!(c.next().unwrap().name(), "SeasonalAverage");
+        let rest: Vec<String> = c.take(20).map(|s| s.name()).collect();
+        assert!(rest.contains(&"ExponentialSmoothing".to_string()));
+        assert_eq!(rest.last().unwrap(), "LightGBM");
+        let mut plain = Candidates::new(1, false, Vec::new(), 1);
+        assert_eq!(plain.next().unwrap().name(), "Naive");
+        assert_eq!(plain.by_ref().count(), 3);
+    }
 }

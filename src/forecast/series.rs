@@ -199,8 +199,8 @@ pub fn interpolate_linear(values: &mut [f64]) {
     for pair in known.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         let (va, vb) = (values[a], values[b]);
-        for i in a + 1..b {
-            values[i] = va + (vb - va) * (i - a) as f64 / (b - a) as f64;
+        for (i, v) in values.iter_mut().enumerate().take(b).skip(a + 1) {
+            *v = va + (vb - va) * (i - a) as f64 / (b - a) as f64;
         }
     }
 }
