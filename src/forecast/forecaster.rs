@@ -20,7 +20,7 @@ use crate::models::{Algorithm, Estimator, FitContext, FittedModel, Params, Targe
 pub const ETS_MAX_HISTORY: usize = 5000;
 
 /// Most training rows a regression learner gets in one fit (origins are thinned evenly).
-pub const MAX_TRAIN_ROWS: usize = 30_000;
+pub const MAX_TRAIN_ROWS: usize = 12_000;
 
 /// One forecasting method with its settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
