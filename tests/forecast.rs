@@ -215,6 +215,7 @@ fn frequency_is_inferred_on_every_shipped_series() {
             aggregate: None,
             cv_step: None,
             n_folds: None,
+            excluded: Vec::new(),
         };
         let set = SeriesSet::build(&data, label, &settings, &|_| 2, &path)
             .unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -419,6 +419,7 @@ mod consistency_tests {
                 aggregate: None,
                 cv_step: None,
                 n_folds: None,
+                excluded: Vec::new(),
             },
             grid,
             season: 24,

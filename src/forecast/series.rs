@@ -174,7 +174,11 @@ fn feature_columns(
     let mut numeric = Vec::new();
     let mut skipped = Vec::new();
     for c in data.columns() {
-        if c.name == label || c.name == settings.time_column || settings.grain.contains(&c.name) {
+        if c.name == label
+            || c.name == settings.time_column
+            || settings.grain.contains(&c.name)
+            || settings.excluded.contains(&c.name)
+        {
             continue;
         }
         match c.values {
@@ -576,6 +580,7 @@ mod tests {
             aggregate: None,
             cv_step: None,
             n_folds: None,
+            excluded: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::time::Frequency;
+use crate::data::ColumnKind;
 use crate::error::{AutotabError, Result};
 use crate::job::{AutoOr, JobSpec, ValidationChoice};
 
@@ -74,6 +75,10 @@ pub struct ForecastSettings {
     pub cv_step: Option<usize>,
     /// Number of rolling origins, when given.
     pub n_folds: Option<usize>,
+    /// Columns left out of the known features (forced `id` or `constant` with
+    /// `--column-kind` / `column_name_and_types`).
+    #[serde(default)]
+    pub excluded: Vec<String>,
 }
 
 impl ForecastSettings {
@@ -190,6 +195,13 @@ impl ForecastSettings {
             aggregate,
             cv_step,
             n_folds,
+            excluded: job
+                .featurization
+                .column_kinds
+                .iter()
+                .filter(|(_, k)| matches!(k, ColumnKind::IdLike | ColumnKind::Constant))
+                .map(|(name, _)| name.clone())
+                .collect(),
         })
     }
 }
@@ -240,6 +252,15 @@ forecasting:
         assert_eq!(s.cv_step, Some(2));
         assert_eq!(s.n_folds, Some(4));
 
+        let mut with_id = job.spec.clone();
+        with_id
+            .featurization
+            .column_kinds
+            .insert("instant".into(), ColumnKind::IdLike);
+        assert_eq!(
+            ForecastSettings::from_job(&with_id).unwrap().excluded,
+            ["instant"]
+        );
         let mut bad = job.spec.clone();
         bad.forecasting
             .as_mut()
