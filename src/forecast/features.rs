@@ -109,9 +109,10 @@ impl FeaturePlan {
     pub fn history_needed(&self) -> usize {
         let lag = self.lags.iter().copied().max().unwrap_or(1);
         let window = self.windows.iter().copied().max().unwrap_or(1);
-        let seasonal = std::iter::once(self.season)
-            .chain(self.extra_seasons.iter().copied())
-            .map(|m| m * (self.horizon.div_ceil(m.max(1)) + 1))
+        // The main season reads two cycles back, the extra ones four (their seasonal mean).
+        let seasonal = std::iter::once((self.season, 1))
+            .chain(self.extra_seasons.iter().map(|&m| (m, 3)))
+            .map(|(m, back)| m * (self.horizon.div_ceil(m.max(1)) + back))
             .max()
             .unwrap_or(1);
         lag.max(window).max(seasonal).max(self.season).max(4) + 1
@@ -128,6 +129,7 @@ impl FeaturePlan {
         for m in &self.extra_seasons {
             names.push(format!("seasonal_naive_{m}"));
             names.push(format!("seasonal_naive_{m}_2"));
+            names.push(format!("seasonal_mean_{m}"));
         }
         for w in &self.windows {
             for stat in ["mean", "min", "max", "std"] {
@@ -176,6 +178,15 @@ impl FeaturePlan {
                         .unwrap_or(0.0),
                 );
             }
+            // The mean over up to four cycles back: a climatology for long seasons.
+            let past: Vec<f64> = (0..4)
+                .filter_map(|back| seasonal_naive_value(h, input.step, m, back))
+                .collect();
+            out.push(if past.is_empty() {
+                0.0
+            } else {
+                rel(past.iter().sum::<f64>() / past.len() as f64)
+            });
         }
         for &w in &self.windows {
             let tail = &h[n.saturating_sub(w)..];

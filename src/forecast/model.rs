@@ -384,7 +384,7 @@ mod consistency_tests {
             known_lags: true,
             sub_daily: true,
             n_series: 2,
-            extra_seasons: Vec::new(),
+            extra_seasons: vec![12],
         };
         let spec = ForecasterSpec::Regression {
             algorithm: Algorithm::GradientBoosting,
