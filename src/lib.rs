@@ -10,6 +10,7 @@ pub mod error;
 pub mod evaluate;
 pub mod experiment;
 pub mod featurize;
+pub mod forecast;
 pub mod job;
 pub mod leaderboard;
 pub mod metrics;

@@ -110,29 +110,36 @@ fn hardware_performance_regression_job_runs_and_predicts_from_an_mltable_folder(
 }
 
 #[test]
-fn orange_juice_forecasting_job_parses_then_is_refused_clearly() {
+fn orange_juice_forecasting_job_runs_with_its_forecasting_keys() {
     let ws = TempWorkspace::new();
     let job = fixture(
         "cli-automl-forecasting-orange-juice-sales",
         "cli-automl-forecasting-orange-juice-sales.yml",
     );
     let out = autotab(&ws)
-        .args(["run", "--config", &job, "--timeout", "10s"])
+        .args([
+            "run",
+            "--config",
+            &job,
+            "--timeout",
+            "20s",
+            "--max-trials",
+            "6",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    // It parsed: every key was read and acknowledged before the engine refused the task.
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Every key was read and acknowledged, and the forecasting keys reached the run.
     assert!(
         stdout.contains("note: limits.max_cores_per_trial: ignored"),
         "{stdout}"
     );
-    assert!(stdout.contains("'Quantity' is the label"), "{stdout}");
-    assert!(
-        stderr.contains("forecasting is not supported yet"),
-        "{stderr}"
-    );
+    assert!(stdout.contains("frequency W-THU given"), "{stdout}");
+    assert!(stdout.contains("9 series by Store, Brand"), "{stdout}");
+    assert!(stdout.contains("horizon 20"), "{stdout}");
+    assert!(stdout.contains("#0    SeasonalNaive"), "{stdout}");
 }
 
 fn write_job(ws: &TempWorkspace, extra: &str) -> std::path::PathBuf {

@@ -1,5 +1,6 @@
 //! Subcommands. Each file parses its flags, calls the library and prints.
 
+mod forecast;
 mod models;
 mod output;
 mod predict;

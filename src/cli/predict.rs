@@ -24,11 +24,27 @@ pub struct PredictArgs {
     /// Output CSV (stdout when absent).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Forecasting models: prediction-interval levels, such as 0.1,0.5,0.9 (`q_<level>` columns).
+    #[arg(long, value_delimiter = ',')]
+    quantiles: Vec<f64>,
 }
 
 /// Scores the table and writes id column (if any), `prediction`, and `proba_<class>` columns.
 pub fn execute(args: PredictArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
-    let predictor = Predictor::load(&resolve_model_dir(&args.model, workspace)?)?;
+    let model_dir = resolve_model_dir(&args.model, workspace)?;
+    if autotab::forecast::ForecastModel::is_bundle(&model_dir) {
+        return super::forecast::predict(
+            &model_dir,
+            &args.data,
+            args.output.as_deref(),
+            &args.quantiles,
+        );
+    }
+    anyhow::ensure!(
+        args.quantiles.is_empty(),
+        "--quantiles applies to forecasting models only"
+    );
+    let predictor = Predictor::load(&model_dir)?;
     let (data, report) = load_table_with_report(&args.data, &LoadOptions::default())?;
     for note in report.messages(&args.data) {
         eprintln!("note: {note}");

@@ -116,6 +116,8 @@ pub struct RunArgs {
     /// Print less: no per-trial lines.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    forecast: super::forecast::ForecastFlags,
 }
 
 fn parse_task(s: &str) -> Result<Task, String> {
@@ -326,8 +328,28 @@ fn cancel_on_ctrl_c(workspace: &Path, run_id: Arc<Mutex<Option<String>>>) {
 /// Runs the job in the workspace, saves (and registers) the bundle, prints the leaderboard
 /// and, with --json, the summary.
 pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> {
-    let (spec, notes) = args.job_spec()?;
+    let (mut spec, notes) = args.job_spec()?;
+    args.forecast.apply(&mut spec)?;
     let register = args.registration()?;
+    if spec.task == Some(Task::Forecasting) {
+        anyhow::ensure!(
+            register.is_none(),
+            "--register is not available for forecasting yet"
+        );
+        for note in &notes {
+            println!("  note: {note}");
+        }
+        if spec.data.test.is_some() {
+            println!("  note: test_data: not scored for forecasting yet (forecast it with autotab predict)");
+        }
+        return super::forecast::execute_run(
+            &spec,
+            workspace_dir,
+            args.output.as_deref(),
+            args.json,
+            args.quiet,
+        );
+    }
     let workspace = Workspace::open(workspace_dir)?;
     println!(
         "autotab run: {} (label '{}', budget {:.0}s, {} concurrent trial(s))",

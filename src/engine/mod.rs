@@ -9,6 +9,7 @@
 
 mod finalize;
 mod folds;
+pub mod forecast;
 mod load;
 mod observer;
 mod outcome;
