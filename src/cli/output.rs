@@ -35,6 +35,17 @@ pub fn entry_line(e: &Entry) -> String {
     )
 }
 
+/// Prints the data guardrails, then the `trials:` heading unless `quiet`.
+pub fn print_guardrails(guardrails: &[Guardrail], quiet: bool) {
+    println!("data guardrails:");
+    for g in guardrails {
+        println!("  [{}] {}: {}", guardrail_status(g), g.name, g.message);
+    }
+    if !quiet {
+        println!("trials:");
+    }
+}
+
 /// `passed`, `done` or `ALERTED`.
 pub fn guardrail_status(g: &Guardrail) -> &'static str {
     match g.status {

@@ -243,18 +243,7 @@ impl RunObserver for Printer {
     }
 
     fn guardrails(&mut self, guardrails: &[Guardrail]) {
-        println!("data guardrails:");
-        for g in guardrails {
-            println!(
-                "  [{}] {}: {}",
-                output::guardrail_status(g),
-                g.name,
-                g.message
-            );
-        }
-        if !self.quiet {
-            println!("trials:");
-        }
+        output::print_guardrails(guardrails, self.quiet);
     }
 
     fn trial(&mut self, t: &TrialRecord) {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::deadline::Deadline;
 use super::params::{choice_param, hyperparams};
 use super::scaler::Standardizer;
-use super::{present_classes, Algorithm, FitContext, TargetRef, TrainSet};
+use super::{positions_among_present, present_classes, Algorithm, FitContext, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
 choice_param! {
@@ -209,15 +209,8 @@ pub(crate) fn fit(params: &KnnParams, train: &TrainSet, ctx: &FitContext) -> Res
     let votes = match train.y {
         TargetRef::Classes { labels, n_classes } => {
             let present = present_classes(labels);
-            let position: Vec<usize> = {
-                let mut at = vec![0; n_classes];
-                for (i, c) in present.iter().enumerate() {
-                    at[*c] = i;
-                }
-                at
-            };
             Votes::Classes {
-                labels: labels.iter().map(|l| position[*l]).collect(),
+                labels: positions_among_present(labels, &present),
                 present,
                 n_classes,
             }
@@ -238,14 +231,6 @@ pub(crate) fn fit(params: &KnnParams, train: &TrainSet, ctx: &FitContext) -> Res
 mod tests {
     use super::*;
     use ndarray::array;
-
-    fn unbounded() -> FitContext<'static> {
-        FitContext {
-            deadline: None,
-            seed: 0,
-            valid: None,
-        }
-    }
 
     /// The neighbours by a plain sort over every training row, for comparison.
     fn by_sorting(z: &Array2<f64>, q: ArrayView2<f64>, k: usize) -> Vec<Vec<usize>> {
@@ -281,7 +266,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let model = fit(&params, &train, &unbounded()).unwrap();
+        let model = fit(&params, &train, &FitContext::unbounded()).unwrap();
         let queries =
             Array2::from_shape_fn((25, 3), |(i, j)| ((i * 3 + j) as f64 * 0.77).cos() * 9.0);
         let pred = model.predict_before(queries.view(), None).unwrap();
@@ -314,7 +299,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let model = fit(&params, &train, &unbounded()).unwrap();
+        let model = fit(&params, &train, &FitContext::unbounded()).unwrap();
         let proba = model.predict_before(x.view(), None).unwrap();
         assert_eq!(proba.row(0).to_vec(), vec![1.0, 0.0, 0.0, 0.0]);
         assert_eq!(proba.row(3).to_vec(), vec![0.0, 0.0, 1.0, 0.0]);
@@ -342,7 +327,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let model = fit(&params, &train, &unbounded()).unwrap();
+        let model = fit(&params, &train, &FitContext::unbounded()).unwrap();
         let proba = model.predict_before(array![[0.05]].view(), None).unwrap();
         assert!((proba[[0, 0]] - 2.0 / 3.0).abs() < 1e-12);
         assert!((proba[[0, 1]] - 1.0 / 3.0).abs() < 1e-12);

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::deadline::Deadline;
 use super::params::hyperparams;
 use super::scaler::Standardizer;
-use super::{present_classes, Algorithm, FitContext, TargetRef, TrainSet};
+use super::{positions_among_present, present_classes, Algorithm, FitContext, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
 
 hyperparams! {
@@ -239,11 +239,7 @@ pub(crate) fn fit_logistic(
     let scaler = Standardizer::fit(train.x);
     let z = scaler.transform(train.x);
     let present = present_classes(labels);
-    let mut position = vec![0; n_classes];
-    for (i, c) in present.iter().enumerate() {
-        position[*c] = i;
-    }
-    let y: Vec<usize> = labels.iter().map(|l| position[*l]).collect();
+    let y = positions_among_present(labels, &present);
     let m = if present.len() == 2 { 1 } else { present.len() };
     let p = z.ncols();
     let problem = LogLoss {
@@ -406,14 +402,6 @@ mod tests {
     use super::*;
     use ndarray::array;
 
-    fn unbounded() -> FitContext<'static> {
-        FitContext {
-            deadline: None,
-            seed: 0,
-            valid: None,
-        }
-    }
-
     #[test]
     fn logistic_separates_two_classes() {
         let x = array![
@@ -434,7 +422,12 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let m = fit_logistic(&LogisticRegressionParams::default(), &train, &unbounded()).unwrap();
+        let m = fit_logistic(
+            &LogisticRegressionParams::default(),
+            &train,
+            &FitContext::unbounded(),
+        )
+        .unwrap();
         let proba = m.predict(x.view());
         for (i, l) in labels.iter().enumerate() {
             assert!(proba[[i, *l]] > 0.5, "row {i}: {:?}", proba.row(i));
@@ -491,7 +484,7 @@ mod tests {
                 alpha: 1.0,
                 max_iterations: 500,
             };
-            let model = fit_logistic(&params, &train, &unbounded()).unwrap();
+            let model = fit_logistic(&params, &train, &FitContext::unbounded()).unwrap();
             // The gradient of the objective at the fitted parameters is (nearly) zero.
             let z = model.scaler.transform(x.view());
             let m = if classes == 2 { 1 } else { 3 };
@@ -577,7 +570,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let model = fit_elastic_net(&params, &train, &unbounded()).unwrap();
+        let model = fit_elastic_net(&params, &train, &FitContext::unbounded()).unwrap();
         // (Z'Z / n + penalty I) w = Z'y / n on the standardised problem, by Gauss-Jordan.
         let z = model.scaler.transform(x.view());
         let Link::Identity { y_mean, y_scale } = model.link else {
@@ -629,7 +622,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let model = fit_elastic_net(&params, &train, &unbounded()).unwrap();
+        let model = fit_elastic_net(&params, &train, &FitContext::unbounded()).unwrap();
         let nonzero = model.coef.iter().filter(|c| c.abs() > 1e-12).count();
         assert!(
             nonzero <= 3,
@@ -653,7 +646,7 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let m = fit_elastic_net(&p, &train, &unbounded()).unwrap();
+        let m = fit_elastic_net(&p, &train, &FitContext::unbounded()).unwrap();
         let pred = m.predict(x.view());
         for i in 0..50 {
             assert!(

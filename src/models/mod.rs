@@ -681,9 +681,38 @@ pub(crate) fn present_classes(labels: &[usize]) -> Vec<usize> {
     classes
 }
 
+/// Each label as its position among the classes present (the columns a learner fitted only on
+/// those classes scores): `[2, 0, 2]` gives `[1, 0, 1]`.
+pub(crate) fn positions_among_present(labels: &[usize], present: &[usize]) -> Vec<usize> {
+    let mut position = vec![0; present.last().map_or(0, |c| c + 1)];
+    for (i, c) in present.iter().enumerate() {
+        position[*c] = i;
+    }
+    labels.iter().map(|l| position[*l]).collect()
+}
+
+#[cfg(test)]
+impl FitContext<'static> {
+    /// No deadline, seed 0, no validation rows: the context of a learner's unit tests.
+    pub(crate) fn unbounded() -> Self {
+        FitContext {
+            deadline: None,
+            seed: 0,
+            valid: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_map_to_their_position_among_the_present_classes() {
+        let labels = [2, 0, 2, 5];
+        let present = present_classes(&labels);
+        assert_eq!(positions_among_present(&labels, &present), [1, 0, 1, 2]);
+    }
 
     fn defaults_of(space: &[ParamSpec]) -> Params {
         space

@@ -288,14 +288,6 @@ mod tests {
     use super::*;
     use ndarray::array;
 
-    fn unbounded() -> FitContext<'static> {
-        FitContext {
-            deadline: None,
-            seed: 0,
-            valid: None,
-        }
-    }
-
     #[test]
     fn separable_classes_get_confident_probabilities() {
         let x = array![
@@ -316,7 +308,12 @@ mod tests {
             weights: None,
             binned: None,
         };
-        let model = fit(&LinearSvmParams::default(), &train, &unbounded()).unwrap();
+        let model = fit(
+            &LinearSvmParams::default(),
+            &train,
+            &FitContext::unbounded(),
+        )
+        .unwrap();
         let proba = model.predict(x.view());
         for (i, l) in labels.iter().enumerate() {
             assert!(proba[[i, *l]] > 0.5, "row {i}: {:?}", proba.row(i));

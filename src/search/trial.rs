@@ -361,16 +361,15 @@ fn train_and_score(job: &TrialJob) -> Result<FoldResults> {
         }
         let seed = job.seed.wrapping_add(f as u64 * 7919);
         let fit_start = Instant::now();
-        let model = match job.rows.filter(|&r| r < fold.train_rows()) {
-            Some(rows) => fit_sample(
-                job.algorithm,
-                &estimator,
-                &fold.sample(rows),
-                fold_deadline,
-                seed,
-            )?,
-            None => fit_fold(job.algorithm, &estimator, fold, fold_deadline, seed)?,
+        let sample = job
+            .rows
+            .filter(|&r| r < fold.train_rows())
+            .map(|r| fold.sample(r));
+        let rows = match &sample {
+            Some(sample) => TrainRows::of_sample(sample),
+            None => TrainRows::of_fold(fold, job.algorithm),
         };
+        let model = fit_rows(job.algorithm, &estimator, rows, fold_deadline, seed)?;
         results.fit_seconds += fit_start.elapsed().as_secs_f64();
         if let Some(rounds) = model.boosting_rounds() {
             results.rounds.push(rounds);
@@ -413,27 +412,57 @@ fn capped_rounds(job: &TrialJob) -> Params {
     params
 }
 
-/// Whether `algorithm` stops early on `fold`'s inner split.
-fn early_stops(algorithm: Algorithm, fold: &PreparedFold) -> bool {
-    algorithm == Algorithm::GradientBoosting && fold.inner_split().is_some()
+/// The training rows a fold's model is fitted on: all of the fold's, or a sample of them.
+struct TrainRows<'a> {
+    x: &'a Array2<f64>,
+    y: &'a Targets,
+    /// Their binned copy, for the tree learners.
+    binned: Option<&'a BinnedData>,
+    /// Their split for boosting's early stopping, when they are enough for one.
+    inner: Option<&'a InnerSplit>,
 }
 
-/// Fits one fold's model on a sample of its training rows, as [`fit_fold`] does on all of
-/// them (boosting stops early on the sample's own inner split).
-fn fit_sample(
+impl<'a> TrainRows<'a> {
+    /// Every training row of `fold`; its binned copy and inner split are asked for only by
+    /// the learners that use them (the inner split is built on first use).
+    fn of_fold(fold: &'a PreparedFold, algorithm: Algorithm) -> Self {
+        TrainRows {
+            x: &fold.x_train,
+            y: &fold.y_train,
+            binned: uses_binned_features(algorithm).then(|| fold.binned()),
+            inner: (algorithm == Algorithm::GradientBoosting)
+                .then(|| fold.inner_split())
+                .flatten(),
+        }
+    }
+
+    /// A sample of a fold's training rows.
+    fn of_sample(sample: &'a TrainSample) -> Self {
+        TrainRows {
+            x: &sample.x,
+            y: &sample.y,
+            binned: sample.binned.as_ref(),
+            inner: sample.inner.as_ref(),
+        }
+    }
+}
+
+/// Fits one fold's model: on a row sample for learners capped in rows, on the inner training
+/// part with early stopping on the inner validation part for boosting, else on every row given.
+fn fit_rows(
     algorithm: Algorithm,
     estimator: &Estimator,
-    sample: &TrainSample,
+    rows: TrainRows,
     deadline: Instant,
     seed: u64,
 ) -> Result<crate::models::FittedModel> {
     if let Some(cap) = algorithm
         .max_train_rows()
-        .filter(|&cap| sample.x.nrows() > cap)
+        .filter(|&cap| rows.x.nrows() > cap)
     {
-        let rows = subsample_rows(sample.x.nrows(), cap, seed);
-        let x = sample.x.select(Axis(0), &rows);
-        let y = sample.y.select(&rows);
+        let kept = subsample_rows(rows.x.nrows(), cap, seed);
+        let x = rows.x.select(Axis(0), &kept);
+        let y = rows.y.select(&kept);
         let train = TrainSet {
             x: x.view(),
             y: y.as_ref(),
@@ -442,21 +471,17 @@ fn fit_sample(
         };
         return fit(estimator, &train, None, deadline, seed);
     }
-    if let Some(inner) = sample
+    if let Some(inner) = rows
         .inner
-        .as_ref()
         .filter(|_| algorithm == Algorithm::GradientBoosting)
     {
         return fit_inner(estimator, inner, deadline, seed);
     }
     let train = TrainSet {
-        x: sample.x.view(),
-        y: sample.y.as_ref(),
+        x: rows.x.view(),
+        y: rows.y.as_ref(),
         weights: None,
-        binned: sample
-            .binned
-            .as_ref()
-            .filter(|_| uses_binned_features(algorithm)),
+        binned: rows.binned.filter(|_| uses_binned_features(algorithm)),
     };
     fit(estimator, &train, None, deadline, seed)
 }
@@ -481,43 +506,6 @@ fn fit_inner(
         binned: Some(&inner.binned_valid),
     };
     fit(estimator, &train, Some(valid), deadline, seed)
-}
-
-/// Fits one fold's model: on a row sample for learners capped in rows, on the inner training
-/// part with early stopping on the inner validation part for boosting, else on every training
-/// row of the fold.
-fn fit_fold(
-    algorithm: Algorithm,
-    estimator: &Estimator,
-    fold: &PreparedFold,
-    deadline: Instant,
-    seed: u64,
-) -> Result<crate::models::FittedModel> {
-    if let Some(cap) = algorithm
-        .max_train_rows()
-        .filter(|&cap| fold.x_train.nrows() > cap)
-    {
-        let rows = subsample_rows(fold.x_train.nrows(), cap, seed);
-        let x = fold.x_train.select(Axis(0), &rows);
-        let y = fold.y_train.select(&rows);
-        let train = TrainSet {
-            x: x.view(),
-            y: y.as_ref(),
-            weights: None,
-            binned: None,
-        };
-        return fit(estimator, &train, None, deadline, seed);
-    }
-    if let Some(inner) = fold.inner_split().filter(|_| early_stops(algorithm, fold)) {
-        return fit_inner(estimator, inner, deadline, seed);
-    }
-    let train = TrainSet {
-        x: fold.x_train.view(),
-        y: fold.y_train.as_ref(),
-        weights: None,
-        binned: uses_binned_features(algorithm).then(|| fold.binned()),
-    };
-    fit(estimator, &train, None, deadline, seed)
 }
 
 fn fit(
