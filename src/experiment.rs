@@ -56,8 +56,11 @@ pub struct RecordedOutcome {
     pub summary: OutcomeSummary,
     /// Where the model bundle was saved.
     pub model_path: PathBuf,
-    /// The trial (or ensemble) number that was refit.
+    /// The trial (or ensemble) number that was shipped.
     pub best_trial: usize,
+    /// How the shipped model was trained: refit on all rows, or the folds' models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_fit: Option<crate::pipeline::FinalFit>,
     /// Metrics of the final model on the job's test data, by name (empty without test data).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub test_metrics: BTreeMap<String, f64>,
@@ -315,6 +318,7 @@ pub fn run_tracked(
             summary: outcome.summary(),
             model_path: model_dir.clone(),
             best_trial: outcome.winner.index,
+            final_fit: Some(outcome.pipeline.fit),
             test_metrics: test_metrics
                 .iter()
                 .map(|(m, v)| (m.name().to_string(), *v))

@@ -1,5 +1,10 @@
 //! The trained pipeline: featurizer + model + label decoding. What a bundle stores and what
 //! scoring runs.
+//!
+//! A pipeline is either one model refit on every training row, or the validation folds' own
+//! models averaged (k-fold bagging, as AutoGluon ships its models): each fold's featurizer and
+//! model score the row, and the outputs (class probabilities or values) are averaged.
+//! [`FinalFit`] says which.
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -29,6 +34,45 @@ pub struct Pipeline {
     pub featurizer: FittedFeaturizer,
     /// Features to predictions.
     pub model: FittedModel,
+    /// How the model was trained for shipping: refit on all rows, or the folds' models.
+    pub fit: FinalFit,
+    /// With [`FinalFit::Folds`], the other folds' featurizers and models (`featurizer` and
+    /// `model` are the first fold's); empty for a refit.
+    pub bag: Vec<FoldModel>,
+}
+
+/// How a pipeline's model was trained for shipping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalFit {
+    /// Refit on every training row.
+    Refit,
+    /// The validation folds' models, each trained on its fold's training rows, averaged:
+    /// exactly what the cross-validated score measured, with no refit.
+    Folds {
+        /// Number of fold models averaged.
+        models: usize,
+    },
+}
+
+impl FinalFit {
+    /// A short description: `refit on all rows`, `5 fold models averaged`.
+    pub fn describe(&self) -> String {
+        match self {
+            FinalFit::Refit => "refit on all rows".into(),
+            FinalFit::Folds { models: 1 } => "the validation fold's model (no refit)".into(),
+            FinalFit::Folds { models } => format!("{models} fold models averaged (bagged)"),
+        }
+    }
+}
+
+/// One fold's featurizer and model in a bagged pipeline.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FoldModel {
+    /// Raw rows to features, fitted on the fold's training rows.
+    pub featurizer: FittedFeaturizer,
+    /// Features to predictions, trained on the fold's training rows.
+    pub model: FittedModel,
 }
 
 /// Predictions for a batch of rows.
@@ -47,11 +91,26 @@ pub struct Predictions {
 }
 
 impl Pipeline {
+    /// Every (featurizer, model) pair whose outputs are averaged: the one model of a refit,
+    /// or each fold's of a bagged pipeline.
+    pub fn members(&self) -> impl Iterator<Item = (&FittedFeaturizer, &FittedModel)> {
+        std::iter::once((&self.featurizer, &self.model))
+            .chain(self.bag.iter().map(|f| (&f.featurizer, &f.model)))
+    }
+
     /// Scores raw rows: featurizes them as at training time, then predicts.
     /// A label column in `data` is ignored.
     pub fn predict(&self, data: &Dataset) -> Result<Predictions> {
-        let features = self.featurizer.transform(&data.without(&self.label))?;
-        let output = self.model.predict(features.view())?;
+        let inputs = data.without(&self.label);
+        let features = self.featurizer.transform(&inputs)?;
+        let mut output = self.model.predict(features.view())?;
+        for fold in &self.bag {
+            let features = fold.featurizer.transform(&inputs)?;
+            output += &fold.model.predict(features.view())?;
+        }
+        if !self.bag.is_empty() {
+            output /= (self.bag.len() + 1) as f64;
+        }
         match &self.label_encoding {
             LabelEncoding::Classes { classes, numeric } => {
                 let labels = output

@@ -469,3 +469,85 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
+
+/// Reads `bundle.json` of a model folder.
+fn bundle_info(model: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(model.join("bundle.json")).unwrap()).unwrap()
+}
+
+/// Under k-fold cross-validation the run ships the folds' models by default (no refit), and
+/// with `--final-model refit` one model refit on all rows; both predict through one bundle
+/// format, and the bagged model's predictions average its folds' (they differ from the
+/// refit's).
+#[test]
+fn bagged_fold_models_or_a_refit_are_shipped_and_recorded() {
+    let ws = TempWorkspace::new();
+    let mut predictions = Vec::new();
+    for (choice, expected) in [
+        ("auto", serde_json::json!({"folds": {"models": 10}})),
+        ("refit", serde_json::json!("refit")),
+    ] {
+        let model = ws.path().join(format!("model-{choice}"));
+        let stdout = succeed(
+            autotab(&ws)
+                .args([
+                    "run",
+                    "--data",
+                    "datasets/heart_failure.csv",
+                    "--label",
+                    "DEATH_EVENT",
+                    "--final-model",
+                    choice,
+                ])
+                .args(deterministic("RandomForest", "2"))
+                .arg("--output")
+                .arg(&model),
+        );
+        assert!(stdout.contains("10-fold cross-validation"), "{stdout}");
+        let info = bundle_info(&model);
+        assert_eq!(info["final_fit"], expected, "{choice}: {info}");
+        let card = std::fs::read_to_string(model.join("MODEL.md")).unwrap();
+        assert!(card.contains("| Trained as |"), "{card}");
+        if choice == "auto" {
+            assert!(stdout.contains("10 fold models averaged"), "{stdout}");
+        } else {
+            assert!(stdout.contains("refit on 299 rows"), "{stdout}");
+        }
+        let preds = ws.path().join(format!("preds-{choice}.csv"));
+        succeed(
+            autotab(&ws)
+                .args(["predict", "--data", "datasets/heart_failure.csv", "--model"])
+                .arg(&model)
+                .arg("--output")
+                .arg(&preds),
+        );
+        let rows = read_csv(&preds).1;
+        assert_eq!(rows.len(), 299);
+        predictions.push(rows);
+    }
+    assert_ne!(
+        predictions[0], predictions[1],
+        "the bagged and the refit models predicted the same probabilities"
+    );
+}
+
+/// `--final-model` rejects an unknown choice with the valid ones.
+#[test]
+fn an_unknown_final_model_is_refused() {
+    let ws = TempWorkspace::new();
+    let out = autotab(&ws)
+        .args([
+            "run",
+            "--data",
+            "datasets/heart_failure.csv",
+            "--label",
+            "DEATH_EVENT",
+            "--final-model",
+            "best",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("auto, bagged, refit"), "{stderr}");
+}

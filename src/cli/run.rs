@@ -14,8 +14,9 @@ use autotab::engine::{RunObserver, RunStart};
 use autotab::ensemble::EnsembleRecord;
 use autotab::experiment::{run_tracked, Registration, TrackedRun};
 use autotab::featurize::{FeaturizationMode, Guardrail};
-use autotab::job::{load_job_file, parse_duration, JobOverrides, JobSpec, LoadedJob};
+use autotab::job::{load_job_file, parse_duration, FinalModel, JobOverrides, JobSpec, LoadedJob};
 use autotab::metrics::Metric;
+use autotab::pipeline::FinalFit;
 use autotab::registry::validate_name;
 use autotab::search::{EarlyStopping, TrialRecord, TrialStatus};
 use autotab::task::Task;
@@ -95,6 +96,10 @@ pub struct RunArgs {
     /// rule).
     #[arg(long)]
     early_stopping_patience: Option<usize>,
+    /// What to ship: auto (the folds' models averaged under k-fold cross-validation, a refit
+    /// on all rows otherwise), bagged (the folds' models), or refit (one model on all rows).
+    #[arg(long, value_name = "CHOICE", value_parser = parse_final_model)]
+    final_model: Option<FinalModel>,
     /// Seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -134,6 +139,10 @@ fn parse_time(s: &str) -> Result<Duration, String> {
 
 fn parse_early_stopping(s: &str) -> Result<Option<EarlyStopping>, String> {
     EarlyStopping::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_final_model(s: &str) -> Result<FinalModel, String> {
+    FinalModel::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_featurization(s: &str) -> Result<FeaturizationMode, String> {
@@ -177,6 +186,7 @@ impl RunArgs {
             },
             early_stopping_min_trials: self.early_stopping_min_trials,
             early_stopping_patience: self.early_stopping_patience,
+            final_model: self.final_model,
             seed: self.seed,
         }
     }
@@ -393,12 +403,15 @@ fn print_result(tracked: &TrackedRun) {
         .filter(|t| !matches!(t.status, TrialStatus::Completed))
         .count();
     println!(
-        "best: {} {} = {:.4} (trial {}), refit on {} rows in {:.2}s; {} trial(s) failed or timed out; stopped by {}",
+        "best: {} {} = {:.4} (trial {}), {} in {:.2}s; {} trial(s) failed or timed out; stopped by {}",
         outcome.winner.learner,
         outcome.metric,
         outcome.winner.score,
         outcome.winner.index,
-        outcome.n_rows,
+        match outcome.pipeline.fit {
+            FinalFit::Refit => format!("refit on {} rows", outcome.n_rows),
+            fit => fit.describe(),
+        },
         outcome.refit_s,
         failed,
         outcome.stop_reason

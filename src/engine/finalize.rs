@@ -1,6 +1,9 @@
-//! Stage 6, finalize: the winning configuration (or ensemble) refit on every training row and
-//! wrapped with the featurizer into the [`Pipeline`] that is saved and scored.
+//! Stage 6, finalize: what the run ships, chosen by out-of-fold score and the time left: the
+//! winning configuration (or ensemble) refit on every training row, or the validation folds'
+//! own models averaged (bagging), wrapped with the featurizer(s) into the [`Pipeline`] that
+//! is saved and scored.
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -13,13 +16,14 @@ use super::plan::RunPlan;
 use crate::ensemble::{EnsembleRecord, Learner, Stack};
 use crate::error::{AutotabError, Result};
 use crate::featurize::{fit_featurizer, FittedFeaturizer};
+use crate::job::FinalModel;
 use crate::leaderboard::Entry;
 use crate::models::trees::BinnedData;
 use crate::models::{
     uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, Params, StackInput,
     TrainSet,
 };
-use crate::pipeline::Pipeline;
+use crate::pipeline::{FinalFit, FoldModel, Pipeline};
 use crate::search::{SearchOutcome, TrialRecord, WorkerPool};
 use crate::target::Targets;
 use crate::validation::subsample_rows;
@@ -155,7 +159,7 @@ impl<'a> Refitter<'a> {
     }
 }
 
-/// An ensemble that beat the best trial, to refit in its place.
+/// An ensemble that beat the best trial, to ship in its place.
 #[derive(Debug)]
 pub(crate) struct Candidate {
     /// The ensemble.
@@ -165,20 +169,105 @@ pub(crate) struct Candidate {
     pub meta: Option<(FittedModel, StackInput)>,
 }
 
+/// The validation folds' featurizers and the fold models the search kept (of its best
+/// trials): what a bagged pipeline is assembled from.
+pub(crate) struct FoldModels {
+    featurizers: Vec<FittedFeaturizer>,
+    models: HashMap<usize, Vec<FittedModel>>,
+}
+
+impl FoldModels {
+    /// The folds' `featurizers` and the kept `(trial index, fold models)`.
+    pub fn new(featurizers: Vec<FittedFeaturizer>, kept: Vec<(usize, Vec<FittedModel>)>) -> Self {
+        FoldModels {
+            featurizers,
+            models: kept.into_iter().collect(),
+        }
+    }
+
+    /// Whether every one of `trials` has its fold models (one per fold).
+    fn has(&self, trials: &[usize]) -> bool {
+        !trials.is_empty()
+            && trials.iter().all(|t| {
+                self.models
+                    .get(t)
+                    .is_some_and(|m| m.len() == self.featurizers.len())
+            })
+    }
+
+    /// Takes the fold models of `trials` (checked with [`FoldModels::has`]) and makes each
+    /// fold's model from its members' models with `combine`; returns the folds' featurizers
+    /// and models, in fold order.
+    fn assemble(
+        &mut self,
+        trials: &[usize],
+        mut combine: impl FnMut(Vec<FittedModel>) -> Result<FittedModel>,
+    ) -> Result<Vec<(FittedFeaturizer, FittedModel)>> {
+        let mut per_trial: Vec<std::vec::IntoIter<FittedModel>> = trials
+            .iter()
+            .map(|t| {
+                self.models.remove(t).map(Vec::into_iter).ok_or_else(|| {
+                    AutotabError::config(format!("the fold models of trial {t} were not kept"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        self.featurizers
+            .iter()
+            .map(|featurizer| {
+                let members = per_trial
+                    .iter_mut()
+                    .map(|models| {
+                        models.next().ok_or_else(|| {
+                            AutotabError::config("a trial has fewer fold models than folds")
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((featurizer.clone(), combine(members)?))
+            })
+            .collect()
+    }
+}
+
 /// What finalizing produced.
 #[derive(Debug)]
 pub(crate) struct Finalized {
-    /// The refit pipeline.
+    /// The pipeline to ship (refit, or the folds' models).
     pub pipeline: Pipeline,
-    /// The leaderboard entry of what was refit.
+    /// The leaderboard entry of what is shipped.
     pub winner: Entry,
     /// Seconds spent.
     pub seconds: f64,
 }
 
-/// Refits the best trial (falling back to the next ones if it fails), then the first of the
-/// `candidates` (ensembles that beat it, best first) whose members can be refit in the
-/// remaining time.
+/// The featurizer and the refitter on every training row, made on first need (a bagged
+/// pipeline needs neither).
+struct AllRows<'a> {
+    featurizer: FittedFeaturizer,
+    refitter: Refitter<'a>,
+}
+
+impl<'a> AllRows<'a> {
+    fn fit(pool: &'a WorkerPool, data: &'a LoadedData, plan: &RunPlan, seed: u64) -> Result<Self> {
+        let featurizer = fit_featurizer(&data.schema, &data.features, &plan.featurizer)?;
+        let refitter = Refitter::new(
+            pool,
+            featurizer.transform(&data.features)?,
+            &data.targets,
+            seed,
+        );
+        Ok(AllRows {
+            featurizer,
+            refitter,
+        })
+    }
+}
+
+/// Chooses what to ship and builds it. In order of out-of-fold score, the ensembles that beat
+/// the best trial (`candidates`, best first), then the best trial: each is shipped as its
+/// folds' models (see [`RunPlan::prefers_fold_models`]) or refit on all rows when the time
+/// left allows it, falling back to its folds' models when it does not; an ensemble that can
+/// be neither is skipped. The best trial is refit even late (falling back to the next trials
+/// if its refit fails) when its fold models cannot be shipped.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finalize(
     pool: &WorkerPool,
@@ -186,60 +275,141 @@ pub(crate) fn finalize(
     plan: &RunPlan,
     search: &SearchOutcome,
     candidates: Vec<Candidate>,
+    mut folds: FoldModels,
     cost: RefitCost,
     hard_end: Instant,
     seed: u64,
     observer: &mut dyn RunObserver,
 ) -> Result<Finalized> {
     let start = Instant::now();
-    observer.message("refitting the best configuration on all rows");
-    let featurizer = fit_featurizer(&data.schema, &data.features, &plan.featurizer)?;
-    let refitter = Refitter::new(
-        pool,
-        featurizer.transform(&data.features)?,
-        &data.targets,
-        seed,
-    );
-    let deadline = || hard_end.max(Instant::now() + Duration::from_secs(1));
-    let (best, model) = refit_best(&refitter, &search.ranked(data.metric), deadline, observer)?;
     let trials = &search.trials;
-    let mut winner = Entry::of_trial(best);
-    let mut model = model;
-    for candidate in candidates {
-        let record = &candidate.record;
-        match refit_members(
-            &refitter,
-            record,
-            trials,
-            best.index,
-            model,
-            cost,
-            hard_end,
-            deadline(),
-        ) {
-            Ok(members) => {
-                model = match candidate.meta {
-                    Some((meta, input)) => {
-                        Stack::model(meta, input, members.into_iter().map(|m| m.1).collect())
-                    }
-                    None => FittedModel::Ensemble(members),
-                };
-                winner = Entry::of_ensemble(record, trials);
-                break;
-            }
-            Err(failed) => {
-                let (kept, reason) = *failed;
-                observer.message(&format!("skipped the {}: {reason}", record.kind.name()));
-                model = kept;
-            }
-        }
-    }
-    let pipeline = pipeline(data, featurizer, winner.learner, model);
-    Ok(Finalized {
+    let ranked = search.ranked(data.metric);
+    let best = *ranked
+        .first()
+        .ok_or_else(|| AutotabError::Budget("no trial completed".into()))?;
+    let allow_folds = plan.final_model != FinalModel::Refit;
+    let prefer_folds = plan.prefers_fold_models();
+    let deadline = || hard_end.max(Instant::now() + Duration::from_secs(1));
+    let left = || {
+        hard_end
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64()
+    };
+    let mut all_rows: Option<AllRows> = None;
+    let finished = |pipeline: Pipeline, winner: Entry| Finalized {
         pipeline,
         winner,
         seconds: start.elapsed().as_secs_f64(),
-    })
+    };
+
+    for candidate in candidates {
+        let record = &candidate.record;
+        let members = match record.member_trials(trials) {
+            Ok(m) => m,
+            Err(e) => {
+                observer.message(&format!("skipped the {}: {e}", record.kind.name()));
+                continue;
+            }
+        };
+        let indices: Vec<usize> = members.iter().map(|(_, t)| t.index).collect();
+        let bag = allow_folds && folds.has(&indices);
+        let winner = Entry::of_ensemble(record, trials);
+        let learner = Learner::Ensemble(record.kind);
+        if !(prefer_folds && bag) {
+            let needed: f64 = members.iter().map(|(_, t)| cost.seconds(t)).sum();
+            let refit = if needed > left() {
+                Err(format!(
+                    "refitting its {} members needs about {needed:.1}s, {:.1}s left",
+                    members.len(),
+                    left()
+                ))
+            } else {
+                refit_ensemble(pool, data, plan, seed, &mut all_rows, &members, deadline())
+            };
+            match refit {
+                Ok(models) => {
+                    let model = match candidate.meta {
+                        Some((meta, input)) => {
+                            Stack::model(meta, input, models.into_iter().map(|m| m.1).collect())
+                        }
+                        None => FittedModel::Ensemble(models),
+                    };
+                    let rows = all_rows.take().expect("refit on all rows");
+                    observer.message(&format!("refit the {} on all rows", record.kind.name()));
+                    return Ok(finished(
+                        refit_pipeline(data, rows.featurizer, learner, model),
+                        winner,
+                    ));
+                }
+                Err(reason) if !bag => {
+                    observer.message(&format!("skipped the {}: {reason}", record.kind.name()));
+                    continue;
+                }
+                Err(reason) => observer.message(&format!(
+                    "not refitting the {}: {reason}; shipping its fold models",
+                    record.kind.name()
+                )),
+            }
+        }
+        let weights: Vec<f64> = members.iter().map(|(w, _)| *w).collect();
+        let parts = match &candidate.meta {
+            Some((meta, input)) => folds.assemble(&indices, |models| {
+                Ok(Stack::model(meta.duplicate()?, *input, models))
+            })?,
+            None => folds.assemble(&indices, |models| {
+                Ok(FittedModel::Ensemble(
+                    weights.iter().copied().zip(models).collect(),
+                ))
+            })?,
+        };
+        let pipeline = folds_pipeline(data, learner, parts);
+        observer.message(&format!(
+            "shipping the {}: {}",
+            record.kind.name(),
+            pipeline.fit.describe()
+        ));
+        return Ok(finished(pipeline, winner));
+    }
+
+    let bag = allow_folds && folds.has(&[best.index]);
+    let affordable = cost.seconds(best) <= left();
+    if bag && (prefer_folds || !affordable) {
+        if !prefer_folds {
+            observer.message(&format!(
+                "not refitting trial {}: its refit needs about {:.1}s, {:.1}s left; shipping its fold model",
+                best.index,
+                cost.seconds(best),
+                left()
+            ));
+        }
+        let parts = folds.assemble(&[best.index], |mut models| {
+            models
+                .pop()
+                .ok_or_else(|| AutotabError::config("no fold model"))
+        })?;
+        let pipeline = folds_pipeline(data, Learner::Algorithm(best.algorithm), parts);
+        observer.message(&format!(
+            "shipping trial {}: {}",
+            best.index,
+            pipeline.fit.describe()
+        ));
+        return Ok(finished(pipeline, Entry::of_trial(best)));
+    }
+    observer.message("refitting the best configuration on all rows");
+    let rows = match all_rows.take() {
+        Some(rows) => rows,
+        None => AllRows::fit(pool, data, plan, seed)?,
+    };
+    let (best, model) = refit_best(&rows.refitter, &ranked, deadline, observer)?;
+    Ok(finished(
+        refit_pipeline(
+            data,
+            rows.featurizer,
+            Learner::Algorithm(best.algorithm),
+            model,
+        ),
+        Entry::of_trial(best),
+    ))
 }
 
 fn refit_best<'t>(
@@ -261,68 +431,51 @@ fn refit_best<'t>(
     Err(last_error.unwrap_or_else(|| AutotabError::Budget("no model could be refit".into())))
 }
 
-/// The best trial's model given back when an ensemble is not refit, with the reason.
-type Kept = Box<(FittedModel, String)>;
-
-/// Refits the ensemble's members, in member order with their weights (reusing the best
-/// trial's model when it is one). On failure, or when its members cannot be refit in the time
-/// left, gives back the best trial's model and the reason.
-#[allow(clippy::too_many_arguments)]
-fn refit_members(
-    refitter: &Refitter,
-    record: &EnsembleRecord,
-    trials: &[TrialRecord],
-    best_index: usize,
-    best_model: FittedModel,
-    cost: RefitCost,
-    hard_end: Instant,
+/// Refits an ensemble's members on all rows (fitting the featurizer on all rows first if
+/// `all_rows` has none yet), in member order with their weights; the error is the reason.
+fn refit_ensemble<'a>(
+    pool: &'a WorkerPool,
+    data: &'a LoadedData,
+    plan: &RunPlan,
+    seed: u64,
+    all_rows: &mut Option<AllRows<'a>>,
+    members: &[(f64, &TrialRecord)],
     deadline: Instant,
-) -> std::result::Result<Vec<(f64, FittedModel)>, Kept> {
-    let members = match record.member_trials(trials) {
-        Ok(m) => m,
-        Err(e) => return Err(Box::new((best_model, e.to_string()))),
-    };
-    let needed: f64 = members
-        .iter()
-        .filter(|(_, t)| t.index != best_index)
-        .map(|(_, t)| cost.seconds(t))
-        .sum();
-    let left = hard_end
-        .saturating_duration_since(Instant::now())
-        .as_secs_f64();
-    if needed > left {
-        let reason = format!(
-            "refitting its {} members needs about {needed:.1}s, {left:.1}s left",
-            members.len()
-        );
-        return Err(Box::new((best_model, reason)));
+) -> std::result::Result<Vec<(f64, FittedModel)>, String> {
+    if all_rows.is_none() {
+        *all_rows = Some(AllRows::fit(pool, data, plan, seed).map_err(|e| e.to_string())?);
     }
-    let mut others = Vec::with_capacity(members.len());
-    for (_, t) in members.iter().filter(|(_, t)| t.index != best_index) {
-        match refitter.fit(t.algorithm, &t.params, deadline) {
-            Ok(model) => others.push((t.index, model)),
-            Err(e) => {
-                let reason = format!("refit of trial {} failed: {e}", t.index);
-                return Err(Box::new((best_model, reason)));
-            }
-        }
-    }
-    let mut best_model = Some(best_model);
-    let fitted = members
+    let refitter = &all_rows.as_ref().expect("just fitted").refitter;
+    members
         .iter()
         .map(|(w, t)| {
-            let model = match others.iter().position(|(i, _)| *i == t.index) {
-                Some(p) => others.swap_remove(p).1,
-                None => best_model.take().expect("the best trial is one member"),
-            };
-            (*w, model)
+            refitter
+                .fit(t.algorithm, &t.params, deadline)
+                .map(|model| (*w, model))
+                .map_err(|e| format!("refit of trial {} failed: {e}", t.index))
         })
-        .collect();
-    Ok(fitted)
+        .collect()
 }
 
-/// The pipeline of `model` on the run's data.
-pub(crate) fn pipeline(
+/// The pipeline of the folds' `parts` (featurizer and model of each fold, in fold order).
+fn folds_pipeline(
+    data: &LoadedData,
+    learner: Learner,
+    parts: Vec<(FittedFeaturizer, FittedModel)>,
+) -> Pipeline {
+    let models = parts.len();
+    let mut parts = parts.into_iter();
+    let (featurizer, model) = parts.next().expect("at least one fold");
+    let mut pipeline = refit_pipeline(data, featurizer, learner, model);
+    pipeline.fit = FinalFit::Folds { models };
+    pipeline.bag = parts
+        .map(|(featurizer, model)| FoldModel { featurizer, model })
+        .collect();
+    pipeline
+}
+
+/// The pipeline of `model`, refit on all of the run's rows.
+pub(crate) fn refit_pipeline(
     data: &LoadedData,
     featurizer: FittedFeaturizer,
     learner: Learner,
@@ -336,5 +489,7 @@ pub(crate) fn pipeline(
         learner,
         featurizer,
         model,
+        fit: FinalFit::Refit,
+        bag: Vec::new(),
     }
 }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::load::LoadedData;
 use super::plan::RunPlan;
 use crate::error::{AutotabError, Result};
-use crate::featurize::fit_featurizer;
+use crate::featurize::{fit_featurizer, FittedFeaturizer};
 use crate::models::uses_binned_features;
 use crate::search::{PreparedFold, WorkerPool};
 use crate::validation::Fold;
@@ -21,6 +21,8 @@ pub(crate) struct FoldSet {
     pub splits: Vec<Fold>,
     /// Each fold featurized (and binned when a tree learner is searched).
     pub prepared: Vec<PreparedFold>,
+    /// Each fold's featurizer, fitted on its training rows (a bagged model's featurizers).
+    pub featurizers: Vec<FittedFeaturizer>,
     /// Wall seconds it took.
     pub seconds: f64,
 }
@@ -59,17 +61,19 @@ pub(crate) fn featurize_folds(
             data.features.columns().len()
         ))
     };
-    let prepared: Vec<PreparedFold> = pool.install(|| {
-        splits
-            .par_iter()
-            .map(|fold| {
-                if Instant::now() >= deadline {
-                    return Err(out_of_time("before every fold was featurized"));
-                }
-                featurize_fold(data, plan, fold)
-            })
-            .collect::<Result<Vec<_>>>()
-    })?;
+    let (prepared, featurizers): (Vec<PreparedFold>, Vec<FittedFeaturizer>) =
+        pool.install(|| {
+            splits
+                .par_iter()
+                .map(|fold| {
+                    if Instant::now() >= deadline {
+                        return Err(out_of_time("before every fold was featurized"));
+                    }
+                    featurize_fold(data, plan, fold)
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(|v| v.into_iter().unzip())
+        })?;
     if Instant::now() >= deadline {
         return Err(out_of_time("after featurizing, before binning"));
     }
@@ -88,19 +92,25 @@ pub(crate) fn featurize_folds(
     Ok(FoldSet {
         splits,
         prepared,
+        featurizers,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
 
-fn featurize_fold(data: &LoadedData, plan: &RunPlan, fold: &Fold) -> Result<PreparedFold> {
+fn featurize_fold(
+    data: &LoadedData,
+    plan: &RunPlan,
+    fold: &Fold,
+) -> Result<(PreparedFold, FittedFeaturizer)> {
     let train_rows = data.features.select_rows(&fold.train);
     let valid_rows = data.features.select_rows(&fold.valid);
     let featurizer = fit_featurizer(&data.schema, &train_rows, &plan.featurizer)?;
-    Ok(PreparedFold::new(
+    let prepared = PreparedFold::new(
         featurizer.transform(&train_rows)?,
         data.targets.select(&fold.train),
         featurizer.transform(&valid_rows)?,
         data.targets.select(&fold.valid),
         fold.valid.clone(),
-    ))
+    );
+    Ok((prepared, featurizer))
 }

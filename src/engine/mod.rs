@@ -34,7 +34,7 @@ use crate::search::{
     run_search, CostFrugalScheduler, Fidelity, PreparedFold, SearchInputs, SearchOutcome,
     SearchSettings, WorkerPool,
 };
-use finalize::{RefitCost, Refitter};
+use finalize::{FoldModels, RefitCost, Refitter};
 use folds::FoldSet;
 use load::LoadedData;
 use plan::RunPlan;
@@ -146,6 +146,9 @@ const ENSEMBLE_REFIT_FACTOR: f64 = 2.0;
 /// cap, an expensive best trial early in a short run, such as 150 extra trees on diamonds at
 /// 30 s, reserved more than the budget and ended the search after 5 s).
 const ENSEMBLE_RESERVE_SHARE: f64 = 0.1;
+/// Most of the budget kept at the end when the run ships the folds' models (nothing to refit;
+/// the reserve covers assembling and saving them).
+const FOLD_MODELS_RESERVE_SHARE: f64 = 0.02;
 
 fn run_on(
     spec: &JobSpec,
@@ -171,9 +174,12 @@ fn run_on(
         folds.prepared.len(),
     );
     let FoldSet {
-        splits, prepared, ..
+        splits,
+        prepared,
+        featurizers,
+        ..
     } = folds;
-    let search = search_stage(spec, &pool, &data, &plan, prepared, clock, cost, observer)?;
+    let mut search = search_stage(spec, &pool, &data, &plan, prepared, clock, cost, observer)?;
     let scored = ensemble_stage(spec, &data, &plan, &search, &splits, clock);
     if let Some(reason) = &scored.stack_error {
         observer.message(&format!("no stack ensemble: {reason}"));
@@ -181,12 +187,14 @@ fn run_on(
     for e in &scored.records {
         observer.ensemble(e, &search.trials);
     }
+    let fold_models = FoldModels::new(featurizers, std::mem::take(&mut search.fold_models));
     let finalized = finalize::finalize(
         &pool,
         &data,
         &plan,
         &search,
         scored.candidates,
+        fold_models,
         cost,
         clock.hard_end,
         spec.seed,
@@ -361,13 +369,18 @@ fn search_stage(
     };
     let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed)
         .with_fidelity(Fidelity::for_rows(smallest_fold));
+    let fold_models = plan.prefers_fold_models();
     let outcome = run_search(
         inputs,
         &mut scheduler,
         &settings,
         |t| {
             let refit = cost.seconds(t);
-            refit + (ENSEMBLE_REFIT_FACTOR * refit).min(ENSEMBLE_RESERVE_SHARE * budget)
+            if fold_models {
+                refit.min(FOLD_MODELS_RESERVE_SHARE * budget)
+            } else {
+                refit + (ENSEMBLE_REFIT_FACTOR * refit).min(ENSEMBLE_RESERVE_SHARE * budget)
+            }
         },
         |t| observer.trial(t),
     )?;
@@ -441,7 +454,7 @@ pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)
     };
     let sample = data.features.select_rows(&[0]);
     Ok((
-        finalize::pipeline(&data, featurizer, recipe.learner, model),
+        finalize::refit_pipeline(&data, featurizer, recipe.learner, model),
         sample,
     ))
 }

@@ -34,9 +34,9 @@ pub struct RunOutcome {
     /// The ensembles scored after the search (a voting ensemble when a mixture beat the best
     /// trial, a stack ensemble when one could be built), whether or not they won.
     pub ensembles: Vec<EnsembleRecord>,
-    /// What was refit into the pipeline: the best trial or an ensemble that beat it.
+    /// What was shipped in the pipeline: the best trial or an ensemble that beat it.
     pub winner: Entry,
-    /// The refit pipeline.
+    /// The shipped pipeline: refit on all rows, or the folds' models (`pipeline.fit` says).
     pub pipeline: Pipeline,
     /// Why the search stopped.
     pub stop_reason: StopReason,
@@ -46,7 +46,8 @@ pub struct RunOutcome {
     pub class_counts: Vec<(String, usize)>,
     /// Wall seconds of the whole run.
     pub elapsed_s: f64,
-    /// Seconds spent refitting the winner on all rows.
+    /// Seconds spent finalizing the winner (refitting it on all rows, or assembling its
+    /// folds' models).
     pub refit_s: f64,
     /// The first training row's input columns, for a sample request.
     pub sample: Dataset,

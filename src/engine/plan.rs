@@ -4,7 +4,7 @@
 use super::load::LoadedData;
 use crate::error::{AutotabError, Result};
 use crate::featurize::{run_guardrails, FeaturizerConfig, Guardrail};
-use crate::job::JobSpec;
+use crate::job::{FinalModel, JobSpec};
 use crate::models::Algorithm;
 use crate::target::Targets;
 use crate::validation::ValidationPlan;
@@ -25,6 +25,25 @@ pub(crate) struct RunPlan {
     /// Whether a stack ensemble may be built after the search (not for forecasting, as in
     /// Azure).
     pub stack: bool,
+    /// What to ship: bagged fold models or a refit.
+    pub final_model: FinalModel,
+}
+
+impl RunPlan {
+    /// Whether the run ships the validation folds' models rather than a refit when it can:
+    /// asked for, or by default under k-fold cross-validation (with one holdout or given
+    /// validation data a refit sees more rows than the fold's model, so it is preferred when
+    /// the time left allows it).
+    pub fn prefers_fold_models(&self) -> bool {
+        match self.final_model {
+            FinalModel::Refit => false,
+            FinalModel::Bagged => true,
+            FinalModel::Auto => matches!(
+                self.validation,
+                ValidationPlan::CrossValidation { folds } if folds >= 2
+            ),
+        }
+    }
 }
 
 /// Plans the run of `spec` on `data`.
@@ -43,6 +62,7 @@ pub(crate) fn plan(spec: &JobSpec, data: &LoadedData) -> Result<RunPlan> {
         featurizer: spec.featurization.featurizer_config(),
         ensembles: spec.training.enable_vote_ensemble,
         stack: spec.training.enable_stack_ensemble && data.task != crate::task::Task::Forecasting,
+        final_model: spec.training.final_model,
     })
 }
 

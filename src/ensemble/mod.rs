@@ -180,8 +180,9 @@ impl EnsembleRecord {
     }
 }
 
-/// How many of the best trials the voting ensemble may draw from.
-const VOTING_CANDIDATES: usize = 15;
+/// How many of the best trials the voting ensemble may draw from: those whose fold models the
+/// search keeps, so that a voting ensemble can always be shipped as its folds' models.
+const VOTING_CANDIDATES: usize = crate::search::KEEP_FOLD_MODELS;
 /// Greedy additions (with replacement) when building a voting ensemble.
 const VOTING_STEPS: usize = 20;
 

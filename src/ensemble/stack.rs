@@ -587,6 +587,7 @@ mod tests {
                 .into_iter()
                 .map(|i| (i, Array2::zeros((1, 1))))
                 .collect(),
+            fold_models: Vec::new(),
             stop_reason: StopReason::MaxTrials,
         };
         assert_eq!(stack_members(&outcome, None), vec![2, 3, 0, 1]);
@@ -617,6 +618,7 @@ mod tests {
                 trial(1, Algorithm::RandomForest),
             ],
             oof: vec![(1, Array2::zeros((1, 1))), (0, Array2::zeros((1, 1)))],
+            fold_models: Vec::new(),
             stop_reason: StopReason::MaxTrials,
         };
         assert_eq!(stack_members(&one, None), vec![1, 0]);

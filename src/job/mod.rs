@@ -12,9 +12,9 @@ mod spec;
 
 pub use algorithms::{resolve_algorithms, AlgorithmList};
 pub use spec::{
-    checked_duration, AutoOr, BlockedTransformer, DataSpec, FeaturizationSpec, ForecastingSpec,
-    ImputerOverride, JobOverrides, JobSpec, Limits, TableSource, TrainingSpec, ValidationChoice,
-    MAX_TIMEOUT,
+    checked_duration, AutoOr, BlockedTransformer, DataSpec, FeaturizationSpec, FinalModel,
+    ForecastingSpec, ImputerOverride, JobOverrides, JobSpec, Limits, TableSource, TrainingSpec,
+    ValidationChoice, MAX_TIMEOUT,
 };
 
 use std::path::Path;

@@ -195,6 +195,41 @@ pub struct TrainingSpec {
     pub enable_stack_ensemble: bool,
     /// Compute model explanations (not available yet; recorded).
     pub enable_model_explainability: bool,
+    /// What the run ships: bagged fold models or a refit on all rows.
+    #[serde(default)]
+    pub final_model: FinalModel,
+}
+
+/// What a run ships as its model: the validation folds' own models averaged (k-fold bagging,
+/// as AutoGluon ships them: exactly what the cross-validated score measured, and no time
+/// spent refitting), or the winner refit on every row (Azure AutoML's way: one model, faster
+/// to score).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalModel {
+    /// The folds' models under k-fold cross-validation; with one holdout or given validation
+    /// data (one fold's model would have seen less data), a refit on all rows when the time
+    /// left allows it, else the fold's model.
+    #[default]
+    Auto,
+    /// The folds' models whenever the search kept them (a refit otherwise).
+    Bagged,
+    /// Always a refit on all rows (Azure AutoML's behaviour).
+    Refit,
+}
+
+impl FinalModel {
+    /// Parses `auto`, `bagged` or `refit`.
+    pub fn parse(name: &str) -> Result<FinalModel> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(FinalModel::Auto),
+            "bagged" | "bagging" | "folds" => Ok(FinalModel::Bagged),
+            "refit" => Ok(FinalModel::Refit),
+            other => Err(AutotabError::config(format!(
+                "unknown final model '{other}'; valid choices: auto, bagged, refit"
+            ))),
+        }
+    }
 }
 
 impl Default for TrainingSpec {
@@ -205,6 +240,7 @@ impl Default for TrainingSpec {
             enable_vote_ensemble: true,
             enable_stack_ensemble: true,
             enable_model_explainability: false,
+            final_model: FinalModel::Auto,
         }
     }
 }
@@ -294,6 +330,8 @@ pub struct JobOverrides {
     pub early_stopping_min_trials: Option<usize>,
     /// Early stopping: trials without improvement before stopping.
     pub early_stopping_patience: Option<usize>,
+    /// `--final-model`.
+    pub final_model: Option<FinalModel>,
     /// Seed.
     pub seed: Option<u64>,
 }
@@ -447,6 +485,9 @@ impl JobSpec {
         }
         if let Some(s) = o.seed {
             self.seed = s;
+        }
+        if let Some(f) = o.final_model {
+            self.training.final_model = f;
         }
         Ok(notes)
     }

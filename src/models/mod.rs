@@ -480,6 +480,15 @@ pub enum FittedModel {
 }
 
 impl FittedModel {
+    /// A deep copy, made through the bundle's encoding (the library tree models are not
+    /// `Clone`): used where one fitted model serves several bagged folds.
+    pub fn duplicate(&self) -> Result<FittedModel> {
+        let bytes = bincode::serialize(self)
+            .map_err(|e| AutotabError::config(format!("cannot copy a model: {e}")))?;
+        bincode::deserialize(&bytes)
+            .map_err(|e| AutotabError::config(format!("cannot copy a model: {e}")))
+    }
+
     /// The boosting rounds the model keeps (its best round under early stopping); `None` for
     /// other families.
     pub fn boosting_rounds(&self) -> Option<usize> {

@@ -32,12 +32,13 @@ use crate::error::{AutotabError, Result};
 use crate::featurize::Guardrail;
 use crate::metrics::Metric;
 use crate::models::Params;
-use crate::pipeline::{Pipeline, Predictions};
+use crate::pipeline::{FinalFit, Pipeline, Predictions};
 use crate::task::Task;
 
 /// The bundle format this build writes and reads (2: `bundle.json` carries checksums, the
-/// pipeline names its learner: an algorithm or an ensemble).
-pub const BUNDLE_FORMAT_VERSION: u32 = 2;
+/// pipeline names its learner: an algorithm or an ensemble; 3: the pipeline says how it was
+/// trained for shipping, refit or bagged fold models, and holds the folds' models).
+pub const BUNDLE_FORMAT_VERSION: u32 = 3;
 
 const MODEL_FILE: &str = "model.bin";
 const INFO_FILE: &str = "bundle.json";
@@ -131,6 +132,8 @@ pub struct BundleInfo {
     /// Fingerprint of the training data (hash, rows, schema), for the model card.
     #[serde(default)]
     pub data_fingerprint: Option<serde_json::Value>,
+    /// How the model was trained for shipping: refit on all rows, or the folds' models.
+    pub final_fit: FinalFit,
 }
 
 impl BundleInfo {
@@ -160,6 +163,7 @@ impl BundleInfo {
             run_id: run_id.map(String::from),
             guardrails: Vec::new(),
             data_fingerprint: None,
+            final_fit: pipeline.fit,
         }
     }
 
@@ -425,9 +429,9 @@ fn read_info(dir: &Path) -> Result<(BundleInfo, Checksums)> {
         return Err(bundle_error(
             dir,
             format!(
-                "written with bundle format {format} (autotab {written_by}), which carries no \
-                 checksums; this autotab reads format {BUNDLE_FORMAT_VERSION}: train the model \
-                 again with this version"
+                "written with bundle format {format} (autotab {written_by}); this autotab \
+                 reads format {BUNDLE_FORMAT_VERSION} only: train the model again with this \
+                 version"
             ),
         ));
     }
@@ -473,14 +477,27 @@ pub fn decode_pipeline(bytes: &[u8]) -> std::result::Result<Pipeline, String> {
 /// Checks what scoring relies on: the model's own indices, and that a classifier has as many
 /// outputs as the label has classes.
 fn check_pipeline(pipeline: &Pipeline) -> Result<()> {
-    pipeline.model.validate()?;
     let classes = pipeline.label_encoding.classes().len();
-    if let Some(outputs) = pipeline.model.n_outputs() {
-        if outputs != classes.max(1) {
-            return Err(AutotabError::data(format!(
-                "the model has {outputs} outputs but the label has {classes} classes"
-            )));
+    for (_, model) in pipeline.members() {
+        model.validate()?;
+        if let Some(outputs) = model.n_outputs() {
+            if outputs != classes.max(1) {
+                return Err(AutotabError::data(format!(
+                    "the model has {outputs} outputs but the label has {classes} classes"
+                )));
+            }
         }
+    }
+    let expected = match pipeline.fit {
+        crate::pipeline::FinalFit::Refit => 1,
+        crate::pipeline::FinalFit::Folds { models } => models,
+    };
+    if pipeline.bag.len() + 1 != expected {
+        return Err(AutotabError::data(format!(
+            "the pipeline says {} but holds {} models",
+            pipeline.fit.describe(),
+            pipeline.bag.len() + 1
+        )));
     }
     Ok(())
 }

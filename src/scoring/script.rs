@@ -160,6 +160,7 @@ fn card_summary(md: &mut String, info: &BundleInfo) {
     let _ = writeln!(md, "| Primary metric | {} |", cell(info.metric.name()));
     let _ = writeln!(md, "| Cross-validated score | {:.4} |", info.score);
     let _ = writeln!(md, "| Algorithm | {} |", cell(info.algorithm.name()));
+    let _ = writeln!(md, "| Trained as | {} |", cell(&info.final_fit.describe()));
     let _ = writeln!(md, "| Experiment | {} |", cell(&info.experiment));
     if let Some(run) = &info.run_id {
         let _ = writeln!(md, "| Run | {} |", cell(run));
@@ -336,6 +337,7 @@ mod tests {
                 message: "ok".into(),
             }],
             data_fingerprint: Some(serde_json::json!({"sha256": "ab12", "rows": 299})),
+            final_fit: crate::pipeline::FinalFit::Folds { models: 5 },
         }
     }
 

@@ -23,6 +23,7 @@ pub use trial::{PreparedFold, TrialOutput, TrialRecord, TrialStatus};
 use crate::error::{AutotabError, Result};
 use crate::leaderboard::rank_by_loss;
 use crate::metrics::Metric;
+use crate::models::FittedModel;
 use executor::Executor;
 use stopping::StopRules;
 
@@ -151,6 +152,9 @@ pub struct SearchOutcome {
     pub trials: Vec<TrialRecord>,
     /// Out-of-fold predictions of the best completed trials, best first, by trial index.
     pub oof: Vec<(usize, Array2<f64>)>,
+    /// The folds' models of the [`KEEP_FOLD_MODELS`] best completed trials, best first, by
+    /// trial index (the ones whose out-of-fold predictions a voting ensemble chooses from).
+    pub fold_models: Vec<(usize, Vec<FittedModel>)>,
     /// Why it stopped.
     pub stop_reason: StopReason,
 }
@@ -216,6 +220,10 @@ impl Launcher {
 
 /// How many out-of-fold prediction sets are kept for ensembling.
 const KEEP_OOF: usize = 40;
+/// How many trials' fold models are kept for bagging: as many as the voting ensemble chooses
+/// its members from (`ensemble::VOTING_CANDIDATES`), so that any voting ensemble can be
+/// shipped as its folds' models.
+pub const KEEP_FOLD_MODELS: usize = 15;
 /// Trials still running this long after the end are abandoned.
 const GRACE: Duration = Duration::from_millis(500);
 
@@ -258,6 +266,7 @@ pub fn run_search(
     });
     let mut trials: Vec<TrialRecord> = Vec::new();
     let mut oof: Vec<(usize, f64, Array2<f64>)> = Vec::new();
+    let mut fold_models: Vec<(usize, f64, Vec<FittedModel>)> = Vec::new();
     let mut launcher = Launcher {
         launched: 0,
         best_reserve: 0.0,
@@ -295,10 +304,17 @@ pub fn run_search(
         if stop.is_none() {
             stop = reason;
         }
-        if let (Some(loss), Some(pred)) = (loss, output.oof) {
-            oof.push((record.index, loss, pred));
-            oof.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-            oof.truncate(KEEP_OOF);
+        if let Some(loss) = loss {
+            if let Some(pred) = output.oof {
+                keep_best(&mut oof, (record.index, loss, pred), KEEP_OOF);
+            }
+            if let Some(models) = output.fold_models {
+                keep_best(
+                    &mut fold_models,
+                    (record.index, loss, models),
+                    KEEP_FOLD_MODELS,
+                );
+            }
         }
         on_trial(&record);
         trials.push(record);
@@ -307,6 +323,15 @@ pub fn run_search(
     Ok(SearchOutcome {
         trials,
         oof: oof.into_iter().map(|(i, _, p)| (i, p)).collect(),
+        fold_models: fold_models.into_iter().map(|(i, _, m)| (i, m)).collect(),
         stop_reason: stop.unwrap_or(StopReason::TimeBudget),
     })
+}
+
+/// Adds `item` (trial index, loss, payload) to `kept`, keeping the `keep` lowest losses, best
+/// first (ties to the earlier trial, as [`rank_by_loss`] orders them).
+fn keep_best<T>(kept: &mut Vec<(usize, f64, T)>, item: (usize, f64, T), keep: usize) {
+    kept.push(item);
+    kept.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    kept.truncate(keep);
 }

@@ -15,7 +15,8 @@ use crate::error::{AutotabError, Result};
 use crate::metrics::Metric;
 use crate::models::trees::BinnedData;
 use crate::models::{
-    uses_binned_features, Algorithm, Estimator, FitContext, ParamValue, Params, TrainSet,
+    uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, ParamValue, Params,
+    TrainSet,
 };
 use crate::target::Targets;
 use crate::validation::{inner_split, subsample_rows};
@@ -222,7 +223,8 @@ impl TrialRecord {
     }
 }
 
-/// What a trial produced besides its record: out-of-fold predictions for ensembling.
+/// What a trial produced besides its record: out-of-fold predictions for ensembling, and the
+/// folds' models for bagging.
 #[derive(Debug)]
 pub struct TrialOutput {
     /// The record.
@@ -230,6 +232,9 @@ pub struct TrialOutput {
     /// Out-of-fold predictions (rows of the training table x outputs); rows never in a
     /// validation part stay zero. `None` unless completed.
     pub oof: Option<Array2<f64>>,
+    /// Each fold's fitted model, in fold order (`None` unless completed): averaged, they are
+    /// the bagged model whose score the trial measured.
+    pub fold_models: Option<Vec<FittedModel>>,
 }
 
 /// Everything a trial needs.
@@ -266,7 +271,7 @@ pub(crate) fn run_trial(job: TrialJob) -> TrialOutput {
         started_at,
         train_rows: job.rows,
     };
-    let oof = match outcome {
+    let (oof, fold_models) = match outcome {
         Ok(Ok(results)) => {
             let (mean, std) = crate::stats::mean_std(&results.scores);
             record.score = Some(mean);
@@ -278,15 +283,15 @@ pub(crate) fn run_trial(job: TrialJob) -> TrialOutput {
                     .params
                     .insert("n_estimators".into(), ParamValue::Int(rounds as i64));
             }
-            Some(results.oof)
+            (Some(results.oof), Some(results.models))
         }
         Ok(Err(AutotabError::Budget(reason))) => {
             record.status = TrialStatus::TimedOut(reason);
-            None
+            (None, None)
         }
         Ok(Err(e)) => {
             record.status = TrialStatus::Failed(e.to_string());
-            None
+            (None, None)
         }
         Err(panic) => {
             let message = panic
@@ -295,10 +300,14 @@ pub(crate) fn run_trial(job: TrialJob) -> TrialOutput {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
             record.status = TrialStatus::Failed(format!("the learner panicked: {message}"));
-            None
+            (None, None)
         }
     };
-    TrialOutput { record, oof }
+    TrialOutput {
+        record,
+        oof,
+        fold_models,
+    }
 }
 
 /// What training and scoring on every fold gave.
@@ -310,6 +319,8 @@ struct FoldResults {
     /// Boosting rounds each fold's model kept (after early stopping, or all it trained before
     /// the deadline); empty for other learners.
     rounds: Vec<usize>,
+    /// Each fold's model.
+    models: Vec<FittedModel>,
 }
 
 /// The rounds a refit on all rows trains: the mean of the rounds the folds' models kept.
@@ -345,6 +356,7 @@ fn train_and_score(job: &TrialJob) -> Result<FoldResults> {
         oof: Array2::zeros((job.n_rows, outputs)),
         fit_seconds: 0.0,
         rounds: Vec::new(),
+        models: Vec::with_capacity(job.folds.len()),
     };
     let start = Instant::now();
     let n_folds = job.folds.len() as u32;
@@ -389,6 +401,7 @@ fn train_and_score(job: &TrialJob) -> Result<FoldResults> {
         for (i, &row) in fold.valid_rows.iter().enumerate() {
             results.oof.row_mut(row).assign(&pred.row(i));
         }
+        results.models.push(model);
     }
     results.fit_seconds /= job.folds.len() as f64;
     Ok(results)
@@ -455,7 +468,7 @@ fn fit_rows(
     rows: TrainRows,
     deadline: Instant,
     seed: u64,
-) -> Result<crate::models::FittedModel> {
+) -> Result<FittedModel> {
     if let Some(cap) = algorithm
         .max_train_rows()
         .filter(|&cap| rows.x.nrows() > cap)
@@ -492,7 +505,7 @@ fn fit_inner(
     inner: &InnerSplit,
     deadline: Instant,
     seed: u64,
-) -> Result<crate::models::FittedModel> {
+) -> Result<FittedModel> {
     let train = TrainSet {
         x: inner.x_train.view(),
         y: inner.y_train.as_ref(),
@@ -514,7 +527,7 @@ fn fit(
     valid: Option<TrainSet>,
     deadline: Instant,
     seed: u64,
-) -> Result<crate::models::FittedModel> {
+) -> Result<FittedModel> {
     // The fold's validation part scores the trial, so it is never shown to the learner: the
     // early-stopping rows, when there are any, come from the fold's training part.
     let ctx = FitContext {
