@@ -149,6 +149,11 @@ const ENSEMBLE_RESERVE_SHARE: f64 = 0.1;
 /// Most of the budget kept at the end when the run ships the folds' models (nothing to refit;
 /// the reserve covers assembling and saving them).
 const FOLD_MODELS_RESERVE_SHARE: f64 = 0.02;
+/// Most of the budget kept for refits in all: past it, a winner too costly to refit in the
+/// time left is shipped as its validation fold's model instead (`engine::finalize`), which
+/// costs the search less than ending it early (seen on diamonds at 30 s: one expensive early
+/// trial's reserve ended the search after 6 trials).
+const REFIT_RESERVE_MAX_SHARE: f64 = 0.2;
 
 fn run_on(
     spec: &JobSpec,
@@ -369,7 +374,16 @@ fn search_stage(
     };
     let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed)
         .with_fidelity(Fidelity::for_rows(smallest_fold));
+    if let Some(points) = &spec.training.starting_points {
+        scheduler = scheduler.with_start(points.clone());
+    }
     let fold_models = plan.prefers_fold_models();
+    // Without fold models to fall back on, the refit must fit: no cap then.
+    let reserve_cap = if plan.final_model == crate::job::FinalModel::Refit {
+        f64::INFINITY
+    } else {
+        REFIT_RESERVE_MAX_SHARE * budget
+    };
     let outcome = run_search(
         inputs,
         &mut scheduler,
@@ -379,7 +393,8 @@ fn search_stage(
             if fold_models {
                 refit.min(FOLD_MODELS_RESERVE_SHARE * budget)
             } else {
-                refit + (ENSEMBLE_REFIT_FACTOR * refit).min(ENSEMBLE_RESERVE_SHARE * budget)
+                (refit + (ENSEMBLE_REFIT_FACTOR * refit).min(ENSEMBLE_RESERVE_SHARE * budget))
+                    .min(reserve_cap)
             }
         },
         |t| observer.trial(t),

@@ -198,6 +198,11 @@ pub struct TrainingSpec {
     /// What the run ships: bagged fold models or a refit on all rows.
     #[serde(default)]
     pub final_model: FinalModel,
+    /// Configurations to run first, in this order, instead of the strong start (FLAML's
+    /// `starting_points`); each is checked against its algorithm's space when its trial starts,
+    /// and those of algorithms the run does not search are skipped. `None`: the portfolio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starting_points: Option<Vec<(Algorithm, crate::models::Params)>>,
 }
 
 /// What a run ships as its model: the validation folds' own models averaged (k-fold bagging,
@@ -241,6 +246,7 @@ impl Default for TrainingSpec {
             enable_stack_ensemble: true,
             enable_model_explainability: false,
             final_model: FinalModel::Auto,
+            starting_points: None,
         }
     }
 }

@@ -104,6 +104,11 @@ impl Sampler {
         Some(self.issue(algorithm, params))
     }
 
+    /// Whether `algorithm` is one of the searched algorithms.
+    pub fn searches(&self, algorithm: Algorithm) -> bool {
+        self.algorithms.contains(&algorithm)
+    }
+
     /// Records a proposal made outside the sampler (the strong start): the algorithm counts as
     /// tried, so the low-cost first round skips it, and the configuration is not proposed again.
     pub fn issue(&mut self, algorithm: Algorithm, params: Params) -> (Algorithm, Params) {

@@ -175,6 +175,16 @@ impl CostFrugalScheduler {
         }
     }
 
+    /// Runs `points` first, in the given order, instead of the strong start (those of
+    /// algorithms this search does not run are dropped).
+    pub fn with_start(mut self, points: Vec<(Algorithm, Params)>) -> CostFrugalScheduler {
+        self.start = points
+            .into_iter()
+            .filter(|(a, _)| self.sampler.searches(*a))
+            .collect();
+        self
+    }
+
     /// Searches on growing samples of the folds' training rows (see [`Fidelity`]); `None`
     /// searches on all rows.
     pub fn with_fidelity(mut self, fidelity: Option<Fidelity>) -> CostFrugalScheduler {
@@ -262,6 +272,37 @@ mod tests {
             started_at: 0.0,
             train_rows: rows,
         }
+    }
+
+    #[test]
+    fn starting_points_run_first_in_their_order_and_skip_unsearched_algorithms() {
+        let algorithms = vec![Algorithm::GradientBoosting, Algorithm::RandomForest];
+        let forest = crate::search::portfolio::PORTFOLIO
+            .iter()
+            .find(|e| e.algorithm == Algorithm::RandomForest)
+            .unwrap()
+            .params();
+        let boosting = crate::search::portfolio::PORTFOLIO
+            .iter()
+            .find(|e| e.algorithm == Algorithm::GradientBoosting)
+            .unwrap()
+            .params();
+        let mut s = CostFrugalScheduler::new(algorithms, 3).with_start(vec![
+            (Algorithm::RandomForest, forest.clone()),
+            (Algorithm::LogisticRegression, Params::new()),
+            (Algorithm::GradientBoosting, boosting.clone()),
+        ]);
+        let first = s.propose(1e6).unwrap();
+        assert_eq!(
+            (first.algorithm, first.params),
+            (Algorithm::RandomForest, forest)
+        );
+        let second = s.propose(1e6).unwrap();
+        assert_eq!(
+            (second.algorithm, second.params),
+            (Algorithm::GradientBoosting, boosting)
+        );
+        assert!(s.strong_start_done());
     }
 
     #[test]
