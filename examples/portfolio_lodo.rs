@@ -8,7 +8,8 @@
 //! 1. Every configuration of the pool (`search::portfolio::PORTFOLIO` and `CANDIDATES`) that
 //!    fits a split's task runs as one trial of an ordinary run on that split's **training**
 //!    rows (its own validation folds; the test rows are never read), one trial at a time, with
-//!    a generous budget, so the cross-validated scores do not depend on the machine's speed.
+//!    a generous budget and no row sampling, so the cross-validated scores do not depend on the
+//!    machine's speed.
 //!    The scores are written to `--scores` (and read back with `--reuse`).
 //! 2. Scores are normalized per split: 1 for the best configuration of the pool, 0 for the
 //!    worst (AutoGluon's and auto-sklearn 2.0's portfolio construction work the same way).
@@ -151,6 +152,8 @@ fn score_split(dir: &Path, pool: &[Config]) -> anyhow::Result<SplitScores> {
     spec.training.enable_vote_ensemble = false;
     spec.training.enable_stack_ensemble = false;
     spec.training.final_model = FinalModel::Bagged;
+    // Every configuration on all rows: row samples would add promoted re-runs between them.
+    spec.training.sample = false;
     spec.training.starting_points = Some(
         fitting
             .iter()

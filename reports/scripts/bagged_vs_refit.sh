@@ -11,7 +11,7 @@ trials=${2:-30}
 shift $(( $# >= 2 ? 2 : 1 ))
 splits=("$@")
 if [ ${#splits[@]} -eq 0 ]; then
-  splits=(ames_housing diabetes_regression digits heart_failure kc1 penguins phoneme pima_diabetes wine)
+  splits=(diabetes_regression heart_failure kc1 penguins pima_diabetes wine phoneme digits ames_housing)
 fi
 bin=${AUTOTAB:-target/release/autotab}
 ws=$(mktemp -d)
@@ -38,7 +38,7 @@ PY
       --test-data "$dir/test.csv" --seed 0 --max-concurrent-trials 1 --max-trials "$trials" \
       --timeout 900 --final-model "$choice" --experiment "$name-$choice" --json --quiet "${kinds[@]}")
     line=$(printf '%s\n' "$out" | tail -n 1)
-    test[$choice]=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); m=d["test_metrics"]; print(next(iter(m.values())))' "$line")
+    test[$choice]=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["test_metrics"][sys.argv[2]])' "$line" "$metric")
     winner[$choice]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["best_algorithm"])' "$line")
   done
   python3 -c 'import sys; n,t,w,b,r=sys.argv[1:]; b=float(b); r=float(r); print(f"| {n} | {t} | {w} | {b:.4f} | {r:.4f} | {b-r:+.4f} |")' \

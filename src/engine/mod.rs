@@ -153,7 +153,7 @@ const FOLD_MODELS_RESERVE_SHARE: f64 = 0.02;
 /// time left is shipped as its validation fold's model instead (`engine::finalize`), which
 /// costs the search less than ending it early (seen on diamonds at 30 s: one expensive early
 /// trial's reserve ended the search after 6 trials).
-const REFIT_RESERVE_MAX_SHARE: f64 = 0.2;
+const REFIT_RESERVE_MAX_SHARE: f64 = 0.1;
 
 fn run_on(
     spec: &JobSpec,
@@ -373,7 +373,9 @@ fn search_stage(
         metric: data.metric,
     };
     let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed)
-        .with_fidelity(Fidelity::for_rows(smallest_fold));
+        .with_fidelity(
+            Fidelity::for_rows(smallest_fold).filter(|_| spec.training.sample),
+        );
     if let Some(points) = &spec.training.starting_points {
         scheduler = scheduler.with_start(points.clone());
     }

@@ -203,6 +203,14 @@ pub struct TrainingSpec {
     /// and those of algorithms the run does not search are skipped. `None`: the portfolio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starting_points: Option<Vec<(Algorithm, crate::models::Params)>>,
+    /// Multi-fidelity on large tables: trials start on row samples of the folds and move to
+    /// all rows (FLAML's `sample`; see `search::Fidelity`). `false`: every trial on all rows.
+    #[serde(default = "default_true")]
+    pub sample: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// What a run ships as its model: the validation folds' own models averaged (k-fold bagging,
@@ -247,6 +255,7 @@ impl Default for TrainingSpec {
             enable_model_explainability: false,
             final_model: FinalModel::Auto,
             starting_points: None,
+            sample: true,
         }
     }
 }
