@@ -352,10 +352,11 @@ fn run_one(
     });
     if let Some(path) = log {
         observer.lines.push(format!(
-            "stopped by {}; winner {} (CV {:.4}); test {test_score:.4}; wall {wall_s:.1} s",
+            "stopped by {}; winner {} (CV {:.4}), shipped as {}; test {test_score:.4}; wall {wall_s:.1} s",
             outcome.stop_reason,
             outcome.winner.learner.name(),
-            outcome.winner.score
+            outcome.winner.score,
+            outcome.pipeline.fit.describe()
         ));
         std::fs::write(&path, observer.lines.join("\n") + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
