@@ -96,8 +96,9 @@ pub struct RunArgs {
     /// rule).
     #[arg(long)]
     early_stopping_patience: Option<usize>,
-    /// What to ship: auto (the folds' models averaged under k-fold cross-validation, a refit
-    /// on all rows otherwise), bagged (the folds' models), or refit (one model on all rows).
+    /// What to ship: auto (the folds' models averaged under cross-validation of 5 folds or
+    /// more, a refit on all rows otherwise), bagged (the folds' models), or refit (one model on
+    /// all rows).
     #[arg(long, value_name = "CHOICE", value_parser = parse_final_model)]
     final_model: Option<FinalModel>,
     /// Seed.

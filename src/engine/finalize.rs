@@ -16,7 +16,6 @@ use super::plan::RunPlan;
 use crate::ensemble::{EnsembleRecord, Learner, Stack};
 use crate::error::{AutotabError, Result};
 use crate::featurize::{fit_featurizer, FittedFeaturizer};
-use crate::job::FinalModel;
 use crate::leaderboard::Entry;
 use crate::models::trees::BinnedData;
 use crate::models::{
@@ -52,6 +51,11 @@ impl RefitCost {
             scale,
             featurize_all: fold_seconds / n_folds.max(1) as f64 * scale,
         }
+    }
+
+    /// The share of all rows a fold trains on.
+    pub fn train_share(&self) -> f64 {
+        1.0 / self.scale.max(1.0)
     }
 
     /// Seconds to refit `trial` on all rows, with a safety margin.
@@ -265,8 +269,8 @@ impl<'a> AllRows<'a> {
 /// Chooses what to ship and builds it. In order of out-of-fold score, the ensembles that beat
 /// the best trial (`candidates`, best first), then the best trial: each is shipped as its
 /// folds' models (see [`RunPlan::prefers_fold_models`]) or refit on all rows when the time
-/// left allows it, falling back to its folds' models when it does not; an ensemble that can
-/// be neither is skipped. The best trial is refit even late (falling back to the next trials
+/// left allows it, falling back to its folds' models when it does not and they may stand in
+/// ([`RunPlan::may_ship_fold_models`]); an ensemble that can be neither is skipped. The best trial is refit even late (falling back to the next trials
 /// if its refit fails) when its fold models cannot be shipped.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finalize(
@@ -287,7 +291,7 @@ pub(crate) fn finalize(
     let best = *ranked
         .first()
         .ok_or_else(|| AutotabError::Budget("no trial completed".into()))?;
-    let allow_folds = plan.final_model != FinalModel::Refit;
+    let allow_folds = plan.may_ship_fold_models(cost.train_share());
     let prefer_folds = plan.prefers_fold_models();
     let deadline = || hard_end.max(Instant::now() + Duration::from_secs(1));
     let left = || {

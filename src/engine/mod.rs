@@ -373,18 +373,16 @@ fn search_stage(
         metric: data.metric,
     };
     let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed)
-        .with_fidelity(
-            Fidelity::for_rows(smallest_fold).filter(|_| spec.training.sample),
-        );
+        .with_fidelity(Fidelity::for_rows(smallest_fold).filter(|_| spec.training.sample));
     if let Some(points) = &spec.training.starting_points {
         scheduler = scheduler.with_start(points.clone());
     }
     let fold_models = plan.prefers_fold_models();
     // Without fold models to fall back on, the refit must fit: no cap then.
-    let reserve_cap = if plan.final_model == crate::job::FinalModel::Refit {
-        f64::INFINITY
-    } else {
+    let reserve_cap = if plan.may_ship_fold_models(cost.train_share()) {
         REFIT_RESERVE_MAX_SHARE * budget
+    } else {
+        f64::INFINITY
     };
     let outcome = run_search(
         inputs,

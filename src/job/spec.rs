@@ -220,9 +220,9 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FinalModel {
-    /// The folds' models under k-fold cross-validation; with one holdout or given validation
-    /// data (one fold's model would have seen less data), a refit on all rows when the time
-    /// left allows it, else the fold's model.
+    /// The folds' models under cross-validation of at least 5 folds; otherwise a refit on all
+    /// rows when the time left allows it, else the folds' models if each saw at least 80% of
+    /// the rows (a 10% holdout's model; not 3 folds' models of two thirds of the rows).
     #[default]
     Auto,
     /// The folds' models whenever the search kept them (a refit otherwise).
