@@ -195,7 +195,7 @@ pub fn execute_run(
         Some(d) => d.to_path_buf(),
         None => workspace.artifacts_dir(run_id.as_str()).join("model"),
     };
-    outcome.model.save(&model_dir)?;
+    autotab::scoring::forecast::save_forecast_bundle(&model_dir, &outcome.model)?;
     workspace.log_metric(&run_id, outcome.metric.name(), outcome.model.score)?;
     for (name, value) in &outcome.cv_metrics {
         if value.is_finite() {
