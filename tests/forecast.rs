@@ -77,6 +77,32 @@ fn air_passengers_run_then_predict_with_quantiles() {
     }
     assert_eq!(summary["task"], "forecasting");
     assert_eq!(summary["metric"], "normalized_root_mean_squared_error");
+    // Every trial is a child run with its scores, as for the other tasks.
+    let detail = succeed(autotab(&ws).args([
+        "runs",
+        "show",
+        summary["run_id"].as_str().unwrap(),
+        "--json",
+    ]));
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    let children = detail["children"].as_array().unwrap();
+    assert_eq!(
+        Some(children.len() as u64),
+        summary["trials"].as_u64(),
+        "{detail}"
+    );
+    let first = children
+        .iter()
+        .find(|c| c["algorithm"] == "SeasonalNaive")
+        .unwrap_or_else(|| panic!("no SeasonalNaive child run: {detail}"));
+    assert_eq!(first["status"], "completed", "{first}");
+    assert_eq!(
+        first["fold_metrics"]["normalized_root_mean_squared_error"]
+            .as_array()
+            .map(Vec::len),
+        Some(5),
+        "{first}"
+    );
 
     let out = ws.path().join("forecast.csv");
     succeed(autotab(&ws).args([

@@ -36,6 +36,8 @@ pub struct ForecastTrial {
     pub fold_scores: Vec<f64>,
     /// Wall seconds.
     pub seconds: f64,
+    /// When it ended.
+    pub finished: chrono::DateTime<chrono::Utc>,
     /// Why it failed.
     pub error: Option<String>,
     /// The folds' forecasts (for residuals and the report).
@@ -173,6 +175,7 @@ fn run_trial(
         score: None,
         fold_scores: Vec::new(),
         seconds: 0.0,
+        finished: chrono::Utc::now(),
         error: None,
         forecasts: Vec::new(),
     };
@@ -196,6 +199,7 @@ fn run_trial(
         Err(_) => trial.error = Some("the learner panicked".into()),
     }
     trial.seconds = started.elapsed().as_secs_f64();
+    trial.finished = chrono::Utc::now();
     trial
 }
 
@@ -418,6 +422,7 @@ pub fn select_ensemble(
         score: Some(mean(&scores)),
         fold_scores: scores,
         seconds: started.elapsed().as_secs_f64(),
+        finished: chrono::Utc::now(),
         error: None,
         forecasts,
     })
