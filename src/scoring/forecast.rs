@@ -7,7 +7,9 @@
 //! (`quantiles` only when asked). The time column and the grain columns are required in every
 //! record; a known feature left out (or `null`) takes its last training value, as a missing
 //! feature column does in `predict`. A record beyond the horizon is a 400 naming the series
-//! (ForecastHorizonExceeded).
+//! (ForecastHorizonExceeded). Errors found by the forecasting model (a time stamp that does not
+//! parse or is off the grid, an unknown series) name the record as the line it would be in a
+//! CSV file with a header: record 0 is `line 2`.
 //!
 //! [`save_forecast_bundle`] writes the forecasting bundle with the files that serve it:
 //! `forecast.json` and `MODEL.md` ([`ForecastModel::save`]), `score.py` (the same entry script
