@@ -3,6 +3,8 @@
 //! task and label), scores `test.csv`, and writes `reports/benchmark.md`: one table with a
 //! column per budget beside FLAML's and AutoGluon's 60 s figures and the best plain baseline
 //! of an anchors `RESULTS.md`, each cell marked as a win or a loss, then the spread over seeds.
+//! The forecasting splits (`task: forecasting`) get a table of their own at the first budget:
+//! pooled test normalized RMSE as `run_anchor.py` computes it, beside FLAML's and ETS's.
 //!
 //! ```sh
 //! cargo run --release --example benchmark -- --bench BENCH_DIR --anchors RESULTS.md \
@@ -91,7 +93,11 @@ fn main() -> anyhow::Result<()> {
         let budget: f64 = flag("--budget").context("--budget")?.parse()?;
         let seed: u64 = flag("--seed").map(|s| s.parse()).transpose()?.unwrap_or(0);
         let log = flag("--log").map(PathBuf::from);
-        return run_one(&bench_root.join(name), budget, concurrent, seed, log);
+        let dir = bench_root.join(name);
+        if read_bench_json(&dir)?["task"] == "forecasting" {
+            return run_one_forecast(&dir, budget, concurrent, seed, log);
+        }
+        return run_one(&dir, budget, concurrent, seed, log);
     }
     let budgets: Vec<f64> = list("--budgets")
         .unwrap_or_else(|| vec!["60".into(), "30".into()])
@@ -119,9 +125,14 @@ fn main() -> anyhow::Result<()> {
     };
     // (name, task) -> one result per budget (seed 0).
     let mut rows: Vec<(String, String, Vec<RunResult>)> = Vec::new();
+    let mut forecast_rows: Vec<(String, RunResult)> = Vec::new();
     for name in &names {
         let spec = read_bench_json(&bench.root.join(name))?;
         let task = spec["task"].as_str().unwrap_or_default().to_string();
+        if task == "forecasting" {
+            forecast_rows.push((name.clone(), bench.run(name, budgets[0], 0)?));
+            continue;
+        }
         if !["binary", "multiclass", "regression"].contains(&task.as_str()) {
             continue;
         }
@@ -144,7 +155,19 @@ fn main() -> anyhow::Result<()> {
         }
         spreads.push((name.clone(), scores));
     }
-    let md = report(&budgets, concurrent, &rows, &spreads, &anchors);
+    let mut md = report(&budgets, concurrent, &rows, &spreads, &anchors);
+    if !forecast_rows.is_empty() {
+        let forecast_anchors = flag("--anchors")
+            .map(|p| read_forecast_anchors(Path::new(&p)))
+            .transpose()?
+            .unwrap_or_default();
+        md.push_str(&forecast_report(
+            budgets[0],
+            concurrent,
+            &forecast_rows,
+            &forecast_anchors,
+        ));
+    }
     std::fs::create_dir_all("reports")?;
     std::fs::write("reports/benchmark.md", &md)?;
     println!("{md}");
@@ -472,4 +495,193 @@ impl RunObserver for TrialLog {
     fn message(&mut self, message: &str) {
         self.lines.push(message.to_string());
     }
+}
+
+// ---- Forecasting splits (issue 9) ---------------------------------------------------------
+
+/// One forecasting split: `autotab run --task forecasting` through the library (label, time
+/// column, horizon, grain and ignored columns from `bench.json`, nothing else), then the
+/// model forecasts `test.csv` from its rows alone; prints one JSON line with the pooled test
+/// normalized RMSE as `run_anchor.py` computes it (RMSE over every test row / range of the
+/// test labels).
+fn run_one_forecast(
+    dir: &Path,
+    budget: f64,
+    concurrent: usize,
+    seed: u64,
+    log: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use autotab::engine::forecast::run_forecasting;
+    use autotab::job::{AutoOr, ForecastingSpec};
+
+    let bench = read_bench_json(dir)?;
+    let text = |key: &str| -> anyhow::Result<String> {
+        Ok(bench[key]
+            .as_str()
+            .with_context(|| format!("bench.json has no {key}"))?
+            .to_string())
+    };
+    let label = text("label")?;
+    let horizon = bench["horizon"]
+        .as_u64()
+        .context("bench.json has no horizon")? as usize;
+    let names = |key: &str| -> Vec<String> {
+        bench[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    };
+    let mut spec = JobSpec::new(dir.join("train.csv"), label.clone());
+    spec.experiment = "benchmark".into();
+    spec.task = Some(Task::Forecasting);
+    spec.limits.timeout = Duration::from_secs_f64(budget);
+    spec.limits.max_concurrent_trials = concurrent;
+    spec.seed = seed;
+    spec.forecasting = Some(ForecastingSpec {
+        time_column_name: Some(text("time_column")?),
+        forecast_horizon: Some(AutoOr::Value(horizon)),
+        time_series_id_column_names: names("grain"),
+        ..ForecastingSpec::default()
+    });
+    for c in names("ignore_columns") {
+        spec.featurization
+            .column_kinds
+            .insert(c, ColumnKind::IdLike);
+    }
+    let started = Instant::now();
+    let mut observer = TrialLog::default();
+    let outcome = run_forecasting(&spec, &mut observer)?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let test = load_table(&dir.join("test.csv"), &LoadOptions::default())?;
+    let forecast = outcome.model.predict(&test, &[])?;
+    let truth = test.require(&label)?;
+    let actual: Vec<f64> = (0..test.n_rows())
+        .map(|i| {
+            truth
+                .values
+                .text_at(i)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(f64::NAN)
+        })
+        .collect();
+    let n = actual.len().max(1) as f64;
+    let rmse = (actual
+        .iter()
+        .zip(&forecast.values)
+        .map(|(a, p)| (a - p).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    let range = actual.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        - actual.iter().copied().fold(f64::INFINITY, f64::min);
+    let test_score = rmse / range;
+    let winner = outcome.winner().forecaster.name();
+    let result = serde_json::json!({
+        "test_score": test_score,
+        "cv_score": outcome.model.score,
+        "best_algorithm": winner,
+        "trials": outcome.trials.len(),
+        "wall_s": wall_s,
+        "peak_mb": peak_memory_mb(),
+        "stop_reason": format!("{:?}", outcome.stop),
+    });
+    if let Some(path) = log {
+        observer.lines.push(format!(
+            "stopped by {:?}; winner {winner} (CV {:.4}); test {test_score:.4}; wall {wall_s:.1} s",
+            outcome.stop, outcome.model.score
+        ));
+        std::fs::write(&path, observer.lines.join("\n") + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("{result}");
+    Ok(())
+}
+
+/// dataset -> (FLAML, ETS) test normalized RMSE, from the anchors' results table.
+fn read_forecast_anchors(path: &Path) -> anyhow::Result<BTreeMap<String, [Option<f64>; 2]>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut header: Vec<String> = Vec::new();
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with('|')) {
+        let cells: Vec<String> = line
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect();
+        if header.is_empty() {
+            header = cells;
+            continue;
+        }
+        let value = |name: &str| -> Option<f64> {
+            let i = header.iter().position(|h| h == name)?;
+            cells
+                .get(i)?
+                .split_whitespace()
+                .next()?
+                .trim_end_matches('*')
+                .parse()
+                .ok()
+        };
+        if let Some(dataset) = cells.first() {
+            out.insert(dataset.clone(), [value("flaml"), value("ets")]);
+        }
+    }
+    Ok(out)
+}
+
+/// The forecasting table: test normalized RMSE (lower is better) beside FLAML 60 s and ETS,
+/// marked against the better of the two, and the issue's tallies (at most it on 5 of 6, within
+/// 1.1 times it on all).
+fn forecast_report(
+    budget: f64,
+    concurrent: usize,
+    rows: &[(String, RunResult)],
+    anchors: &BTreeMap<String, [Option<f64>; 2]>,
+) -> String {
+    let mut md = format!(
+        "\n## Forecasting ({budget} s, {concurrent} concurrent trials)\n\nPooled test normalized RMSE as `run_anchor.py` computes it (RMSE over every test row / range of the test labels; lower is better); the model forecasts `test.csv` from its rows alone. FLAML 60 s and ETS from the anchors' `RESULTS.md`. Marks: ✓ at most the better of the two, ≈ within 1.1 times it, ✗ otherwise.\n\n| dataset | test nRMSE | mark | ratio | best | CV | trials | wall s | stopped by | MB | FLAML 60 s | ETS |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    );
+    let (mut at_most, mut within) = (0, 0);
+    for (name, r) in rows {
+        let [flaml, ets] = anchors.get(name).copied().unwrap_or([None, None]);
+        let cell = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+        if let Some(err) = r.get("error") {
+            md.push_str(&format!(
+                "| {name} | error: {} | ✗ | | | | | | | | {} | {} |\n",
+                err.as_str().unwrap_or("?"),
+                cell(flaml),
+                cell(ets)
+            ));
+            continue;
+        }
+        let score = r["test_score"].as_f64().unwrap_or(f64::NAN);
+        let better = [flaml, ets].into_iter().flatten().reduce(f64::min);
+        let ratio = better.map(|b| score / b);
+        let mark = match ratio {
+            Some(x) if x <= 1.0 => "✓",
+            Some(x) if x <= 1.1 => "≈",
+            _ => "✗",
+        };
+        at_most += usize::from(ratio.is_some_and(|x| x <= 1.0));
+        within += usize::from(ratio.is_some_and(|x| x <= 1.1));
+        md.push_str(&format!(
+            "| {name} | {score:.4} | {mark} | {} | {} | {:.4} | {} | {:.1} | {} | {:.0} | {} | {} |\n",
+            ratio.map_or("–".to_string(), |x| format!("{x:.2}")),
+            r["best_algorithm"].as_str().unwrap_or("?"),
+            r["cv_score"].as_f64().unwrap_or(f64::NAN),
+            r["trials"],
+            r["wall_s"].as_f64().unwrap_or(f64::NAN),
+            r["stop_reason"].as_str().unwrap_or("?"),
+            r["peak_mb"].as_f64().unwrap_or(f64::NAN),
+            cell(flaml),
+            cell(ets)
+        ));
+    }
+    md.push_str(&format!(
+        "\nAt most the better of FLAML and ETS on {at_most} of {}, within 1.1 times it on {within}.\n",
+        rows.len()
+    ));
+    md
 }

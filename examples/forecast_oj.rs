@@ -55,7 +55,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     let dir = std::env::temp_dir().join(format!("autotab-forecast-oj-{}", std::process::id()));
-    outcome.model.save(&dir)?;
+    autotab::scoring::forecast::save_forecast_bundle(&dir, &outcome.model)?;
     let model = ForecastModel::load(&dir)?;
     let forecast = model.predict(&test, &[0.1, 0.9])?;
     let actual: Vec<f64> = match &test.require("Quantity")?.values {

@@ -57,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(serve_listener(
         listener,
-        Arc::clone(&predictor),
+        Arc::clone(&predictor) as Arc<dyn autotab::scoring::Scorer>,
         None,
         async {
             let _ = stopped.await;

@@ -77,6 +77,32 @@ fn air_passengers_run_then_predict_with_quantiles() {
     }
     assert_eq!(summary["task"], "forecasting");
     assert_eq!(summary["metric"], "normalized_root_mean_squared_error");
+    // Every trial is a child run with its scores, as for the other tasks.
+    let detail = succeed(autotab(&ws).args([
+        "runs",
+        "show",
+        summary["run_id"].as_str().unwrap(),
+        "--json",
+    ]));
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    let children = detail["children"].as_array().unwrap();
+    assert_eq!(
+        Some(children.len() as u64),
+        summary["trials"].as_u64(),
+        "{detail}"
+    );
+    let first = children
+        .iter()
+        .find(|c| c["algorithm"] == "SeasonalNaive")
+        .unwrap_or_else(|| panic!("no SeasonalNaive child run: {detail}"));
+    assert_eq!(first["status"], "completed", "{first}");
+    assert_eq!(
+        first["fold_metrics"]["normalized_root_mean_squared_error"]
+            .as_array()
+            .map(Vec::len),
+        Some(5),
+        "{first}"
+    );
 
     let out = ws.path().join("forecast.csv");
     succeed(autotab(&ws).args([
@@ -222,4 +248,217 @@ fn frequency_is_inferred_on_every_shipped_series() {
         assert_eq!(set.grid.frequency_name(), frequency, "{name}");
         assert_eq!(set.series.len(), n_series, "{name}");
     }
+}
+
+/// Splits `source` by series: each series' last `n_future` time stamps go to `future` (its rows
+/// in reverse file order, as strings), the rest to `train`. Returns the future rows as
+/// `(header, rows)`.
+fn split_by_series(
+    source: &str,
+    time: &str,
+    grain: &[&str],
+    n_future: usize,
+    train: &Path,
+    future: &Path,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let (header, rows) = read_csv(Path::new(source));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (t, g): (usize, Vec<usize>) = (col(time), grain.iter().map(|n| col(n)).collect());
+    let key = |row: &Vec<String>| g.iter().map(|&i| row[i].clone()).collect::<Vec<_>>();
+    let mut times: std::collections::BTreeMap<Vec<String>, Vec<String>> = Default::default();
+    for row in &rows {
+        times.entry(key(row)).or_default().push(row[t].clone());
+    }
+    let cutoff: std::collections::BTreeMap<Vec<String>, String> = times
+        .into_iter()
+        .map(|(k, mut ts)| {
+            ts.sort();
+            let at = ts.len() - n_future;
+            (k, ts[at].clone())
+        })
+        .collect();
+    let (mut train_rows, mut future_rows) = (Vec::new(), Vec::new());
+    for row in rows {
+        if row[t] >= cutoff[&key(&row)] {
+            future_rows.push(row);
+        } else {
+            train_rows.push(row);
+        }
+    }
+    future_rows.reverse();
+    let write = |path: &Path, rows: &[Vec<String>]| {
+        let mut w = csv::Writer::from_path(path).unwrap();
+        w.write_record(&header).unwrap();
+        for r in rows {
+            w.write_record(r).unwrap();
+        }
+        w.flush().unwrap();
+    };
+    write(train, &train_rows);
+    write(future, &future_rows);
+    (header, future_rows)
+}
+
+/// A forecasting bundle scores the same from `POST /score` and from its `score.py` as from
+/// `autotab predict`: the future rows alone (series ids and known features, no history), with
+/// prediction intervals; `/swagger.json` documents that request.
+#[test]
+fn forecasting_score_and_score_py_match_predict() {
+    let ws = TempWorkspace::new();
+    let train = ws.path().join("train.csv");
+    let future = ws.path().join("future.csv");
+    let (header, future_rows) = split_by_series(
+        "datasets/oj_sales.csv",
+        "WeekStarting",
+        &["Store", "Brand"],
+        4,
+        &train,
+        &future,
+    );
+    let model = ws.path().join("model");
+    succeed(autotab(&ws).args([
+        "run",
+        "--data",
+        train.to_str().unwrap(),
+        "--label",
+        "Quantity",
+        "--time-column",
+        "WeekStarting",
+        "--grain",
+        "Store,Brand",
+        "--horizon",
+        "4",
+        "--timeout",
+        "30s",
+        "--max-trials",
+        "8",
+        "--max-concurrent-trials",
+        "2",
+        "--output",
+        model.to_str().unwrap(),
+        "-q",
+    ]));
+    for file in ["forecast.json", "score.py", "sample_input.json", "MODEL.md"] {
+        assert!(model.join(file).is_file(), "the bundle lacks {file}");
+    }
+    let out = ws.path().join("forecast.csv");
+    succeed(autotab(&ws).args([
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        future.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--quantiles",
+        "0.1,0.9",
+    ]));
+    let (_, predicted) = read_csv(&out);
+    let column =
+        |i: usize| -> Vec<f64> { predicted.iter().map(|r| r[i].parse().unwrap()).collect() };
+    // date, Store, Brand, prediction, q_0.1, q_0.9
+    let (expected, low, high) = (column(3), column(4), column(5));
+    assert_eq!(expected.len(), 36);
+
+    // The future rows as a JSON request, every value a string as in the CSV, the label kept
+    // (it is ignored).
+    let records: Vec<serde_json::Value> = future_rows
+        .iter()
+        .map(|row| {
+            serde_json::Value::Object(
+                header
+                    .iter()
+                    .zip(row)
+                    .map(|(h, v)| (h.clone(), serde_json::Value::String(v.clone())))
+                    .collect(),
+            )
+        })
+        .collect();
+    let request = serde_json::json!({ "data": records, "quantiles": [0.1, 0.9] }).to_string();
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not a list: {v}"))
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let check = |answer: &serde_json::Value, who: &str| {
+        assert_eq!(numbers(&answer["result"]), expected, "{who}: {answer}");
+        assert_eq!(numbers(&answer["quantiles"]["0.1"]), low, "{who}");
+        assert_eq!(numbers(&answer["quantiles"]["0.9"]), high, "{who}");
+    };
+
+    let server = common::scoring::Server::start_model(model.as_os_str(), &[], &[]);
+    let (status, answer) = server.post("/score", "application/json", &request, None);
+    assert_eq!(status, 200, "{answer}");
+    check(&answer, "POST /score");
+    let (status, health) = server.get("/health", None);
+    assert_eq!(status, 200);
+    assert_eq!(health["task"], "forecasting", "{health}");
+    let (status, swagger) = server.get("/swagger.json", None);
+    assert_eq!(status, 200);
+    let schemas = &swagger["components"]["schemas"];
+    assert_eq!(
+        schemas["InputRecord"]["required"],
+        serde_json::json!(["WeekStarting", "Store", "Brand"]),
+        "{swagger}"
+    );
+    assert!(schemas["InputRecord"]["properties"]["Price"].is_object());
+    assert!(schemas["ScoreRequest"]["properties"]["quantiles"].is_object());
+    assert!(schemas["ScoreResponse"]["properties"]["quantiles"].is_object());
+    // An unknown series and a week beyond the horizon are 400s naming the problem.
+    let (status, answer) = server.post(
+        "/score",
+        "application/json",
+        r#"{"data":[{"WeekStarting":"1992-08-20","Store":"999","Brand":"tropicana"}]}"#,
+        None,
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("Store=999"),
+        "{answer}"
+    );
+    let (status, answer) = server.post(
+        "/score",
+        "application/json",
+        r#"{"data":[{"WeekStarting":"1993-08-19","Store":2,"Brand":"tropicana"}]}"#,
+        None,
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("ForecastHorizonExceeded"),
+        "{answer}"
+    );
+    drop(server);
+
+    let snippet = format!(
+        r#"
+import importlib.util, json
+spec = importlib.util.spec_from_file_location("score", {script:?})
+score = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(score)
+score.init()
+print(json.dumps([score.run({request:?}), score.run(open({sample:?}).read())]))
+"#,
+        script = model.join("score.py").to_str().unwrap(),
+        sample = model.join("sample_input.json").to_str().unwrap(),
+        request = request,
+    );
+    let stdout = succeed(
+        std::process::Command::new("python3")
+            .args(["-c", &snippet])
+            .env("AUTOTAB_BIN", env!("CARGO_BIN_EXE_autotab"))
+            .env_remove("AUTOTAB_MODEL_DIR"),
+    );
+    let answers: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    check(&answers[0], "score.py");
+    assert_eq!(
+        answers[1]["result"].as_array().map(Vec::len),
+        Some(4),
+        "the sample asks for the first series' 4 next weeks: {}",
+        answers[1]
+    );
 }

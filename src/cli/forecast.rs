@@ -2,6 +2,7 @@
 //! --task forecasting` (printing, the workspace record, the bundle) and forecasting bundles in
 //! `autotab predict`.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,11 +14,13 @@ use autotab::data::{format_number, load_table_with_report, LoadOptions};
 use autotab::engine::forecast::{run_forecasting, ForecastOutcome};
 use autotab::engine::RunObserver;
 use autotab::featurize::Guardrail;
-use autotab::forecast::search::ranked;
+use autotab::forecast::forecaster::ForecasterSpec;
+use autotab::forecast::search::{ranked, ForecastTrial};
 use autotab::forecast::ForecastModel;
 use autotab::job::{AutoOr, JobSpec};
+use autotab::metrics::Metric;
 use autotab::task::Task;
-use autotab::tracking::{DataFingerprint, RunStatus, Workspace};
+use autotab::tracking::{ChildRunRecord, DataFingerprint, RunStatus, Workspace};
 
 use super::output;
 
@@ -158,8 +161,8 @@ impl RunObserver for Printer {
     }
 }
 
-/// Records a forecasting run in the workspace (parent run, metrics, summary; trials are
-/// printed, not recorded as child runs), saves the bundle and prints the result.
+/// Records a forecasting run in the workspace (parent run, metrics, summary, every trial as a
+/// child run once the search is over), saves the bundle and prints the result.
 pub fn execute_run(
     spec: &JobSpec,
     workspace_dir: &Path,
@@ -195,7 +198,10 @@ pub fn execute_run(
         Some(d) => d.to_path_buf(),
         None => workspace.artifacts_dir(run_id.as_str()).join("model"),
     };
-    outcome.model.save(&model_dir)?;
+    autotab::scoring::forecast::save_forecast_bundle(&model_dir, &outcome.model)?;
+    for trial in &outcome.trials {
+        workspace.log_child_run(&run_id, &child_record(trial, outcome.metric))?;
+    }
     workspace.log_metric(&run_id, outcome.metric.name(), outcome.model.score)?;
     for (name, value) in &outcome.cv_metrics {
         if value.is_finite() {
@@ -209,6 +215,44 @@ pub fn execute_run(
         println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The workspace record of one forecasting trial: the method, its settings (a learner's
+/// hyperparameters, or the method's settings line), and its mean and per-fold scores.
+fn child_record(t: &ForecastTrial, metric: Metric) -> ChildRunRecord {
+    let mut params: BTreeMap<String, serde_json::Value> = match &t.forecaster {
+        ForecasterSpec::Regression { params, .. } => params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let settings = t.forecaster.describe();
+    if !matches!(t.forecaster, ForecasterSpec::Regression { .. }) && !settings.is_empty() {
+        params.insert("settings".into(), serde_json::Value::String(settings));
+    }
+    let mut metrics = BTreeMap::new();
+    let mut fold_metrics = BTreeMap::new();
+    if let Some(score) = t.score {
+        metrics.insert(metric.name().to_string(), score);
+        fold_metrics.insert(metric.name().to_string(), t.fold_scores.clone());
+    }
+    metrics.insert("duration_s".into(), t.seconds);
+    ChildRunRecord {
+        index: t.index,
+        algorithm: t.forecaster.name(),
+        params,
+        status: if t.score.is_some() {
+            RunStatus::Completed
+        } else {
+            RunStatus::Failed
+        },
+        error: t.error.clone(),
+        metrics,
+        fold_metrics,
+        started: t.finished - chrono::Duration::milliseconds((t.seconds * 1000.0) as i64),
+        ended: t.finished,
+    }
 }
 
 fn print_result(outcome: &ForecastOutcome, model_dir: &Path) {

@@ -4,14 +4,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
+use autotab::scoring::load_scorer;
 use autotab::scoring::server::{check_auth_key, serve, shutdown_signal};
 use autotab::scoring::worker::run_worker;
-use autotab::scoring::Predictor;
 use autotab::tracking::Workspace;
 
 /// Flags of `autotab serve`.
@@ -68,22 +67,23 @@ pub fn resolve_model_dir(reference: &str, workspace: &Path) -> anyhow::Result<Pa
 pub fn execute(args: ServeArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
     check_auth_key(args.auth_key.as_deref())?;
     let dir = resolve_model_dir(&args.model, workspace)?;
-    let predictor = Arc::new(Predictor::load(&dir)?);
+    let scorer = load_scorer(&dir)?;
     let addr = SocketAddr::new(args.host, args.port);
     let auth_key = args.auth_key;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let info = predictor.info();
+    let facts = scorer.health();
+    let fact = |key: &str| facts[key].as_str().unwrap_or("?").to_string();
     println!(
         "autotab serve: {} {} model from {} on http://{addr} (POST /score, GET /health, GET /swagger.json; key {})",
-        info.task,
-        info.algorithm,
+        fact("task"),
+        fact("algorithm"),
         dir.display(),
         if auth_key.is_some() { "required" } else { "not required" }
     );
-    runtime.block_on(serve(predictor, addr, auth_key, shutdown_signal()))?;
+    runtime.block_on(serve(scorer, addr, auth_key, shutdown_signal()))?;
     println!("autotab serve: stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -91,9 +91,9 @@ pub fn execute(args: ServeArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
 /// Answers JSON-lines requests on stdin until end of input.
 pub fn execute_worker(args: ScoreWorkerArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
     let dir = resolve_model_dir(&args.model, workspace)?;
-    let predictor = Predictor::load(&dir)?;
+    let scorer = load_scorer(&dir)?;
     run_worker(
-        &predictor,
+        scorer.as_ref(),
         std::io::stdin().lock(),
         std::io::stdout().lock(),
     )?;

@@ -11,6 +11,7 @@ use super::baselines::Baseline;
 use super::ets::{fit_ets, EtsConfig};
 use super::features::{series_scale, FeaturePlan, RowInput};
 use super::folds::Fold;
+use super::harmonic::{HarmonicConfig, HarmonicFit};
 use super::series::SeriesSet;
 use crate::error::{AutotabError, Result};
 use crate::models::{Algorithm, Estimator, FitContext, FittedModel, Params, TargetRef, TrainSet};
@@ -29,6 +30,9 @@ pub enum ForecasterSpec {
     Baseline(Baseline),
     /// Holt-Winters exponential smoothing, fitted per series.
     ExponentialSmoothing(EtsConfig),
+    /// Dynamic harmonic regression (Fourier terms, known features, AR(1) errors), fitted per
+    /// series.
+    Harmonic(HarmonicConfig),
     /// A regression learner on the lag features, one model over all series and steps.
     Regression {
         /// The learner.
@@ -46,6 +50,7 @@ impl ForecasterSpec {
         match self {
             ForecasterSpec::Baseline(b) => b.name().to_string(),
             ForecasterSpec::ExponentialSmoothing(_) => "ExponentialSmoothing".into(),
+            ForecasterSpec::Harmonic(_) => "HarmonicRegression".into(),
             ForecasterSpec::Regression { algorithm, .. } => algorithm.name().to_string(),
             ForecasterSpec::Ensemble(_) => "VotingEnsemble".into(),
         }
@@ -56,6 +61,7 @@ impl ForecasterSpec {
         match self {
             ForecasterSpec::Baseline(_) => String::new(),
             ForecasterSpec::ExponentialSmoothing(c) => c.describe(),
+            ForecasterSpec::Harmonic(c) => c.describe(),
             ForecasterSpec::Regression { params, .. } => {
                 serde_json::to_string(params).unwrap_or_default()
             }
@@ -111,10 +117,33 @@ fn local_path(spec: &ForecasterSpec, history: &[f64], horizon: usize, season: us
                 None => Baseline::Naive.forecast(history, horizon, season),
             }
         }
-        ForecasterSpec::Regression { .. } | ForecasterSpec::Ensemble(_) => {
-            unreachable!("local methods only")
+        ForecasterSpec::Regression { .. }
+        | ForecasterSpec::Ensemble(_)
+        | ForecasterSpec::Harmonic(_) => {
+            unreachable!("local methods without features only")
         }
     }
+}
+
+/// The seasons a harmonic regression models: the run's season and the other ones the data
+/// covers.
+fn harmonic_seasons(ctx: &Context) -> Vec<usize> {
+    std::iter::once(ctx.season)
+        .chain(ctx.plan.extra_seasons.iter().copied())
+        .filter(|&m| m > 1)
+        .collect()
+}
+
+/// A harmonic regression of series `s` fitted on its values up to position `o`.
+fn fit_harmonic(ctx: &Context, config: HarmonicConfig, s: usize, o: usize) -> HarmonicFit {
+    let series = &ctx.set.series[s];
+    let features: Vec<&[f64]> = series.features.iter().map(|f| &f[..=o]).collect();
+    HarmonicFit::fit(
+        &series.values[..=o],
+        &features,
+        &harmonic_seasons(ctx),
+        config,
+    )
 }
 
 /// The feature row of series `s` at origin position `o` for `step` ahead.
@@ -260,6 +289,24 @@ pub fn forecast_fold(spec: &ForecasterSpec, ctx: &Context, fold: &Fold) -> Resul
                 push(s, step, values[o + step], predicted, residual_scale);
             }
         }
+        ForecasterSpec::Harmonic(config) => {
+            for (s, origin) in fold.origins.iter().enumerate() {
+                let Some(o) = *origin else { continue };
+                let series = &ctx.set.series[s];
+                let fit = fit_harmonic(ctx, *config, s, o);
+                let scale = series_scale(&series.values[..=o]);
+                for step in (1..=ctx.horizon).filter(|h| o + h < series.values.len()) {
+                    let known: Vec<f64> = series.features.iter().map(|f| f[o + step]).collect();
+                    push(
+                        s,
+                        step,
+                        series.values[o + step],
+                        fit.forecast(step, &known),
+                        scale,
+                    );
+                }
+            }
+        }
         local => {
             for (s, origin) in fold.origins.iter().enumerate() {
                 let Some(o) = *origin else { continue };
@@ -294,6 +341,9 @@ pub enum FittedForecaster {
     Paths(Vec<Vec<f64>>),
     /// A regression learner over the lag features.
     Global(Box<FittedModel>),
+    /// A harmonic regression per series (forecasts need the known features of the target
+    /// steps).
+    Harmonic(Vec<HarmonicFit>),
     /// A weighted average of fitted methods.
     Ensemble(Vec<(f64, FittedForecaster)>),
 }
@@ -318,6 +368,11 @@ pub fn fit_final(spec: &ForecasterSpec, ctx: &Context) -> Result<FittedForecaste
                 ctx, *algorithm, params, &cutoffs,
             )?)))
         }
+        ForecasterSpec::Harmonic(config) => Ok(FittedForecaster::Harmonic(
+            (0..ctx.set.series.len())
+                .map(|s| fit_harmonic(ctx, *config, s, ctx.set.series[s].values.len() - 1))
+                .collect(),
+        )),
         local => Ok(FittedForecaster::Paths(
             ctx.set
                 .series
@@ -404,6 +459,10 @@ mod tests {
                 algorithm: Algorithm::ElasticNet,
                 params: Params::new(),
             },
+            ForecasterSpec::Harmonic(HarmonicConfig {
+                trend: true,
+                recent_cycles: Some(8),
+            }),
         ];
         for spec in &specs {
             let run = |set: &SeriesSet| {

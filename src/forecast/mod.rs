@@ -13,6 +13,7 @@ pub mod ets;
 pub mod features;
 pub mod folds;
 pub mod forecaster;
+pub mod harmonic;
 pub mod metrics;
 pub mod model;
 pub mod search;

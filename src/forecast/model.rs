@@ -254,6 +254,19 @@ impl ForecastModel {
 type Target = (usize, usize, chrono::NaiveDateTime, usize, usize);
 
 impl ForecastModel {
+    /// The known features of input row `row` for series `s`: the given values, each missing
+    /// one (no column, or an empty cell) at its last training value.
+    fn known_at(&self, s: usize, row: usize, known: &[Option<&[f64]>]) -> Vec<f64> {
+        known
+            .iter()
+            .zip(&self.series[s].last_known)
+            .map(|(col, last)| match col {
+                Some(v) if !v[row].is_nan() => v[row],
+                _ => *last,
+            })
+            .collect()
+    }
+
     /// Point forecasts of `fitted` (an ensemble averages its members') for `targets`.
     fn point_forecasts(
         &self,
@@ -271,18 +284,18 @@ impl ForecastModel {
                 }
                 values
             }
+            FittedForecaster::Harmonic(fits) => targets
+                .iter()
+                .map(|&(s, step, _, row, _)| {
+                    let known_now = self.known_at(s, row, known);
+                    fits[s].forecast(step, &known_now)
+                })
+                .collect(),
             FittedForecaster::Global(model) => {
                 let mut x = Vec::new();
                 for &(s, step, time, row, _) in targets {
                     let state = &self.series[s];
-                    let known_now: Vec<f64> = known
-                        .iter()
-                        .zip(&state.last_known)
-                        .map(|(col, last)| match col {
-                            Some(v) if !v[row].is_nan() => v[row],
-                            _ => *last,
-                        })
-                        .collect();
+                    let known_now = self.known_at(s, row, known);
                     self.plan.row(
                         &RowInput {
                             history: &state.tail,

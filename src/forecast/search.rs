@@ -1,5 +1,5 @@
-//! The forecasting search: the seasonal baselines first, then the other baselines,
-//! exponential smoothing variants, every regression learner at its low-cost and default
+//! The forecasting search: the seasonal baselines first, then the other baselines, harmonic
+//! regression (with and without trend), exponential smoothing variants, every regression learner at its low-cost and default
 //! settings, then random configurations of the learners in turn, until the budget, the trial
 //! cap or early stopping ends it. `threads` trials run at once; each is scored on every
 //! rolling-origin fold (the mean of the folds' scores, as for the other tasks).
@@ -16,6 +16,7 @@ use super::baselines::Baseline;
 use super::ets::{EtsConfig, Season};
 use super::folds::Fold;
 use super::forecaster::{forecast_fold, Context, FoldForecast, ForecasterSpec};
+use super::harmonic::HarmonicConfig;
 use crate::error::AutotabError;
 use crate::leaderboard::rank_by_loss;
 use crate::metrics::Metric;
@@ -35,11 +36,16 @@ pub struct ForecastTrial {
     pub fold_scores: Vec<f64>,
     /// Wall seconds.
     pub seconds: f64,
+    /// When it ended.
+    pub finished: chrono::DateTime<chrono::Utc>,
     /// Why it failed.
     pub error: Option<String>,
     /// The folds' forecasts (for residuals and the report).
     pub forecasts: Vec<FoldForecast>,
 }
+
+/// Cycles of the longest season the recent-window harmonic regressions are fitted on.
+const RECENT_CYCLES: usize = 8;
 
 /// The order in which methods are tried.
 pub struct Candidates {
@@ -61,6 +67,14 @@ impl Candidates {
         }
         fixed.push_back(ForecasterSpec::Baseline(Baseline::Naive));
         fixed.push_back(ForecasterSpec::Baseline(Baseline::Average));
+        for recent_cycles in [None, Some(RECENT_CYCLES)] {
+            for trend in [false, true] {
+                fixed.push_back(ForecasterSpec::Harmonic(HarmonicConfig {
+                    trend,
+                    recent_cycles,
+                }));
+            }
+        }
         let ets = |trend, damped, season| {
             ForecasterSpec::ExponentialSmoothing(EtsConfig {
                 trend,
@@ -161,6 +175,7 @@ fn run_trial(
         score: None,
         fold_scores: Vec::new(),
         seconds: 0.0,
+        finished: chrono::Utc::now(),
         error: None,
         forecasts: Vec::new(),
     };
@@ -184,6 +199,7 @@ fn run_trial(
         Err(_) => trial.error = Some("the learner panicked".into()),
     }
     trial.seconds = started.elapsed().as_secs_f64();
+    trial.finished = chrono::Utc::now();
     trial
 }
 
@@ -406,6 +422,7 @@ pub fn select_ensemble(
         score: Some(mean(&scores)),
         fold_scores: scores,
         seconds: started.elapsed().as_secs_f64(),
+        finished: chrono::Utc::now(),
         error: None,
         forecasts,
     })
@@ -425,6 +442,6 @@ mod tests {
         assert_eq!(rest.last().unwrap(), "LightGBM");
         let mut plain = Candidates::new(1, false, Vec::new(), 1);
         assert_eq!(plain.next().unwrap().name(), "Naive");
-        assert_eq!(plain.by_ref().count(), 3);
+        assert_eq!(plain.by_ref().count(), 7);
     }
 }

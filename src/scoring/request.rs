@@ -43,6 +43,9 @@ pub struct ScoreRequest {
     pub return_proba: bool,
     /// `predict` (default) or `predict_proba`.
     pub method: Method,
+    /// Forecasting models: prediction-interval levels in (0, 1) (`"quantiles": [0.1, 0.9]`);
+    /// empty when not asked.
+    pub quantiles: Vec<f64>,
 }
 
 impl ScoreRequest {
@@ -52,8 +55,9 @@ impl ScoreRequest {
     }
 }
 
-/// Parses `{"data":[...], "return_proba": bool, "method": "predict"|"predict_proba"}`.
-/// Errors say what is wrong: not JSON, not an object, no `data`, `data` not a list or empty.
+/// Parses `{"data":[...], "return_proba": bool, "method": "predict"|"predict_proba",
+/// "quantiles": [levels]}` (`quantiles` for forecasting models). Errors say what is wrong: not
+/// JSON, not an object, no `data`, `data` not a list or empty, a level outside (0, 1).
 pub fn parse_request(body: &[u8]) -> Result<ScoreRequest> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| AutotabError::data(format!("the request body is not valid JSON: {e}")))?;
@@ -102,10 +106,30 @@ pub fn parse_request(body: &[u8]) -> Result<ScoreRequest> {
             )))
         }
     };
+    let quantiles = match object.get("quantiles") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(levels)) => levels
+            .iter()
+            .map(|level| match level.as_f64() {
+                Some(q) if q > 0.0 && q < 1.0 => Ok(q),
+                _ => Err(AutotabError::data(format!(
+                    "field 'quantiles' holds {}: expected numbers between 0 and 1 (exclusive), such as [0.1, 0.9]",
+                    describe(level)
+                ))),
+            })
+            .collect::<Result<Vec<f64>>>()?,
+        Some(other) => {
+            return Err(AutotabError::data(format!(
+                "field 'quantiles' is {}: expected a list of levels such as [0.1, 0.9]",
+                describe(other)
+            )))
+        }
+    };
     Ok(ScoreRequest {
         data,
         return_proba,
         method,
+        quantiles,
     })
 }
 
@@ -296,6 +320,11 @@ pub fn answer(request: &ScoreRequest, preds: &Predictions) -> Result<Value> {
 
 /// Coerces the records of `request` by the model's schema, scores them and shapes the answer.
 pub fn score_request(predictor: &Predictor, request: &ScoreRequest) -> Result<Value> {
+    if !request.quantiles.is_empty() {
+        return Err(AutotabError::data(
+            "field 'quantiles' applies to forecasting models only; this model is not one",
+        ));
+    }
     let pipeline = predictor.pipeline();
     let data = records_to_dataset(
         &request.data,
@@ -338,7 +367,7 @@ fn label_value(label: &str, numeric: bool) -> Value {
 }
 
 /// A JSON number; integers without `.0`; non-finite values (which JSON cannot hold) as null.
-fn number(x: f64) -> Value {
+pub(crate) fn number(x: f64) -> Value {
     if x.fract() == 0.0 && x.abs() < 9e15 {
         Value::from(x as i64)
     } else {
@@ -465,7 +494,9 @@ mod tests {
         assert_eq!(ok.method, Method::Predict);
         let proba = parse_request(br#"{"data":[{"a":1}],"method":"predict_proba"}"#).unwrap();
         assert_eq!(proba.method, Method::PredictProba);
-        let cases: [(&[u8], &str); 6] = [
+        let levels = parse_request(br#"{"data":[{"a":1}],"quantiles":[0.1,0.9]}"#).unwrap();
+        assert_eq!(levels.quantiles, vec![0.1, 0.9]);
+        let cases: [(&[u8], &str); 8] = [
             (b"{not json", "not valid JSON"),
             (b"[1]", "expected an object"),
             (br#"{"rows":[]}"#, "no field 'data'"),
@@ -475,6 +506,11 @@ mod tests {
                 br#"{"data":[{}],"method":"fit"}"#,
                 "field 'method' is 'fit'",
             ),
+            (
+                br#"{"data":[{}],"quantiles":[1.5]}"#,
+                "field 'quantiles' holds",
+            ),
+            (br#"{"data":[{}],"quantiles":0.5}"#, "field 'quantiles' is"),
         ];
         for (body, expected) in cases {
             let e = parse_request(body).unwrap_err().to_string();

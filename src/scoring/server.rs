@@ -2,7 +2,8 @@
 //!
 //! - `POST /score` takes `{"data":[{...}], "return_proba": bool, "method": "predict" |
 //!   "predict_proba"}` as `application/json` and answers `{"result":[...]}` (see
-//!   [`super::request`]).
+//!   [`super::request`]); a forecasting model takes the future rows alone and `"quantiles"`
+//!   (see [`super::forecast`]). The model is any [`Scorer`].
 //! - `GET /health` answers `{"status":"healthy", ...}`; it never needs the key, so liveness
 //!   probes work without secrets.
 //! - `GET /swagger.json` is an OpenAPI 3.1 document of this model's input.
@@ -32,7 +33,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::bundle::Predictor;
-use super::request::{parse_request, score_request};
+use super::request::parse_request;
+use super::scorer::Scorer;
 use crate::data::ColumnKind;
 use crate::error::{AutotabError, Result};
 
@@ -56,7 +58,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Shared state of the handlers.
 struct AppState {
-    predictor: Arc<Predictor>,
+    scorer: Arc<dyn Scorer>,
     auth_key: Option<String>,
     swagger: Value,
 }
@@ -118,12 +120,12 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The routes for `predictor`; with `auth_key`, `/score` and `/swagger.json` need
-/// `Authorization: Bearer <key>` (an empty key matches no request).
-pub fn router(predictor: Arc<Predictor>, auth_key: Option<String>) -> Router {
-    let swagger = openapi(&predictor, auth_key.is_some());
+/// The routes for `scorer` (a [`Predictor`] or a forecasting model); with `auth_key`, `/score`
+/// and `/swagger.json` need `Authorization: Bearer <key>` (an empty key matches no request).
+pub fn router(scorer: Arc<dyn Scorer>, auth_key: Option<String>) -> Router {
+    let swagger = scorer.openapi(auth_key.is_some());
     let state = Arc::new(AppState {
-        predictor,
+        scorer,
         auth_key,
         swagger,
     });
@@ -147,10 +149,10 @@ pub fn check_auth_key(auth_key: Option<&str>) -> Result<()> {
     }
 }
 
-/// Binds `addr` and serves `predictor` until `shutdown` completes, then finishes the requests
+/// Binds `addr` and serves `scorer` until `shutdown` completes, then finishes the requests
 /// in flight (for at most [`SHUTDOWN_GRACE`]) and returns.
 pub async fn serve(
-    predictor: Arc<Predictor>,
+    scorer: Arc<dyn Scorer>,
     addr: SocketAddr,
     auth_key: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -159,7 +161,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| AutotabError::config(format!("cannot listen on {addr}: {e}")))?;
-    serve_listener(listener, predictor, auth_key, shutdown).await
+    serve_listener(listener, scorer, auth_key, shutdown).await
 }
 
 /// Like [`serve`] on an already bound listener (tests and benchmarks bind port 0).
@@ -169,12 +171,12 @@ pub async fn serve(
 /// connection nor the shutdown.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
-    predictor: Arc<Predictor>,
+    scorer: Arc<dyn Scorer>,
     auth_key: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     check_auth_key(auth_key.as_deref())?;
-    let app = router(predictor, auth_key);
+    let app = router(scorer, auth_key);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -363,10 +365,10 @@ async fn score(
     })?;
     let request = parse_request(&body)?;
     if request.data.len() <= INLINE_ROWS {
-        return Ok(Json(score_request(&state.predictor, &request)?));
+        return Ok(Json(state.scorer.score(&request)?));
     }
-    let predictor = Arc::clone(&state.predictor);
-    let answer = tokio::task::spawn_blocking(move || score_request(&predictor, &request))
+    let scorer = Arc::clone(&state.scorer);
+    let answer = tokio::task::spawn_blocking(move || scorer.score(&request))
         .await
         .map_err(|e| {
             ApiError::new(
@@ -378,15 +380,11 @@ async fn score(
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let info = state.predictor.info();
-    Json(json!({
-        "status": "healthy",
-        "task": info.task,
-        "algorithm": info.algorithm,
-        "metric": info.metric,
-        "score": info.score,
-        "run_id": info.run_id,
-    }))
+    let mut facts = json!({ "status": "healthy" });
+    if let (Value::Object(fields), Value::Object(more)) = (&mut facts, state.scorer.health()) {
+        fields.extend(more);
+    }
+    Json(facts)
 }
 
 async fn swagger_json(
@@ -417,9 +415,9 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     )
 }
 
-/// The OpenAPI 3.1 document of this model: one property per input column, typed by its kind,
-/// with the bundle's `sample_input.json` as the example.
-fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
+/// The OpenAPI 3.1 document of a tabular model: one property per input column, typed by its
+/// kind, with the bundle's `sample_input.json` as the example.
+pub(crate) fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
     let info = predictor.info();
     let schema = &predictor.pipeline().schema;
     let mut properties = serde_json::Map::new();

@@ -5,16 +5,16 @@ use std::io::{BufRead, Write};
 
 use serde_json::{json, Value};
 
-use super::bundle::Predictor;
-use super::request::{parse_request, score_request, ScoreRequest};
+use super::request::{parse_request, ScoreRequest};
+use super::scorer::Scorer;
 use crate::error::{AutotabError, Result};
 
 /// Reads requests (`{"data":[...], "method": "predict"|"predict_proba"}`, one per line) from
 /// `input` until end of input and writes one answer line per request to `output`:
 /// `{"result":[...]}` or `{"error":"..."}`. Blank lines are skipped. Only a failure to read or
-/// write the streams ends it early.
-pub fn run_worker(predictor: &Predictor, input: impl BufRead, output: impl Write) -> Result<()> {
-    serve_lines(input, output, |request| score_request(predictor, request))
+/// write the streams ends it early. The model is any [`Scorer`] (tabular or forecasting).
+pub fn run_worker(scorer: &dyn Scorer, input: impl BufRead, output: impl Write) -> Result<()> {
+    serve_lines(input, output, |request| scorer.score(request))
 }
 
 fn serve_lines(
