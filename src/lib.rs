@@ -8,6 +8,7 @@ pub mod engine;
 pub mod ensemble;
 pub mod error;
 pub mod evaluate;
+pub mod explain;
 pub mod experiment;
 pub mod featurize;
 pub mod forecast;
