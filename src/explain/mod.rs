@@ -15,6 +15,21 @@ mod treeshap;
 
 pub use permutation::{permutation_importance, Importance, ImportanceSettings};
 
+/// The explanations a run stores with its model (bundle info, model card).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExplanationSummary {
+    /// Permutation importance of every raw input column, most important first.
+    pub importances: Vec<Importance>,
+    /// Which rows were shuffled, such as "1000 training rows through the refit pipeline".
+    pub rows: String,
+    /// The metric whose loss increase is the importance.
+    pub metric: String,
+    /// Wall seconds spent computing them.
+    pub seconds: f64,
+    /// Those seconds as a share of the run's time budget.
+    pub budget_share: f64,
+}
+
 use ndarray::{Array2, ArrayView2};
 
 use crate::data::Dataset;
@@ -257,17 +272,21 @@ fn feature_contributions(
         let c = match (ensemble.score, k) {
             (_, 1) => 0,
             (ScoreScale::Probability, 2) => 1,
-            _ => raw
-                .iter()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |acc, (j, &v)| {
-                    if v > acc.1 {
-                        (j, v)
-                    } else {
-                        acc
-                    }
-                })
-                .0,
+            _ => {
+                raw.iter()
+                    .enumerate()
+                    .fold(
+                        (0, f64::NEG_INFINITY),
+                        |acc, (j, &v)| {
+                            if v > acc.1 {
+                                (j, v)
+                            } else {
+                                acc
+                            }
+                        },
+                    )
+                    .0
+            }
         };
         // Binary boosting has one raw score, the positive class's log-odds.
         let class = if ensemble.score == ScoreScale::LogOdds {

@@ -18,7 +18,7 @@ use crate::metrics::Metric;
 use crate::pipeline::Pipeline;
 
 /// How permutation importance samples and repeats.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportanceSettings {
     /// Shuffles per column.
     pub repeats: usize,
@@ -26,6 +26,8 @@ pub struct ImportanceSettings {
     pub seed: u64,
     /// At most this many labelled rows are used (a seeded sample of them).
     pub max_rows: usize,
+    /// Past this instant no further shuffle starts: a [`AutotabError::Budget`] error.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for ImportanceSettings {
@@ -34,6 +36,7 @@ impl Default for ImportanceSettings {
             repeats: 5,
             seed: 0,
             max_rows: 5_000,
+            deadline: None,
         }
     }
 }
@@ -99,6 +102,14 @@ pub fn permutation_importance(
         let mut increases = Vec::with_capacity(settings.repeats);
         if !features.is_empty() {
             for _ in 0..settings.repeats.max(1) {
+                if settings
+                    .deadline
+                    .is_some_and(|d| std::time::Instant::now() >= d)
+                {
+                    return Err(AutotabError::Budget(format!(
+                        "permutation importance stopped at column '{column}': its time is up"
+                    )));
+                }
                 let mut perm: Vec<usize> = (0..n).collect();
                 perm.shuffle(&mut rng);
                 let mut shuffled = x.clone();

@@ -1,11 +1,11 @@
 //! Contributions add up to the models' own predictions.
 
 use super::*;
-use crate::models::BoostingModel;
-use crate::models::ForestFit;
 use crate::models::trees::{
     train_forest, train_gbm, BinnedData, ForestParams, GbmParams, TreeTarget,
 };
+use crate::models::BoostingModel;
+use crate::models::ForestFit;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -45,7 +45,11 @@ fn check(model: &FittedModel, x: &Array2<f64>, to_prob: impl Fn(&[f64], usize) -
     let proba = model.predict(x.view()).expect("predicts");
     for i in 0..x.nrows() {
         let total = base[i] + values.row(i).sum();
-        assert!((total - raw[i]).abs() < 1e-9, "row {i}: {total} vs {}", raw[i]);
+        assert!(
+            (total - raw[i]).abs() < 1e-9,
+            "row {i}: {total} vs {}",
+            raw[i]
+        );
         let p = proba.row(i).to_vec();
         assert!(
             (to_prob(&p, explained[i]) - raw[i]).abs() < 1e-9,
@@ -122,7 +126,10 @@ fn boosting_contributions_add_up_to_the_log_odds_and_logits() {
 fn forest_contributions_add_up_to_the_probability_and_the_value() {
     let (x, y) = table(300, 2);
     let binned = BinnedData::build(x.view(), 255, 1);
-    for params in [ForestParams::default(), ForestParams::extra_trees_defaults()] {
+    for params in [
+        ForestParams::default(),
+        ForestParams::extra_trees_defaults(),
+    ] {
         let params = ForestParams {
             n_estimators: 10,
             ..params

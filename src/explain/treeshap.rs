@@ -100,7 +100,10 @@ impl ShapTree {
     fn fractions(&self, node: usize) -> (f64, f64) {
         let c = self.cover[node];
         if c > 0.0 {
-            (self.cover[self.left[node]] / c, self.cover[self.right[node]] / c)
+            (
+                self.cover[self.left[node]] / c,
+                self.cover[self.right[node]] / c,
+            )
         } else {
             (0.5, 0.5)
         }
@@ -406,8 +409,16 @@ mod tests {
             min_child_samples: 5,
             ..GbmParams::default()
         };
-        let model = train_gbm(&binned, TreeTarget::Values(&y), None, None, &params, None, 1)
-            .expect("boosting trains");
+        let model = train_gbm(
+            &binned,
+            TreeTarget::Values(&y),
+            None,
+            None,
+            &params,
+            None,
+            1,
+        )
+        .expect("boosting trains");
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         for tree in model.trees_for_explain() {
             let t = ShapTree::new(tree, 0).expect("covers recorded");

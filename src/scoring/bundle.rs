@@ -131,6 +131,9 @@ pub struct BundleInfo {
     /// Fingerprint of the training data (hash, rows, schema), for the model card.
     #[serde(default)]
     pub data_fingerprint: Option<serde_json::Value>,
+    /// Permutation importance of the raw input columns, when the run computed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanations: Option<crate::explain::ExplanationSummary>,
 }
 
 impl BundleInfo {
@@ -160,6 +163,7 @@ impl BundleInfo {
             run_id: run_id.map(String::from),
             guardrails: Vec::new(),
             data_fingerprint: None,
+            explanations: None,
         }
     }
 

@@ -372,7 +372,9 @@ impl Learner {
                 };
             }
         }
-        let leaf_covers = (0..n_leaves).map(|leaf| self.sums[leaf * s + s - 1]).collect();
+        let leaf_covers = (0..n_leaves)
+            .map(|leaf| self.sums[leaf * s + s - 1])
+            .collect();
         Tree {
             nodes,
             values,
