@@ -23,6 +23,9 @@ fn train(ws: &TempWorkspace, data: &str, label: &str, algorithm: &str, model: &P
     );
 }
 
+/// Contributions header and numbers, predictions header and rows.
+type Explained = (Vec<String>, Vec<Vec<f64>>, Vec<String>, Vec<Vec<String>>);
+
 /// The contributions of every row of `data`, checked to add up to the raw score; returns the
 /// header and rows of the contributions and of the predictions. `explained` is the output
 /// every row explains (binary: the positive class), or `None` for the row's prediction.
@@ -31,7 +34,7 @@ fn explain_and_predict(
     data: &str,
     model: &Path,
     explained: Option<&str>,
-) -> (Vec<String>, Vec<Vec<f64>>, Vec<String>, Vec<Vec<String>>) {
+) -> Explained {
     let contrib = ws.path().join("contrib.csv");
     succeed(
         autotab(ws)
