@@ -5,6 +5,7 @@ mod forecast;
 mod models;
 mod output;
 mod predict;
+mod progress;
 mod run;
 mod runs;
 mod serve;
