@@ -389,11 +389,11 @@ fn score_test_data(
 /// Share of the run's time budget that permutation importance may take after the run.
 const EXPLAIN_BUDGET_SHARE: f64 = 0.05;
 
-/// Permutation importance of the refit pipeline's raw columns on (a sample of) the training
-/// rows, within [`EXPLAIN_BUDGET_SHARE`] of the budget (at least 2 s). The rows are the ones
-/// the pipeline was refit on (out-of-fold predictions of the refit model do not exist), so
-/// a column the model overfits may rank higher than on unseen rows. `None` when explanations
-/// are off, or with the reason they are missing as `Err`.
+/// Permutation importance of the refit pipeline's raw columns on a sample of the job's rows
+/// (training and given validation rows), within [`EXPLAIN_BUDGET_SHARE`] of the budget (at
+/// least 2 s). Out-of-fold predictions of the refit model do not exist, so the rows are mostly
+/// ones the model was fitted on: a column it overfits may rank higher than on unseen rows.
+/// `None` when explanations are off, or with the reason they are missing as `Err`.
 fn run_explanations(
     spec: &JobSpec,
     outcome: &RunOutcome,
@@ -420,7 +420,7 @@ fn run_explanations(
         let seconds = start.elapsed().as_secs_f64();
         Ok(ExplanationSummary {
             importances,
-            rows: format!("{rows} training rows through the refit pipeline"),
+            rows: format!("{rows} rows of the job's data (training and given validation rows) through the refit pipeline"),
             metric: outcome.metric.name().to_string(),
             seconds,
             budget_share: seconds / spec.limits.timeout.as_secs_f64().max(1e-9),

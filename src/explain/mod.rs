@@ -20,7 +20,8 @@ pub use permutation::{permutation_importance, Importance, ImportanceSettings};
 pub struct ExplanationSummary {
     /// Permutation importance of every raw input column, most important first.
     pub importances: Vec<Importance>,
-    /// Which rows were shuffled, such as "1000 training rows through the refit pipeline".
+    /// Which rows were shuffled, such as "299 rows of the job's data through the refit
+    /// pipeline".
     pub rows: String,
     /// The metric whose loss increase is the importance.
     pub metric: String,

@@ -873,6 +873,9 @@ fn apply_training(spec: &mut JobSpec, t: &AzureTraining, notes: &mut Notes) {
     }
     if let Some(on) = t.enable_model_explainability {
         spec.training.enable_model_explainability = on;
+        if on {
+            notes.0.push("training.enable_model_explainability: permutation importance of the refit model (not for forecasting yet)".into());
+        }
     }
     notes.ack(
         &t.enable_onnx_compatible_models,
