@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{self, OutcomeSummary, Recipe, RunObserver, RunOutcome, RunStart};
 use crate::ensemble::{EnsembleKind, EnsembleRecord, Learner, MetaLearner};
 use crate::error::{AutotabError, Result};
+use crate::explain::{permutation_importance, ExplanationSummary, ImportanceSettings};
 use crate::featurize::Guardrail;
 use crate::job::JobSpec;
 use crate::metrics::Metric;
@@ -307,12 +308,36 @@ pub fn run_tracked(
         }
     })?;
     let run_id = run_id.ok_or_else(|| AutotabError::Store("the run was never recorded".into()))?;
+    let explanations = match run_explanations(spec, &outcome) {
+        Some(Ok(summary)) => {
+            let top: Vec<&str> = summary
+                .importances
+                .iter()
+                .take(3)
+                .map(|i| i.column.as_str())
+                .collect();
+            observer.message(&format!(
+                "explanations: permutation importance on {} in {:.2} s ({:.1}% of the budget); \
+                 most important: {}",
+                summary.rows,
+                summary.seconds,
+                summary.budget_share * 100.0,
+                top.join(", ")
+            ));
+            Some(summary)
+        }
+        Some(Err(e)) => {
+            observer.message(&format!("explanations: not computed: {e}"));
+            None
+        }
+        None => None,
+    };
     let finished = score_test_data(spec, &outcome, test_data.as_ref()).and_then(|test_metrics| {
         for (metric, value) in &test_metrics {
             workspace.log_metric(&run_id, &format!("test_{}", metric.name()), *value)?;
         }
         let (model_dir, registered) =
-            save_and_register(workspace, output, register, &run_id, &outcome)?;
+            save_and_register(workspace, output, register, &run_id, &outcome, explanations)?;
         workspace.log_metric(&run_id, outcome.metric.name(), outcome.winner.score)?;
         let recorded = RecordedOutcome {
             summary: outcome.summary(),
@@ -365,22 +390,69 @@ fn score_test_data(
     })
 }
 
+/// Share of the run's time budget that permutation importance may take after the run.
+const EXPLAIN_BUDGET_SHARE: f64 = 0.05;
+
+/// Permutation importance of the refit pipeline's raw columns on a sample of the job's rows
+/// (training and given validation rows), within [`EXPLAIN_BUDGET_SHARE`] of the budget (at
+/// least 2 s). Out-of-fold predictions of the refit model do not exist, so the rows are mostly
+/// ones the model was fitted on: a column it overfits may rank higher than on unseen rows.
+/// `None` when explanations are off, or with the reason they are missing as `Err`.
+fn run_explanations(
+    spec: &JobSpec,
+    outcome: &RunOutcome,
+) -> Option<std::result::Result<ExplanationSummary, AutotabError>> {
+    if !spec.training.enable_model_explainability {
+        return None;
+    }
+    let start = std::time::Instant::now();
+    let allowed = spec
+        .limits
+        .timeout
+        .mul_f64(EXPLAIN_BUDGET_SHARE)
+        .max(std::time::Duration::from_secs(2));
+    let settings = ImportanceSettings {
+        repeats: 5,
+        seed: spec.seed,
+        max_rows: 2_000,
+        deadline: Some(start + allowed),
+    };
+    Some(crate::engine::load_job_table(spec).and_then(|table| {
+        let rows = table.data.n_rows().min(settings.max_rows);
+        let importances =
+            permutation_importance(&outcome.pipeline, &table.data, outcome.metric, &settings)?;
+        let seconds = start.elapsed().as_secs_f64();
+        Ok(ExplanationSummary {
+            importances,
+            rows: format!("{rows} rows of the job's data (training and given validation rows) through the refit pipeline"),
+            metric: outcome.metric.name().to_string(),
+            seconds,
+            budget_share: seconds / spec.limits.timeout.as_secs_f64().max(1e-9),
+        })
+    }))
+}
+
 fn save_and_register(
     workspace: &Workspace,
     output: Option<&Path>,
     register: Option<&Registration>,
     run_id: &RunId,
     outcome: &RunOutcome,
+    explanations: Option<ExplanationSummary>,
 ) -> Result<(PathBuf, Option<ModelVersion>)> {
     let model_dir = output
         .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace.artifacts_dir(run_id.as_str()).join("model"));
     let mut info = BundleInfo::of_outcome(outcome, Some(run_id.as_str()));
+    if let Some(summary) = &explanations {
+        workspace.log_metric(run_id, "explain_seconds", summary.seconds)?;
+    }
     info.data_fingerprint = workspace
         .get_run(run_id.as_str())
         .ok()
         .and_then(|d| d.fingerprint)
         .and_then(|f| serde_json::to_value(f).ok());
+    info.explanations = explanations;
     save_bundle(&model_dir, &outcome.pipeline, &info, &outcome.sample)?;
     let registered = match register {
         Some(r) => {

@@ -9,6 +9,7 @@ pub mod ensemble;
 pub mod error;
 pub mod evaluate;
 pub mod experiment;
+pub mod explain;
 pub mod featurize;
 pub mod forecast;
 pub mod job;

@@ -341,3 +341,48 @@ fn sigterm_is_not_held_open_by_a_half_sent_request() {
     };
     assert!(exit.success(), "exit status after SIGTERM: {exit}");
 }
+
+#[test]
+fn explain_true_returns_each_rows_top_contributions() {
+    let dir = common::scoring::scratch().join("tree-model");
+    common::scoring::train_bundle(
+        &dir,
+        &[
+            "--allowed-algorithms",
+            "LightGBM",
+            "--max-trials",
+            "1",
+            "--seed",
+            "7",
+            "--timeout",
+            "60",
+        ],
+    );
+    let server = Server::start_model(dir.as_os_str(), &[], &[]);
+    let mut request: Value = serde_json::from_str(TUTORIAL_REQUEST).unwrap();
+    request["explain"] = json!(true);
+    request["return_proba"] = json!(true);
+    let (status, body) = server.post("/score", "application/json", &request.to_string(), None);
+    assert_eq!(status, 200, "{body}");
+    let row = &body["explanations"][0];
+    assert_eq!(row["output"], json!("1"), "{body}");
+    assert_eq!(row["scale"], json!("log-odds"), "{body}");
+    let top = row["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5, "{body}");
+    let sizes: Vec<f64> = top
+        .iter()
+        .map(|t| t["contribution"].as_f64().unwrap().abs())
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{body}");
+    let raw = row["raw_score"].as_f64().unwrap();
+    let p1 = body["probabilities"][0]["1"].as_f64().unwrap();
+    assert!((1.0 / (1.0 + (-raw).exp()) - p1).abs() < 1e-9, "{body}");
+
+    request["explain"] = json!("yes");
+    let (status, body) = server.post("/score", "application/json", &request.to_string(), None);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("'explain'"),
+        "{body}"
+    );
+}

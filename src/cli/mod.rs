@@ -1,9 +1,11 @@
 //! Subcommands. Each file parses its flags, calls the library and prints.
 
+mod explain;
 mod forecast;
 mod models;
 mod output;
 mod predict;
+mod progress;
 mod run;
 mod runs;
 mod serve;
@@ -47,6 +49,9 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Registered models: list, show, register, delete.
     Models(models::ModelsArgs),
+    /// Per-row TreeSHAP contributions of a tree model per raw column (and permutation
+    /// importance when the table holds the label).
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs the parsed command.
@@ -58,6 +63,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ScoreWorker(args) => serve::execute_worker(args, &cli.workspace),
         Command::Runs(args) => runs::execute(args, &cli.workspace),
         Command::Models(args) => models::execute(args, &cli.workspace),
+        Command::Explain(args) => explain::execute(args, &cli.workspace),
     }
 }
 

@@ -226,42 +226,51 @@ impl RunArgs {
 /// Prints progress to stdout as the run goes, and remembers the run id for Ctrl-C.
 struct Printer {
     quiet: bool,
+    progress: super::progress::Progress,
     run_id: Arc<Mutex<Option<String>>>,
 }
 
 impl RunObserver for Printer {
     fn schema(&mut self, start: &RunStart) {
+        self.progress.set_metric(start.metric);
         let schema = start.schema;
-        println!(
+        self.progress.println(&format!(
             "task: {}   metric: {}   validation: {}   rows: {}",
             start.task, start.metric, start.validation, start.rows
-        );
-        println!(
+        ));
+        self.progress.println(&format!(
             "schema ({} columns besides the label '{}'):",
             schema.columns.len(),
             schema.label
-        );
+        ));
         for c in &schema.columns {
-            println!(
+            self.progress.println(&format!(
                 "  {:<28} {:<12} missing {:>6}  distinct {:>7}  {}",
                 c.name,
                 c.kind.name(),
                 c.missing,
                 c.distinct,
                 c.reason
-            );
+            ));
         }
     }
 
     fn guardrails(&mut self, guardrails: &[Guardrail]) {
+        if self.progress.is_shown() {
+            self.progress
+                .suspend(|| output::print_guardrails(guardrails, self.quiet));
+            return;
+        }
         output::print_guardrails(guardrails, self.quiet);
     }
 
     fn trial(&mut self, t: &TrialRecord) {
+        self.progress.trial(t);
         if self.quiet {
             return;
         }
-        println!("  {}", output::trial_line(t));
+        self.progress
+            .println(&format!("  {}", output::trial_line(t)));
         let _ = std::io::stdout().flush();
     }
 
@@ -280,25 +289,26 @@ impl RunObserver for Printer {
                 .as_ref()
                 .map(|m| format!(" under {}", m.algorithm))
                 .unwrap_or_default();
-            println!(
+            self.progress.println(&format!(
                 "  #{:<4} {:<20} {:.4} ± {:.4}  members {}{meta}",
                 e.index,
                 e.kind.name(),
                 e.score,
                 e.score_std,
                 members.join(", ")
-            );
+            ));
         }
     }
 
     fn message(&mut self, message: &str) {
+        self.progress.stage(message);
         if !self.quiet {
-            println!("  .. {message}");
+            self.progress.println(&format!("  .. {message}"));
         }
     }
 
     fn run_started(&mut self, run_id: &str) {
-        println!("run: {run_id}");
+        self.progress.println(&format!("run: {run_id}"));
         if let Ok(mut slot) = self.run_id.lock() {
             *slot = Some(run_id.to_string());
         }
@@ -365,6 +375,7 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
     cancel_on_ctrl_c(workspace_dir, Arc::clone(&run_id));
     let mut printer = Printer {
         quiet: args.quiet,
+        progress: super::progress::Progress::new(spec.limits.timeout, !args.json && !args.quiet),
         run_id,
     };
     let tracked = run_tracked(
@@ -373,7 +384,9 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         args.output.as_deref(),
         register.as_ref(),
         &mut printer,
-    )?;
+    );
+    printer.progress.finish();
+    let tracked = tracked?;
     print_result(&tracked);
     if args.json {
         println!("{}", json_summary(&spec, &tracked));

@@ -291,6 +291,17 @@ impl FittedFeaturizer {
         &self.feature_names
     }
 
+    /// The raw input column each output column comes from, in [`Self::feature_names`] order
+    /// (a column's one-hot, hashed or date parts all name it).
+    pub fn feature_sources(&self) -> Vec<&str> {
+        let mut sources = Vec::with_capacity(self.feature_names.len());
+        for encoder in &self.encoders {
+            let width = encoder.feature_names().len();
+            sources.extend(std::iter::repeat_n(encoder.column(), width));
+        }
+        sources
+    }
+
     /// The raw input columns [`Self::transform`] needs, in schema order.
     pub fn input_columns(&self) -> &[String] {
         &self.input_columns

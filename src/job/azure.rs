@@ -874,7 +874,7 @@ fn apply_training(spec: &mut JobSpec, t: &AzureTraining, notes: &mut Notes) {
     if let Some(on) = t.enable_model_explainability {
         spec.training.enable_model_explainability = on;
         if on {
-            notes.0.push("training.enable_model_explainability: not available yet; no explanations are computed".into());
+            notes.0.push("training.enable_model_explainability: permutation importance of the refit model (not for forecasting yet)".into());
         }
     }
     notes.ack(

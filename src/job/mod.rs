@@ -238,7 +238,7 @@ forecasting:
             "WordEmbedding is not used by autotab",
             "SGD is not available in autotab; skipped",
             "'y' is the label",
-            "enable_model_explainability: not available yet",
+            "enable_model_explainability: permutation importance",
         ] {
             assert!(
                 notes.iter().any(|n| n.contains(expected)),

@@ -193,7 +193,8 @@ pub struct TrainingSpec {
     /// Build a stack ensemble (a meta-learner over the best trials' out-of-fold predictions)
     /// and keep it when it wins; Azure's default, except for forecasting.
     pub enable_stack_ensemble: bool,
-    /// Compute model explanations (not available yet; recorded).
+    /// Compute the refit model's permutation importance into its bundle (Azure's default:
+    /// on).
     pub enable_model_explainability: bool,
     /// What the run ships: bagged fold models or a refit on all rows.
     #[serde(default)]
@@ -252,7 +253,7 @@ impl Default for TrainingSpec {
             blocked: Vec::new(),
             enable_vote_ensemble: true,
             enable_stack_ensemble: true,
-            enable_model_explainability: false,
+            enable_model_explainability: true,
             final_model: FinalModel::Auto,
             starting_points: None,
             sample: true,

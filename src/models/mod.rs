@@ -25,9 +25,9 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-pub use boosting::BoostingParams;
+pub use boosting::{BoostingModel, BoostingParams};
 pub use decision_tree::{DecisionTreeParams, TreeCriterion};
-pub use forest::RandomForestParams;
+pub use forest::{ForestFit, RandomForestParams};
 pub use knn::{KnnParams, KnnWeights};
 pub use linear::{ElasticNetParams, LogisticRegressionParams};
 pub use naive_bayes::NaiveBayesParams;

@@ -134,6 +134,9 @@ pub struct BundleInfo {
     pub data_fingerprint: Option<serde_json::Value>,
     /// How the model was trained for shipping: refit on all rows, or the folds' models.
     pub final_fit: FinalFit,
+    /// Permutation importance of the raw input columns, when the run computed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanations: Option<crate::explain::ExplanationSummary>,
 }
 
 impl BundleInfo {
@@ -164,6 +167,7 @@ impl BundleInfo {
             guardrails: Vec::new(),
             data_fingerprint: None,
             final_fit: pipeline.fit,
+            explanations: None,
         }
     }
 

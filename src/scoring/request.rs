@@ -46,6 +46,8 @@ pub struct ScoreRequest {
     /// Forecasting models: prediction-interval levels in (0, 1) (`"quantiles": [0.1, 0.9]`);
     /// empty when not asked.
     pub quantiles: Vec<f64>,
+    /// Whether each row's largest TreeSHAP contributions are wanted (`"explain": true`).
+    pub explain: bool,
 }
 
 impl ScoreRequest {
@@ -96,6 +98,16 @@ pub fn parse_request(body: &[u8]) -> Result<ScoreRequest> {
             )))
         }
     };
+    let explain = match object.get("explain") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(AutotabError::data(format!(
+                "field 'explain' is {}: expected true or false",
+                describe(other)
+            )))
+        }
+    };
     let method = match object.get("method") {
         None | Some(Value::Null) => Method::Predict,
         Some(Value::String(name)) => Method::parse(name)?,
@@ -130,6 +142,7 @@ pub fn parse_request(body: &[u8]) -> Result<ScoreRequest> {
         return_proba,
         method,
         quantiles,
+        explain,
     })
 }
 
@@ -332,7 +345,39 @@ pub fn score_request(predictor: &Predictor, request: &ScoreRequest) -> Result<Va
         &predictor.info().input_columns,
     )?;
     let predictions = predictor.predict(&data)?;
-    answer(request, &predictions)
+    let mut body = answer(request, &predictions)?;
+    if request.explain {
+        let explanations = explanations_json(&crate::explain::tree_contributions(pipeline, &data)?);
+        if let Value::Object(map) = &mut body {
+            map.insert("explanations".into(), explanations);
+        }
+    }
+    Ok(body)
+}
+
+/// Contributions shown per row in an `"explain": true` answer.
+const TOP_CONTRIBUTIONS: usize = 5;
+
+/// One object per row: the explained output, the score's scale, the base value, the raw score
+/// and the largest contributions by size (`[{"column", "contribution"}]`).
+fn explanations_json(c: &crate::explain::Contributions) -> Value {
+    let rows = (0..c.values.nrows())
+        .map(|i| {
+            let top: Vec<Value> = c
+                .top(i, TOP_CONTRIBUTIONS)
+                .into_iter()
+                .map(|(column, v)| serde_json::json!({"column": column, "contribution": number(v)}))
+                .collect();
+            serde_json::json!({
+                "output": c.outputs[i],
+                "scale": c.scale.name(),
+                "base_value": number(c.base[i]),
+                "raw_score": number(c.raw_scores[i]),
+                "top": top,
+            })
+        })
+        .collect();
+    Value::Array(rows)
 }
 
 fn probabilities(preds: &Predictions) -> Vec<Value> {

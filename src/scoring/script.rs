@@ -159,9 +159,38 @@ pub fn model_card(info: &BundleInfo, pipeline: &Pipeline) -> String {
     card_featurization(&mut md, info);
     card_input_schema(&mut md, info, pipeline);
     card_guardrails(&mut md, info);
+    card_importance(&mut md, info);
     card_fingerprint(&mut md, info);
     card_scoring(&mut md, info);
     md
+}
+
+/// Permutation importance of the raw columns, when the run computed it.
+fn card_importance(md: &mut String, info: &BundleInfo) {
+    let Some(ex) = &info.explanations else {
+        return;
+    };
+    let _ = writeln!(md, "\n## Feature importance\n");
+    let _ = writeln!(
+        md,
+        "Permutation importance on {}: the increase of the {} loss when a column's values are \
+         shuffled (mean and standard deviation over the shuffles); computed in {:.2} s, {:.1}% \
+         of the time budget.\n",
+        ex.rows,
+        cell(&ex.metric),
+        ex.seconds,
+        ex.budget_share * 100.0
+    );
+    let _ = writeln!(md, "| Column | Importance | Std |\n|---|---|---|");
+    for imp in &ex.importances {
+        let _ = writeln!(
+            md,
+            "| `{}` | {:.5} | {:.5} |",
+            cell(&imp.column),
+            imp.mean,
+            imp.std
+        );
+    }
 }
 
 /// The title and the table of facts.
@@ -351,6 +380,7 @@ mod tests {
             }],
             data_fingerprint: Some(serde_json::json!({"sha256": "ab12", "rows": 299})),
             final_fit: crate::pipeline::FinalFit::Folds { models: 5 },
+            explanations: None,
         }
     }
 

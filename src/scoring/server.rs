@@ -1,7 +1,8 @@
 //! The HTTP scoring endpoint (axum): `POST /score`, `GET /health`, `GET /swagger.json`.
 //!
 //! - `POST /score` takes `{"data":[{...}], "return_proba": bool, "method": "predict" |
-//!   "predict_proba"}` as `application/json` and answers `{"result":[...]}` (see
+//!   "predict_proba", "explain": bool}` as `application/json` and answers `{"result":[...]}`,
+//!   with `"explain": true` also `"explanations"` (each row's largest TreeSHAP contributions; see
 //!   [`super::request`]); a forecasting model takes the future rows alone and `"quantiles"`
 //!   (see [`super::forecast`]). The model is any [`Scorer`].
 //! - `GET /health` answers `{"status":"healthy", ...}`; it never needs the key, so liveness
@@ -479,7 +480,8 @@ pub(crate) fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
                 "properties": {
                     "data": { "type": "array", "minItems": 1, "items": { "$ref": "#/components/schemas/InputRecord" } },
                     "return_proba": { "type": "boolean", "default": false, "description": "Add class probabilities" },
-                    "method": { "type": "string", "enum": ["predict", "predict_proba"], "default": "predict" }
+                    "method": { "type": "string", "enum": ["predict", "predict_proba"], "default": "predict" },
+                    "explain": { "type": "boolean", "default": false, "description": "Add each record's largest TreeSHAP contributions per input column (tree models)" }
                 }
             },
             "ScoreResponse": {

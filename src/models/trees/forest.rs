@@ -269,6 +269,11 @@ impl ForestModel {
         Ok(())
     }
 
+    /// The trees (the prediction is their average), for explanations.
+    pub(crate) fn trees_for_explain(&self) -> &[Tree] {
+        &self.trees
+    }
+
     /// Number of trees.
     pub fn n_trees(&self) -> usize {
         self.trees.len()

@@ -760,6 +760,22 @@ impl GbmModel {
         self.best_iteration
     }
 
+    /// The trees, round by round ([`GbmModel::n_outputs_per_round`] per round; tree `i`
+    /// adds to raw score `i % n_outputs_per_round`), for explanations.
+    pub(crate) fn trees_for_explain(&self) -> &[Tree] {
+        &self.trees
+    }
+
+    /// Trees per round: the number of raw scores (1, or the classes under softmax).
+    pub(crate) fn n_outputs_per_round(&self) -> usize {
+        self.per_round
+    }
+
+    /// The initial raw score of each output.
+    pub(crate) fn base_scores(&self) -> &[f64] {
+        &self.base
+    }
+
     /// Number of features the model was trained on.
     pub fn n_features(&self) -> usize {
         self.n_features

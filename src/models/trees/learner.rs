@@ -372,11 +372,15 @@ impl Learner {
                 };
             }
         }
+        let leaf_covers = (0..n_leaves)
+            .map(|leaf| self.sums[leaf * s + s - 1])
+            .collect();
         Tree {
             nodes,
             values,
             n_outputs: k,
             gains,
+            leaf_covers,
         }
     }
 

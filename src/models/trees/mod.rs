@@ -21,6 +21,7 @@ mod tree;
 pub use binning::BinnedData;
 pub use forest::{train_forest, ForestModel, ForestParams};
 pub use gbm::{train_gbm, GbmLoss, GbmModel, GbmParams};
+pub(crate) use tree::Tree;
 
 use crate::error::{AutotabError, Result};
 

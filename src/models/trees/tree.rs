@@ -29,6 +29,10 @@ pub(crate) struct Tree {
     pub(crate) n_outputs: usize,
     /// Gain of each internal node's split (for importances).
     pub(crate) gains: Vec<f64>,
+    /// Training rows that reached each leaf (for TreeSHAP's expectations). Empty in models
+    /// saved before it was recorded.
+    #[serde(default)]
+    pub(crate) leaf_covers: Vec<f64>,
 }
 
 impl Tree {
