@@ -176,7 +176,13 @@ pub fn fit_forecasting(
     observer.guardrails(&guardrails);
     let algorithms = spec.algorithms_for(Task::Regression)?;
     let positive = set.series.iter().all(|s| s.values.iter().all(|v| *v > 0.0));
-    let candidates = Candidates::new(season, positive, algorithms, spec.seed);
+    let candidates = Candidates::new(
+        season,
+        positive,
+        !set.feature_names.is_empty(),
+        algorithms,
+        spec.seed,
+    );
     let reserve = Duration::from_secs_f64((budget.as_secs_f64() * 0.08).clamp(0.2, 10.0));
     let limits = SearchLimits {
         end: hard_end.checked_sub(reserve).unwrap_or(hard_end),

@@ -462,6 +462,7 @@ mod tests {
             ForecasterSpec::Harmonic(HarmonicConfig {
                 trend: true,
                 recent_cycles: Some(8),
+                interactions: true,
             }),
         ];
         for spec in &specs {

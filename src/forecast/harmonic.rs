@@ -41,6 +41,11 @@ pub struct HarmonicConfig {
     /// `None`: on up to [`MAX_HISTORY`] values.
     #[serde(default)]
     pub recent_cycles: Option<usize>,
+    /// Each known feature also times the first harmonic (sine and cosine) of the shortest
+    /// season: an effect that varies through the day (temperature on demand is larger in the
+    /// afternoon) or the week.
+    #[serde(default)]
+    pub interactions: bool,
 }
 
 impl HarmonicConfig {
@@ -51,8 +56,13 @@ impl HarmonicConfig {
             None => String::new(),
         };
         format!(
-            "trend={}{window}",
-            if self.trend { "linear" } else { "none" }
+            "trend={}{window}{}",
+            if self.trend { "linear" } else { "none" },
+            if self.interactions {
+                ", feature x season interactions"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -177,7 +187,17 @@ impl HarmonicFit {
     fn terms(&self, n_features: usize) -> usize {
         1 + usize::from(self.config.trend)
             + self.periods.iter().map(|p| 2 * p.1).sum::<usize>()
-            + 2 * self.features.iter().take(n_features).flatten().count()
+            + self.features_per_known() * self.features.iter().take(n_features).flatten().count()
+    }
+
+    /// Terms per known feature: the value and its square, and two interactions with the
+    /// shortest season when asked and fitted.
+    fn features_per_known(&self) -> usize {
+        if self.config.interactions && !self.periods.is_empty() {
+            4
+        } else {
+            2
+        }
     }
 
     /// Appends the design row of window position `t` (may lie past the window) with the known
@@ -195,6 +215,14 @@ impl HarmonicFit {
                 out.push(angle.cos());
             }
         }
+        // The first harmonic of the shortest period, for the interactions.
+        let first = self
+            .periods
+            .iter()
+            .map(|p| p.0)
+            .reduce(f64::min)
+            .filter(|_| self.config.interactions)
+            .map(|period| std::f64::consts::TAU * t as f64 / period);
         for (stats, value) in self.features.iter().zip(known) {
             if let Some((mean, sd)) = stats {
                 let z = if value.is_finite() {
@@ -204,6 +232,10 @@ impl HarmonicFit {
                 };
                 out.push(z);
                 out.push(z * z);
+                if let Some(angle) = first {
+                    out.push(z * angle.sin());
+                    out.push(z * angle.cos());
+                }
             }
         }
     }
@@ -327,6 +359,7 @@ mod tests {
             HarmonicConfig {
                 trend: true,
                 recent_cycles: None,
+                interactions: true,
             },
         );
         for step in 1..=10 {
@@ -342,6 +375,7 @@ mod tests {
             HarmonicConfig {
                 trend: false,
                 recent_cycles: Some(8),
+                interactions: false,
             }
         });
         assert!(short.periods.is_empty());

@@ -59,7 +59,15 @@ impl Candidates {
     /// Seasonal baselines first (when there is a season), the other baselines, the smoothing
     /// variants that fit the data, then each learner's low-cost and default configurations,
     /// then random configurations in turn.
-    pub fn new(season: usize, positive: bool, algorithms: Vec<Algorithm>, seed: u64) -> Self {
+    /// `known_features`: whether the series have known features (harmonic regressions with
+    /// feature interactions are tried then).
+    pub fn new(
+        season: usize,
+        positive: bool,
+        known_features: bool,
+        algorithms: Vec<Algorithm>,
+        seed: u64,
+    ) -> Self {
         let mut fixed = VecDeque::new();
         if season > 1 {
             fixed.push_back(ForecasterSpec::Baseline(Baseline::SeasonalNaive));
@@ -67,12 +75,20 @@ impl Candidates {
         }
         fixed.push_back(ForecasterSpec::Baseline(Baseline::Naive));
         fixed.push_back(ForecasterSpec::Baseline(Baseline::Average));
-        for recent_cycles in [None, Some(RECENT_CYCLES)] {
-            for trend in [false, true] {
-                fixed.push_back(ForecasterSpec::Harmonic(HarmonicConfig {
-                    trend,
-                    recent_cycles,
-                }));
+        let interactions: &[bool] = if known_features {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        for &interactions in interactions {
+            for recent_cycles in [None, Some(RECENT_CYCLES)] {
+                for trend in [false, true] {
+                    fixed.push_back(ForecasterSpec::Harmonic(HarmonicConfig {
+                        trend,
+                        recent_cycles,
+                        interactions,
+                    }));
+                }
             }
         }
         let ets = |trend, damped, season| {
@@ -434,13 +450,13 @@ mod tests {
 
     #[test]
     fn seasonal_baselines_come_first() {
-        let mut c = Candidates::new(12, true, vec![Algorithm::GradientBoosting], 1);
+        let mut c = Candidates::new(12, true, true, vec![Algorithm::GradientBoosting], 1);
         assert_eq!(c.next().unwrap().name(), "SeasonalNaive");
         assert_eq!(c.next().unwrap().name(), "SeasonalAverage");
         let rest: Vec<String> = c.take(20).map(|s| s.name()).collect();
         assert!(rest.contains(&"ExponentialSmoothing".to_string()));
         assert_eq!(rest.last().unwrap(), "LightGBM");
-        let mut plain = Candidates::new(1, false, Vec::new(), 1);
+        let mut plain = Candidates::new(1, false, false, Vec::new(), 1);
         assert_eq!(plain.next().unwrap().name(), "Naive");
         assert_eq!(plain.by_ref().count(), 7);
     }
