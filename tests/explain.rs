@@ -12,12 +12,25 @@ use std::path::Path;
 use common::{autotab, read_csv, succeed, TempWorkspace};
 
 /// Trains a one-trial model of `algorithm` on `data` into `model`.
+/// One trial of `algorithm`, refit on all rows (one model: its raw score gives the prediction).
 fn train(ws: &TempWorkspace, data: &str, label: &str, algorithm: &str, model: &Path) {
+    train_as(ws, data, label, algorithm, model, "refit");
+}
+
+fn train_as(
+    ws: &TempWorkspace,
+    data: &str,
+    label: &str,
+    algorithm: &str,
+    model: &Path,
+    final_model: &str,
+) {
     succeed(
         autotab(ws)
             .args(["run", "--data", data, "--label", label])
             .args(["--allowed-algorithms", algorithm, "--seed", "7"])
             .args(["--max-concurrent-trials", "1", "--max-trials", "1"])
+            .args(["--final-model", final_model])
             .args(["--timeout", "120", "--quiet", "--output"])
             .arg(model),
     );
@@ -98,6 +111,29 @@ fn heart_failure_boosting_contributions_sum_to_the_log_odds() {
         let p1: f64 = p[2].parse().unwrap();
         let from_raw = 1.0 / (1.0 + (-row[n - 2]).exp());
         assert!((from_raw - p1).abs() < 2e-6, "row {i}: {from_raw} vs {p1}");
+    }
+}
+
+/// A bagged pipeline (10 fold models averaged) is explained as the mean of its folds'
+/// explanations: the contributions still add up to the (mean) raw score on every row, and a
+/// forest's raw score, a probability, averages like the pipeline's prediction.
+#[test]
+fn bagged_forest_contributions_sum_to_the_mean_prediction() {
+    let ws = TempWorkspace::new();
+    let model = ws.path().join("model");
+    let data = "datasets/heart_failure.csv";
+    train_as(&ws, data, "DEATH_EVENT", "RandomForest", &model, "bagged");
+    let info = std::fs::read_to_string(model.join("bundle.json")).unwrap();
+    assert!(info.contains("\"folds\""), "{info}");
+    let (header, rows, _, prows) = explain_and_predict(&ws, data, &model, Some("1"));
+    let n = header.len();
+    for (i, (row, p)) in rows.iter().zip(&prows).enumerate() {
+        let p1: f64 = p[2].parse().unwrap();
+        assert!(
+            (row[n - 2] - p1).abs() < 1e-6,
+            "row {i}: {} vs {p1}",
+            row[n - 2]
+        );
     }
 }
 

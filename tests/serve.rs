@@ -354,6 +354,8 @@ fn explain_true_returns_each_rows_top_contributions() {
             "1",
             "--seed",
             "7",
+            "--final-model",
+            "refit",
             "--timeout",
             "60",
         ],

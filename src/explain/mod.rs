@@ -196,41 +196,72 @@ fn model_kind(model: &FittedModel) -> &'static str {
 
 /// Exact TreeSHAP contributions of `pipeline`'s tree model for every row of `data`, summed
 /// per raw input column. A label column in `data` is ignored. Models other than boosting,
-/// random forest and extra trees are an error naming the model.
+/// random forest and extra trees are an error naming the model. A bagged pipeline (its folds'
+/// models averaged) is explained as the mean of its folds' explanations: contributions, base
+/// value and raw score are each the folds' mean (so they still add up), for the output the
+/// first fold's model explains (for multiclass boosting, its predicted class); for boosting
+/// the mean of the folds' log-odds is explained, while the pipeline averages probabilities.
 pub fn tree_contributions(pipeline: &Pipeline, data: &Dataset) -> Result<Contributions> {
-    let ensemble = TreeEnsemble::of(&pipeline.model)?;
-    let features = pipeline
-        .featurizer
-        .transform(&data.without(&pipeline.label))?;
-    let sources = pipeline.featurizer.feature_sources();
+    let inputs = data.without(&pipeline.label);
     let columns: Vec<String> = pipeline.featurizer.input_columns().to_vec();
-    let column_of: Vec<Option<usize>> = sources
-        .iter()
-        .map(|s| columns.iter().position(|c| c == s))
-        .collect();
-    feature_contributions(&ensemble, features.view(), &column_of, columns.len()).map(
-        |(values, base, raw_scores, explained)| {
-            let outputs = explained
-                .iter()
-                .map(|&c| match &pipeline.label_encoding {
-                    LabelEncoding::Classes { .. } => class_name(&pipeline.label_encoding, c),
-                    LabelEncoding::Values => pipeline.label.clone(),
-                })
-                .collect();
-            Contributions {
-                columns,
-                values,
-                base,
-                raw_scores,
+    let mut total: Option<RowExplanations> = None;
+    let mut scale = None;
+    let mut members = 0usize;
+    for (featurizer, model) in pipeline.members() {
+        let ensemble = TreeEnsemble::of(model)?;
+        if scale.is_some_and(|s| s != ensemble.score) {
+            return Err(AutotabError::config(
+                "the fold models of this bagged pipeline explain different scores",
+            ));
+        }
+        scale = Some(ensemble.score);
+        let features = featurizer.transform(&inputs)?;
+        let column_of: Vec<Option<usize>> = featurizer
+            .feature_sources()
+            .iter()
+            .map(|s| columns.iter().position(|c| c == s))
+            .collect();
+        let force = total.as_ref().map(|t| t.3.as_slice());
+        let part =
+            feature_contributions(&ensemble, features.view(), &column_of, columns.len(), force)?;
+        members += 1;
+        total = Some(match total {
+            None => part,
+            Some((values, base, raw, outputs)) => (
+                values + &part.0,
+                base.iter().zip(&part.1).map(|(a, b)| a + b).collect(),
+                raw.iter().zip(&part.2).map(|(a, b)| a + b).collect(),
                 outputs,
-                scale: ensemble.score,
+            ),
+        });
+    }
+    let (values, base, raw_scores, explained) =
+        total.ok_or_else(|| AutotabError::config("the pipeline holds no model"))?;
+    let scale = scale.expect("one member at least");
+    let n = members as f64;
+    let outputs = explained
+        .iter()
+        .map(|&c| {
+            // Binary boosting has one raw score, the positive class's log-odds.
+            let class = if scale == ScoreScale::LogOdds { 1 } else { c };
+            match &pipeline.label_encoding {
+                LabelEncoding::Classes { .. } => class_name(&pipeline.label_encoding, class),
+                LabelEncoding::Values => pipeline.label.clone(),
             }
-        },
-    )
+        })
+        .collect();
+    Ok(Contributions {
+        columns,
+        values: values / n,
+        base: base.iter().map(|b| b / n).collect(),
+        raw_scores: raw_scores.iter().map(|r| r / n).collect(),
+        outputs,
+        scale,
+    })
 }
 
 /// Per-row contributions over `n_columns` groups (feature `j` counts for group
-/// `column_of[j]`), base values, raw scores and the explained output of each row.
+/// `column_of[j]`), base values, raw scores and the explained output index of each row.
 type RowExplanations = (Array2<f64>, Vec<f64>, Vec<f64>, Vec<usize>);
 
 fn feature_contributions(
@@ -238,6 +269,7 @@ fn feature_contributions(
     x: ArrayView2<f64>,
     column_of: &[Option<usize>],
     n_columns: usize,
+    force: Option<&[usize]>,
 ) -> Result<RowExplanations> {
     let k = ensemble.n_outputs;
     let per_output: Vec<Vec<ShapTree>> = (0..k)
@@ -271,6 +303,10 @@ fn feature_contributions(
             })
             .collect();
         let c = match (ensemble.score, k) {
+            _ if force.is_some() => force
+                .and_then(|f| f.get(i).copied())
+                .unwrap_or(0)
+                .min(k - 1),
             (_, 1) => 0,
             (ScoreScale::Probability, 2) => 1,
             _ => {
@@ -289,12 +325,6 @@ fn feature_contributions(
                     .0
             }
         };
-        // Binary boosting has one raw score, the positive class's log-odds.
-        let class = if ensemble.score == ScoreScale::LogOdds {
-            1
-        } else {
-            c
-        };
         phi.fill(0.0);
         for t in &per_output[c] {
             t.add_shap(&row, &mut phi, ensemble.scale);
@@ -306,7 +336,7 @@ fn feature_contributions(
         }
         base.push(expected[c]);
         raw_scores.push(raw[c]);
-        explained.push(class);
+        explained.push(c);
     }
     Ok((values, base, raw_scores, explained))
 }

@@ -41,7 +41,7 @@ fn check(model: &FittedModel, x: &Array2<f64>, to_prob: impl Fn(&[f64], usize) -
     // Feature 4 belongs to no column: check with every feature its own group too.
     let identity: Vec<Option<usize>> = (0..5).map(Some).collect();
     let (values, base, raw, explained) =
-        feature_contributions(&ensemble, x.view(), &identity, 5).expect("explains");
+        feature_contributions(&ensemble, x.view(), &identity, 5, None).expect("explains");
     let proba = model.predict(x.view()).expect("predicts");
     for i in 0..x.nrows() {
         let total = base[i] + values.row(i).sum();
@@ -57,7 +57,8 @@ fn check(model: &FittedModel, x: &Array2<f64>, to_prob: impl Fn(&[f64], usize) -
             raw[i]
         );
     }
-    let (grouped, ..) = feature_contributions(&ensemble, x.view(), &groups, 3).expect("explains");
+    let (grouped, ..) =
+        feature_contributions(&ensemble, x.view(), &groups, 3, None).expect("explains");
     for i in 0..x.nrows() {
         assert!((grouped[[i, 1]] - values[[i, 1]] - values[[i, 2]]).abs() < 1e-12);
     }
@@ -87,7 +88,8 @@ fn boosting_contributions_add_up_to_the_log_odds_and_logits() {
     .expect("trains");
     let model = FittedModel::Boosting(BoostingModel { gbm });
     check(&model, &x, |p, c| {
-        assert_eq!(c, 1);
+        // One raw score: output 0, the positive class's log-odds.
+        assert_eq!(c, 0);
         (p[1] / p[0]).ln()
     });
 
@@ -111,7 +113,7 @@ fn boosting_contributions_add_up_to_the_log_odds_and_logits() {
     // probabilities instead (the explained class is the most probable one).
     let identity: Vec<Option<usize>> = (0..5).map(Some).collect();
     let (values, base, raw, explained) =
-        feature_contributions(&ensemble, x.view(), &identity, 5).expect("explains");
+        feature_contributions(&ensemble, x.view(), &identity, 5, None).expect("explains");
     let proba = model.predict(x.view()).expect("predicts");
     for i in 0..x.nrows() {
         assert!((base[i] + values.row(i).sum() - raw[i]).abs() < 1e-9);
