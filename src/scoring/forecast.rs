@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 
 use super::request::{number, Method, ScoreRequest};
 use super::script::score_py_for;
+use super::server::{error_content, openapi_document, read_sample};
 use crate::data::{format_number, Column, ColumnValues, Dataset};
 use crate::error::{AutotabError, Result};
 use crate::forecast::time::format_time;
@@ -231,11 +232,6 @@ fn records_to_future(model: &ForecastModel, records: &[Value]) -> Result<Dataset
     Dataset::new(columns)
 }
 
-fn read_sample(dir: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(dir.join(SAMPLE_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 /// The OpenAPI document of a forecasting model's `/score`: a record is one future row.
 fn openapi(model: &ForecastModel, sample: Option<Value>, with_auth: bool) -> Value {
     let settings = &model.settings;
@@ -290,8 +286,7 @@ fn openapi(model: &ForecastModel, sample: Option<Value>, with_auth: bool) -> Val
         }
         request_body["content"]["application/json"]["example"] = sample.clone();
     }
-    let error = json!({ "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
-    let mut score = json!({
+    let score = json!({
         "summary": format!(
             "Forecast '{}' with the {} model (forecasting) from the future rows alone",
             model.label,
@@ -305,13 +300,10 @@ fn openapi(model: &ForecastModel, sample: Option<Value>, with_auth: bool) -> Val
                 "description": "One forecast per record; prediction intervals when asked",
                 "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ScoreResponse" } } }
             },
-            "400": { "description": "Malformed JSON, empty data, a missing time or series id field, an unknown series, a time stamp off the grid, before the end of the history or beyond the horizon (ForecastHorizonExceeded)", "content": error["content"] },
-            "401": { "description": "Missing or wrong key", "content": error["content"] },
-            "413": { "description": "Body larger than 16 MB", "content": error["content"] },
-            "415": { "description": "Content type is not application/json", "content": error["content"] },
+            "400": { "description": "Malformed JSON, empty data, a missing time or series id field, an unknown series, a time stamp off the grid, before the end of the history or beyond the horizon (ForecastHorizonExceeded)", "content": error_content() },
         }
     });
-    let mut components = json!({
+    let components = json!({
         "schemas": {
             "InputRecord": record,
             "ScoreRequest": {
@@ -338,17 +330,11 @@ fn openapi(model: &ForecastModel, sample: Option<Value>, with_auth: bool) -> Val
                         "description": "per asked level (as text, such as \"0.1\"), one value per record"
                     }
                 }
-            },
-            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } }
+            }
         }
     });
-    if with_auth {
-        components["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer" } });
-        score["security"] = json!([{ "bearer": [] }]);
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
+    openapi_document(
+        json!({
             "title": format!("autotab model: {} (forecasting)", model.label),
             "version": env!("CARGO_PKG_VERSION"),
             "description": format!(
@@ -362,15 +348,9 @@ fn openapi(model: &ForecastModel, sample: Option<Value>, with_auth: bool) -> Val
                 model.metric,
                 model.score
             ),
-        },
-        "paths": {
-            "/score": { "post": score },
-            "/health": { "get": {
-                "summary": "Liveness: never needs the key",
-                "operationId": "health",
-                "responses": { "200": { "description": "The server is up" } }
-            } }
-        },
-        "components": components,
-    })
+        }),
+        score,
+        components,
+        with_auth,
+    )
 }

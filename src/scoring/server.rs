@@ -455,8 +455,7 @@ pub(crate) fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
     if let Some(sample) = &sample {
         request_body["content"]["application/json"]["example"] = sample.clone();
     }
-    let error = json!({ "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
-    let mut score = json!({
+    let score = json!({
         "summary": format!("Score records with the {} model ({})", info.algorithm, info.task),
         "operationId": "score",
         "requestBody": request_body,
@@ -465,13 +464,10 @@ pub(crate) fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
                 "description": "One prediction per record; probabilities when asked for",
                 "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ScoreResponse" } } }
             },
-            "400": { "description": "Malformed JSON, empty data, a missing field or a value of the wrong kind", "content": error["content"] },
-            "401": { "description": "Missing or wrong key", "content": error["content"] },
-            "413": { "description": "Body larger than 16 MB", "content": error["content"] },
-            "415": { "description": "Content type is not application/json", "content": error["content"] },
+            "400": { "description": "Malformed JSON, empty data, a missing field or a value of the wrong kind", "content": error_content() },
         }
     });
-    let mut components = json!({
+    let components = json!({
         "schemas": {
             "InputRecord": record,
             "ScoreRequest": {
@@ -491,24 +487,53 @@ pub(crate) fn openapi(predictor: &Predictor, with_auth: bool) -> Value {
                     "result": { "type": "array", "items": prediction, "description": "Predictions (method predict) or {class: probability} objects (method predict_proba)" },
                     "probabilities": { "type": "array", "items": { "type": "object", "additionalProperties": { "type": "number" } } }
                 }
-            },
-            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } }
+            }
         }
     });
-    if with_auth {
-        components["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer" } });
-        score["security"] = json!([{ "bearer": [] }]);
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
+    openapi_document(
+        json!({
             "title": format!("autotab model: {} ({})", info.label, info.experiment),
             "version": info.autotab_version,
             "description": format!(
                 "{} {} predicting '{}'; {} = {:.4}",
                 info.task, info.algorithm, info.label, info.metric, info.score
             ),
-        },
+        }),
+        score,
+        components,
+        with_auth,
+    )
+}
+
+/// The response content of every error: `{"error": "..."}` (the `Error` schema).
+pub(crate) fn error_content() -> Value {
+    json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } })
+}
+
+/// The OpenAPI 3.1 document around a model's `POST /score` operation (`score`, with its own
+/// 200 and 400 responses) and its schemas (`components`): adds what every model's server
+/// shares, the transport errors (401, 413, 415), the `Error` schema, `GET /health` and, with
+/// `with_auth`, the bearer scheme.
+pub(crate) fn openapi_document(
+    info: Value,
+    mut score: Value,
+    mut components: Value,
+    with_auth: bool,
+) -> Value {
+    let error = error_content();
+    score["responses"]["401"] = json!({ "description": "Missing or wrong key", "content": error });
+    score["responses"]["413"] =
+        json!({ "description": "Body larger than 16 MB", "content": error });
+    score["responses"]["415"] =
+        json!({ "description": "Content type is not application/json", "content": error });
+    components["schemas"]["Error"] = json!({ "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } });
+    if with_auth {
+        components["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer" } });
+        score["security"] = json!([{ "bearer": [] }]);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": info,
         "paths": {
             "/score": { "post": score },
             "/health": { "get": {
@@ -559,7 +584,8 @@ fn class_values(classes: &[String]) -> Vec<Value> {
         .collect()
 }
 
-fn read_sample(dir: &Path) -> Option<Value> {
+/// The bundle's `sample_input.json` (a scoring request), when it has a readable one.
+pub(crate) fn read_sample(dir: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(dir.join("sample_input.json")).ok()?;
     serde_json::from_str(&text).ok()
 }
