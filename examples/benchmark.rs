@@ -415,8 +415,9 @@ struct Anchor {
 /// The plain baselines of `RESULTS.md` the issue compares with.
 const BASELINES: [&str; 4] = ["lgbm_default", "hgb_default", "rf", "logreg"];
 
-/// dataset -> its anchors, from the anchors' results table (`0.9310 (60.5s)` cells).
-fn read_anchor_results(path: &Path) -> anyhow::Result<BTreeMap<String, Anchor>> {
+/// dataset -> column -> figure, from the anchors' results table (`0.9310 (60.5s)` cells; `–`
+/// and other non-numbers are left out).
+fn read_results_table(path: &Path) -> anyhow::Result<BTreeMap<String, BTreeMap<String, f64>>> {
     let text = std::fs::read_to_string(path)?;
     let mut header: Vec<String> = Vec::new();
     let mut out = BTreeMap::new();
@@ -433,36 +434,48 @@ fn read_anchor_results(path: &Path) -> anyhow::Result<BTreeMap<String, Anchor>> 
         if cells.iter().all(|c| c.starts_with('-')) {
             continue;
         }
-        let value = |name: &str| -> Option<f64> {
-            let i = header.iter().position(|h| h == name)?;
-            cells
-                .get(i)?
-                .split_whitespace()
-                .next()?
-                .trim_end_matches('*')
-                .parse()
-                .ok()
-        };
-        let baseline = BASELINES
-            .iter()
-            .filter_map(|b| value(b).map(|v| (b.to_string(), v)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        let dataset = header
+        let Some(dataset) = header
             .iter()
             .position(|h| h == "dataset")
             .and_then(|i| cells.get(i))
-            .cloned()
-            .unwrap_or_default();
-        out.insert(
-            dataset,
-            Anchor {
-                flaml: value("flaml"),
-                autogluon: value("autogluon"),
-                baseline,
-            },
-        );
+        else {
+            continue;
+        };
+        let figures = header
+            .iter()
+            .zip(&cells)
+            .filter_map(|(name, cell)| {
+                let v = cell
+                    .split_whitespace()
+                    .next()?
+                    .trim_end_matches('*')
+                    .parse()
+                    .ok()?;
+                Some((name.clone(), v))
+            })
+            .collect();
+        out.insert(dataset.clone(), figures);
     }
     Ok(out)
+}
+
+/// dataset -> its anchors, from the anchors' results table.
+fn read_anchor_results(path: &Path) -> anyhow::Result<BTreeMap<String, Anchor>> {
+    Ok(read_results_table(path)?
+        .into_iter()
+        .map(|(dataset, figures)| {
+            let baseline = BASELINES
+                .iter()
+                .filter_map(|b| figures.get(*b).map(|v| (b.to_string(), *v)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let anchor = Anchor {
+                flaml: figures.get("flaml").copied(),
+                autogluon: figures.get("autogluon").copied(),
+                baseline,
+            };
+            (dataset, anchor)
+        })
+        .collect())
 }
 
 /// Records every trial as one log line.
@@ -601,34 +614,10 @@ fn run_one_forecast(
 
 /// dataset -> (FLAML, ETS) test normalized RMSE, from the anchors' results table.
 fn read_forecast_anchors(path: &Path) -> anyhow::Result<BTreeMap<String, [Option<f64>; 2]>> {
-    let text = std::fs::read_to_string(path)?;
-    let mut header: Vec<String> = Vec::new();
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| l.starts_with('|')) {
-        let cells: Vec<String> = line
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .collect();
-        if header.is_empty() {
-            header = cells;
-            continue;
-        }
-        let value = |name: &str| -> Option<f64> {
-            let i = header.iter().position(|h| h == name)?;
-            cells
-                .get(i)?
-                .split_whitespace()
-                .next()?
-                .trim_end_matches('*')
-                .parse()
-                .ok()
-        };
-        if let Some(dataset) = cells.first() {
-            out.insert(dataset.clone(), [value("flaml"), value("ets")]);
-        }
-    }
-    Ok(out)
+    Ok(read_results_table(path)?
+        .into_iter()
+        .map(|(dataset, f)| (dataset, [f.get("flaml").copied(), f.get("ets").copied()]))
+        .collect())
 }
 
 /// The forecasting table: test normalized RMSE (lower is better) beside FLAML 60 s and ETS,

@@ -270,8 +270,9 @@ impl<'a> AllRows<'a> {
 /// the best trial (`candidates`, best first), then the best trial: each is shipped as its
 /// folds' models (see [`RunPlan::prefers_fold_models`]) or refit on all rows when the time
 /// left allows it, falling back to its folds' models when it does not and they may stand in
-/// ([`RunPlan::may_ship_fold_models`]); an ensemble that can be neither is skipped. The best trial is refit even late (falling back to the next trials
-/// if its refit fails) when its fold models cannot be shipped.
+/// ([`RunPlan::may_ship_fold_models`]); an ensemble that can be neither is skipped. The best
+/// trial is refit even late (falling back to the next trials if its refit fails) when its fold
+/// models cannot be shipped.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finalize(
     pool: &WorkerPool,
