@@ -392,6 +392,29 @@ fn runs_are_exported_to_a_real_mlflow_server_and_read_back_with_its_client() {
     assert_eq!(again[0]["mlflow_run_id"], parent["run_id"]);
     assert_exported(&uri, &ws, "mlflow-export", &run_id);
 
+    // An export that did not finish (no completion tag) is replaced whole, not duplicated.
+    let untag = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; from mlflow.tracking import MlflowClient; \
+             MlflowClient(tracking_uri=sys.argv[1]).delete_tag(sys.argv[2], 'autotab.export_complete')",
+            &uri,
+            parent["run_id"].as_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        untag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&untag.stderr)
+    );
+    let replaced = export(&[&run_id]);
+    assert_eq!(replaced[0]["already_exported"], false);
+    assert_eq!(replaced[0]["replaced_runs"], children + 1);
+    assert_ne!(replaced[0]["mlflow_run_id"], parent["run_id"]);
+    let parent = assert_exported(&uri, &ws, "mlflow-export", &run_id);
+    assert_eq!(replaced[0]["mlflow_run_id"], parent["run_id"]);
+
     // run with MLFLOW_TRACKING_URI: logged when it finishes.
     let summary = small_run(&ws, "mlflow-run", Some(&uri));
     let run_id = summary["run_id"].as_str().unwrap();
