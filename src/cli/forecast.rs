@@ -169,6 +169,7 @@ pub fn execute_run(
     output_dir: Option<&Path>,
     json: bool,
     quiet: bool,
+    mlflow: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let workspace = Workspace::open(workspace_dir)?;
     let path = spec.data.training.path();
@@ -191,6 +192,9 @@ pub fn execute_run(
                 RunStatus::Failed,
                 &serde_json::json!({"error": e.to_string()}),
             );
+            if let Some(uri) = mlflow {
+                super::mlflow::export_after_run(uri, &workspace, run_id.as_str());
+            }
             return Err(e.into());
         }
     };
@@ -211,6 +215,9 @@ pub fn execute_run(
     let summary = summary_json(spec, run_id.as_str(), &outcome, &model_dir);
     workspace.finish_run(&run_id, RunStatus::Completed, &summary)?;
     print_result(&outcome, &model_dir);
+    if let Some(uri) = mlflow {
+        super::mlflow::export_after_run(uri, &workspace, run_id.as_str());
+    }
     if json {
         println!("{summary}");
     }
