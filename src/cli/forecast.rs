@@ -308,20 +308,26 @@ fn summary_json(
 }
 
 /// `autotab predict` on a forecasting bundle: the rows in input order with `prediction` and
-/// one `q_<level>` column per asked quantile.
+/// one `q_<level>` column per asked quantile; with `rolling`, rows beyond the horizon are
+/// forecast from the actual values the table gives ([`ForecastModel::predict_rolling`]).
 pub fn predict(
     model_dir: &Path,
     data_path: &Path,
     output: Option<&Path>,
     quantiles: &[f64],
+    rolling: bool,
 ) -> anyhow::Result<ExitCode> {
     let model = ForecastModel::load(model_dir)?;
     let (data, report) = load_table_with_report(data_path, &LoadOptions::default())?;
     for note in report.messages(data_path) {
         eprintln!("note: {note}");
     }
-    let forecast = model
-        .predict(&data, quantiles)
+    let forecast = if rolling {
+        model.predict_rolling(&data, quantiles)
+    } else {
+        model.predict(&data, quantiles)
+    };
+    let forecast = forecast
         .with_context(|| format!("forecasting {}", data_path.display()))?;
     let sink: Box<dyn Write> = match output {
         Some(path) => Box::new(

@@ -9,10 +9,10 @@ use super::{load_job_table, RunObserver};
 use crate::data::Dataset;
 use crate::error::{AutotabError, Result};
 use crate::featurize::Guardrail;
-use crate::forecast::features::{auto_lags, auto_windows, series_scale, FeaturePlan};
+use crate::forecast::features::{auto_lags, auto_windows, FeaturePlan};
 use crate::forecast::folds::rolling_origin_folds;
 use crate::forecast::forecaster::{fit_final, Context};
-use crate::forecast::model::{ForecastModel, SeriesState, FORMAT_VERSION};
+use crate::forecast::model::{series_states, ForecastModel, FORMAT_VERSION};
 use crate::forecast::search::{
     ranked, run_search, select_ensemble, Candidates, ForecastStop, ForecastTrial, SearchLimits,
 };
@@ -265,22 +265,13 @@ pub fn fit_forecasting(
         }
     }
     let cv_metrics = metrics::report(&actual, &predicted)?;
-    let needed = plan.history_needed();
-    let series = set
-        .series
-        .iter()
-        .map(|s| SeriesState {
-            key: s.key.clone(),
-            end: s.end(),
-            scale: series_scale(&s.values),
-            tail: s.values[s.values.len().saturating_sub(needed)..].to_vec(),
-            last_known: s
-                .features
-                .iter()
-                .map(|f| *f.last().unwrap_or(&0.0))
-                .collect(),
-        })
-        .collect();
+    // Enough history for the lag features, and for refitting a local method at a later origin
+    // (rolling forecasts).
+    let keep = best
+        .forecaster
+        .history_read(season)
+        .map(|read| read.max(plan.history_needed()));
+    let series = series_states(&set, keep);
     let model = ForecastModel {
         format_version: FORMAT_VERSION,
         label: label.clone(),
@@ -296,6 +287,7 @@ pub fn fit_forecasting(
         residuals,
         metric: metric.name().to_string(),
         score: best.score.unwrap_or(f64::NAN),
+        tails_roll: true,
     };
     Ok(ForecastOutcome {
         experiment: spec.experiment.clone(),
