@@ -127,7 +127,12 @@ pub struct FoldForecast {
 
 /// The path of a local method (baseline or smoothing) from the end of `history`: what
 /// [`fit_final`] keeps for it, and what a rolling forecast recomputes at each later origin.
-pub fn local_path(spec: &ForecasterSpec, history: &[f64], horizon: usize, season: usize) -> Vec<f64> {
+pub fn local_path(
+    spec: &ForecasterSpec,
+    history: &[f64],
+    horizon: usize,
+    season: usize,
+) -> Vec<f64> {
     match spec {
         ForecasterSpec::Baseline(b) => b.forecast(history, horizon, season),
         ForecasterSpec::ExponentialSmoothing(config) => {

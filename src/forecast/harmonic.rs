@@ -263,7 +263,13 @@ impl HarmonicFit {
     /// (rolling forecasts), the coefficients unchanged: `recent` are the residuals up to that
     /// origin ([`HarmonicFit::residual_after`] of the actual values; the fit's own
     /// `recent_residuals` when `advanced` is 0).
-    pub fn forecast_rolled(&self, advanced: usize, recent: &[f64], step: usize, known: &[f64]) -> f64 {
+    pub fn forecast_rolled(
+        &self,
+        advanced: usize,
+        recent: &[f64],
+        step: usize,
+        known: &[f64],
+    ) -> f64 {
         let mut row = Vec::new();
         let t = self.n - 1 + advanced + step;
         self.level(t, known, &mut row) + self.residual_forecast(recent, step)

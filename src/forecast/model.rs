@@ -509,8 +509,14 @@ impl ForecastModel {
                 };
                 let mut values = vec![0.0; targets.len()];
                 for ((w, member), (_, member_spec)) in members.iter().zip(specs) {
-                    let v = self
-                        .point_forecasts(member_spec, member, targets, origins, actuals, known)?;
+                    let v = self.point_forecasts(
+                        member_spec,
+                        member,
+                        targets,
+                        origins,
+                        actuals,
+                        known,
+                    )?;
                     values.iter_mut().zip(v).for_each(|(a, b)| *a += w * b);
                 }
                 values
@@ -706,9 +712,7 @@ mod consistency_tests {
     /// The model the engine would save for `spec` fitted as `fitted` on `train`.
     fn model(spec: &ForecasterSpec, train: &SeriesSet, fitted: FittedForecaster) -> ForecastModel {
         let plan = plan();
-        let keep = spec
-            .history_read(24)
-            .map(|r| r.max(plan.history_needed()));
+        let keep = spec.history_read(24).map(|r| r.max(plan.history_needed()));
         ForecastModel {
             format_version: FORMAT_VERSION,
             label: "y".into(),
@@ -780,7 +784,10 @@ mod consistency_tests {
     fn assert_close(a: &[f64], b: &[f64], what: &str) {
         assert_eq!(a.len(), b.len(), "{what}");
         for (x, y) in a.iter().zip(b) {
-            assert!((x - y).abs() < 1e-9 * y.abs().max(1.0), "{what}: {x} vs {y}");
+            assert!(
+                (x - y).abs() < 1e-9 * y.abs().max(1.0),
+                "{what}: {x} vs {y}"
+            );
         }
     }
 
@@ -797,7 +804,11 @@ mod consistency_tests {
             origins: origins.iter().map(|&o| Some(o)).collect(),
         };
         let expected = forecast_fold(&spec, &ctx(&full, &plan), &fold).unwrap();
-        let model = model(&spec, &train, fit_final(&spec, &ctx(&train, &plan)).unwrap());
+        let model = model(
+            &spec,
+            &train,
+            fit_final(&spec, &ctx(&train, &plan)).unwrap(),
+        );
         // The future rows, in the fold's order: series, then step.
         let rows: Vec<(usize, usize, Option<f64>)> = (0..expected.series.len())
             .map(|i| {
@@ -872,7 +883,11 @@ mod consistency_tests {
                     .map(|(_, v)| *v)
                     .collect()
             };
-            let b = model(spec, &extended_train, extended(spec, &train, &extended_train));
+            let b = model(
+                spec,
+                &extended_train,
+                extended(spec, &train, &extended_train),
+            );
             let expected = b.predict(&future(&full, &late_rows, false), &[]).unwrap();
             assert_close(&pick(true), &expected.values, &spec.name());
             let within = a.predict(&future(&full, &early_rows, false), &[]).unwrap();
@@ -901,17 +916,29 @@ mod consistency_tests {
             recent_cycles: None,
             interactions: true,
         });
-        let a = model(&spec, &train, fit_final(&spec, &ctx(&train, &plan)).unwrap());
+        let a = model(
+            &spec,
+            &train,
+            fit_final(&spec, &ctx(&train, &plan)).unwrap(),
+        );
         let rows = |shift: f64, poison: f64| -> Vec<(usize, usize, Option<f64>)> {
             (1..=2 * HORIZON)
                 .map(|step| {
                     let pos = early[0] + step;
                     let v = full.series[0].values[pos];
-                    (0, pos, Some(if step > HORIZON { poison } else { v + shift }))
+                    (
+                        0,
+                        pos,
+                        Some(if step > HORIZON { poison } else { v + shift }),
+                    )
                 })
                 .collect()
         };
-        let run = |r: Vec<_>| a.predict_rolling(&future(&full, &r, true), &[]).unwrap().values;
+        let run = |r: Vec<_>| {
+            a.predict_rolling(&future(&full, &r, true), &[])
+                .unwrap()
+                .values
+        };
         let base = run(rows(0.0, 0.0));
         assert_eq!(run(rows(0.0, 1e6)), base);
         let shifted = run(rows(50.0, 0.0));
@@ -927,7 +954,11 @@ mod consistency_tests {
         let early = [150usize, 140];
         let train = cut(&full, &early);
         let spec = ForecasterSpec::Baseline(Baseline::SeasonalNaive);
-        let a = model(&spec, &train, fit_final(&spec, &ctx(&train, &plan)).unwrap());
+        let a = model(
+            &spec,
+            &train,
+            fit_final(&spec, &ctx(&train, &plan)).unwrap(),
+        );
         let mut rows: Vec<(usize, usize, Option<f64>)> = (1..=HORIZON + 1)
             .map(|step| {
                 let pos = early[1] + step;
