@@ -336,3 +336,42 @@ pub fn trial_line(t: &ForecastTrial, metric: Metric) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::data::{load_table, LoadOptions};
+    use crate::job::{AutoOr, ForecastingSpec};
+    use crate::task::Task;
+    use crate::{AutoMl, FitOutcome, JobSpec};
+
+    /// `AutoMl::fit` is the entry point of forecasting too: a job with a time column and no
+    /// task forecasts, and its bundle predicts from future rows alone.
+    #[test]
+    fn automl_fit_runs_a_forecasting_job() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/air_passengers.csv");
+        let mut job = JobSpec::new(&path, "AirPassengers");
+        job.limits.timeout = std::time::Duration::from_secs(30);
+        job.limits.max_trials = Some(3);
+        job.forecasting = Some(ForecastingSpec {
+            time_column_name: Some("date".into()),
+            forecast_horizon: Some(AutoOr::Value(6)),
+            ..ForecastingSpec::default()
+        });
+        let data = load_table(&path, &LoadOptions::default()).unwrap();
+        let train = data.select_rows(&(0..138).collect::<Vec<_>>());
+        let future = data.select_rows(&(138..144).collect::<Vec<_>>());
+        let outcome = AutoMl::new(job).fit(&train).unwrap();
+        assert!(matches!(outcome, FitOutcome::Forecasting(_)));
+        assert_eq!(outcome.task(), Task::Forecasting);
+        assert!(outcome.trials() >= 3, "{}", outcome.trials());
+        assert!(outcome.best_score().is_finite());
+        let dir = tempfile::tempdir().unwrap();
+        outcome.save_bundle(dir.path()).unwrap();
+        let model = crate::forecast::ForecastModel::load(dir.path()).unwrap();
+        let forecast = model.predict(&future, &[]).unwrap();
+        assert_eq!(forecast.values.len(), 6);
+        assert!(forecast.values.iter().all(|v| v.is_finite()));
+        assert!(outcome.into_tabular().is_err());
+    }
+}
