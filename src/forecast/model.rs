@@ -983,5 +983,17 @@ mod consistency_tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ForecastHorizonExceeded: g=s3"), "{err}");
+        // A bundle saved before rolling forecasts keeps too little history to refit at a
+        // later origin: refused, not rolled on a short history.
+        rows[2].2 = Some(full.series[1].values[early[1] + 3]);
+        let old = ForecastModel {
+            tails_roll: false,
+            ..a
+        };
+        let err = old
+            .predict_rolling(&future(&full, &rows, true), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("run the job again"), "{err}");
     }
 }
