@@ -9,8 +9,10 @@
 //! ```sh
 //! cargo run --release --example benchmark -- --bench BENCH_DIR --anchors RESULTS.md \
 //!     [--budgets 60,30] [--concurrent 2] [--only adult,wine] \
-//!     [--spread adult,ames_housing,heart_failure] [--seeds 3] [--logs DIR]
+//!     [--spread adult,ames_housing,heart_failure] [--seeds 3] [--logs DIR] [--folds K]
 //! ```
+//! `--folds K` forces K-fold cross-validation on every tabular split (default: the engine's
+//! own choice by row count), for measuring a validation scheme against the default.
 //! Each run is a child process of this program, so that its peak memory (VmHWM) is its own.
 //! `--logs DIR` writes every run's trial log (what ran, its score, how long it took, what
 //! stopped the search) to `DIR/<dataset>-<budget>s-seed<seed>.log`.
@@ -25,6 +27,7 @@ use anyhow::{bail, Context};
 use autotab::data::{load_table, ColumnKind, LoadOptions};
 use autotab::engine::{run, RunObserver};
 use autotab::ensemble::EnsembleRecord;
+use autotab::job::ValidationChoice;
 use autotab::metrics::Metric;
 use autotab::search::{TrialRecord, TrialStatus};
 use autotab::task::Task;
@@ -38,6 +41,7 @@ struct Bench {
     root: PathBuf,
     concurrent: usize,
     logs: Option<PathBuf>,
+    folds: Option<usize>,
 }
 
 impl Bench {
@@ -50,6 +54,9 @@ impl Bench {
             .args(["--concurrent", &self.concurrent.to_string()])
             .args(["--seed", &seed.to_string()])
             .args(["--bench", &self.root.to_string_lossy()]);
+        if let Some(folds) = self.folds {
+            command.args(["--folds", &folds.to_string()]);
+        }
         if let Some(dir) = &self.logs {
             std::fs::create_dir_all(dir)?;
             let log = dir.join(format!("{name}-{budget}s-seed{seed}.log"));
@@ -97,7 +104,8 @@ fn main() -> anyhow::Result<()> {
         if read_bench_json(&dir)?["task"] == "forecasting" {
             return run_one_forecast(&dir, budget, concurrent, seed, log);
         }
-        return run_one(&dir, budget, concurrent, seed, log);
+        let folds: Option<usize> = flag("--folds").map(|f| f.parse()).transpose()?;
+        return run_one(&dir, budget, concurrent, seed, log, folds);
     }
     let budgets: Vec<f64> = list("--budgets")
         .unwrap_or_else(|| vec!["60".into(), "30".into()])
@@ -122,6 +130,7 @@ fn main() -> anyhow::Result<()> {
         root: bench_root,
         concurrent,
         logs: flag("--logs").map(PathBuf::from),
+        folds: flag("--folds").map(|f| f.parse()).transpose()?,
     };
     // (name, task) -> one result per budget (seed 0).
     let mut rows: Vec<(String, String, Vec<RunResult>)> = Vec::new();
@@ -304,6 +313,7 @@ fn run_one(
     concurrent: usize,
     seed: u64,
     log: Option<PathBuf>,
+    folds: Option<usize>,
 ) -> anyhow::Result<()> {
     let bench = read_bench_json(dir)?;
     let task = bench["task"].as_str().unwrap_or_default();
@@ -316,6 +326,9 @@ fn run_one(
     spec.limits.timeout = Duration::from_secs_f64(budget);
     spec.limits.max_concurrent_trials = concurrent;
     spec.seed = seed;
+    if let Some(folds) = folds {
+        spec.validation = ValidationChoice::CrossValidation { folds };
+    }
     let (task_enum, metric) = match task {
         "binary" | "multiclass" => (Task::Classification, Metric::AucWeighted),
         "regression" => (Task::Regression, Metric::R2),

@@ -39,6 +39,14 @@ pub enum AutotabError {
     /// The workspace store (runs, registry) failed.
     #[error("workspace store: {0}")]
     Store(String),
+    /// An MLflow tracking server could not be reached or refused a request.
+    #[error("MLflow tracking server {uri}: {message}")]
+    Mlflow {
+        /// The server's address (never with a password).
+        uri: String,
+        /// What failed.
+        message: String,
+    },
     /// A saved model bundle is missing, corrupt or of an unsupported format.
     #[error("model bundle {}: {message}", path.display())]
     Bundle {

@@ -15,6 +15,7 @@ pub mod forecast;
 pub mod job;
 pub mod leaderboard;
 pub mod metrics;
+pub mod mlflow;
 pub mod models;
 mod names;
 pub mod pipeline;

@@ -140,9 +140,10 @@ impl ForecastFlags {
     }
 }
 
-/// How a forecasting run prints as it goes.
+/// How a forecasting run prints as it goes (and the run's id, once recorded).
 struct Printer {
     quiet: bool,
+    run_id: Option<String>,
 }
 
 impl RunObserver for Printer {
@@ -159,6 +160,7 @@ impl RunObserver for Printer {
 
     fn run_started(&mut self, run_id: &str) {
         println!("run: {run_id}");
+        self.run_id = Some(run_id.to_string());
     }
 }
 
@@ -171,13 +173,33 @@ pub fn execute_run(
     register: Option<&Registration>,
     json: bool,
     quiet: bool,
+    mlflow: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let workspace = Workspace::open(workspace_dir)?;
-    let mut printer = Printer { quiet };
-    let tracked = run_forecasting_tracked(spec, &workspace, output_dir, register, &mut printer)?;
+    let mut printer = Printer {
+        quiet,
+        run_id: None,
+    };
+    let tracked = run_forecasting_tracked(spec, &workspace, output_dir, register, &mut printer);
+    let tracked = match tracked {
+        Ok(tracked) => tracked,
+        Err(e) => {
+            // A run that failed after it started is recorded as failed: log that too.
+            if let (Some(uri), Some(id)) = (mlflow, printer.run_id.as_deref()) {
+                super::mlflow::export_after_run(uri, &workspace, id);
+            }
+            return Err(e.into());
+        }
+    };
     print_result(&tracked);
+    let exported = mlflow
+        .and_then(|uri| super::mlflow::export_after_run(uri, &workspace, tracked.run_id.as_str()));
     if json {
-        println!("{}", tracked.summary);
+        let mut summary = tracked.summary.clone();
+        if let Some(report) = exported {
+            summary["mlflow_run_id"] = serde_json::json!(report.mlflow_run_id);
+        }
+        println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
 }

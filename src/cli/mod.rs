@@ -2,6 +2,7 @@
 
 mod explain;
 mod forecast;
+mod mlflow;
 mod models;
 mod output;
 mod predict;
@@ -45,7 +46,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Score JSON-lines requests from stdin (the process behind the generated score.py).
     ScoreWorker(serve::ScoreWorkerArgs),
-    /// Recorded runs: list, show.
+    /// Recorded runs: list, show, export to MLflow.
     Runs(runs::RunsArgs),
     /// Registered models: list, show, register, delete.
     Models(models::ModelsArgs),

@@ -122,6 +122,10 @@ pub struct RunArgs {
     /// Print less: no per-trial lines.
     #[arg(long, short)]
     quiet: bool,
+    /// Log the run to this MLflow tracking server (http://host:port) when it ends; a failed
+    /// export is a warning (retry with `autotab runs export`).
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    mlflow_tracking_uri: Option<String>,
     #[command(flatten)]
     forecast: super::forecast::ForecastFlags,
 }
@@ -341,6 +345,11 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
     let (mut spec, notes) = args.job_spec()?;
     args.forecast.apply(&mut spec)?;
     let register = args.registration()?;
+    // A bad tracking URI must not cost a whole search either.
+    if let Some(uri) = &args.mlflow_tracking_uri {
+        super::mlflow::exporter(uri)?;
+    }
+    let mlflow = args.mlflow_tracking_uri.as_deref();
     if spec.task == Some(Task::Forecasting) {
         for note in &notes {
             println!("  note: {note}");
@@ -352,6 +361,7 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
             register.as_ref(),
             args.json,
             args.quiet,
+            mlflow,
         );
     }
     let workspace = Workspace::open(workspace_dir)?;
@@ -370,7 +380,7 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
     let mut printer = Printer {
         quiet: args.quiet,
         progress: super::progress::Progress::new(spec.limits.timeout, !args.json && !args.quiet),
-        run_id,
+        run_id: Arc::clone(&run_id),
     };
     let tracked = run_tracked(
         &spec,
@@ -380,10 +390,26 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         &mut printer,
     );
     printer.progress.finish();
-    let tracked = tracked?;
+    let started = run_id.lock().ok().and_then(|id| id.clone());
+    let tracked = match tracked {
+        Ok(tracked) => tracked,
+        Err(e) => {
+            // A run that failed after it started is recorded as failed: log that too.
+            if let (Some(uri), Some(id)) = (mlflow, started) {
+                super::mlflow::export_after_run(uri, &workspace, &id);
+            }
+            return Err(e.into());
+        }
+    };
     print_result(&tracked);
+    let exported = mlflow
+        .and_then(|uri| super::mlflow::export_after_run(uri, &workspace, tracked.run_id.as_str()));
     if args.json {
-        println!("{}", json_summary(&spec, &tracked));
+        let mut summary = json_summary(&spec, &tracked);
+        if let Some(report) = exported {
+            summary["mlflow_run_id"] = serde_json::json!(report.mlflow_run_id);
+        }
+        println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
 }

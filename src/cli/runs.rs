@@ -1,4 +1,4 @@
-//! `autotab runs list|show`: the recorded runs of the workspace.
+//! `autotab runs list|show|export`: the recorded runs of the workspace.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -34,6 +34,22 @@ enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Log parent runs with their child runs, params, metrics, tags and artifacts to an
+    /// MLflow tracking server (its REST API); a run exported before is not duplicated.
+    Export {
+        /// Parent run ids.
+        #[arg(required_unless_present = "experiment", conflicts_with = "experiment")]
+        run_ids: Vec<String>,
+        /// Export every run of this experiment instead.
+        #[arg(long)]
+        experiment: Option<String>,
+        /// The MLflow tracking server: http://host:port.
+        #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+        mlflow_tracking_uri: String,
+        /// One JSON array of what each export did instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs the subcommand.
@@ -57,6 +73,26 @@ pub fn execute(args: RunsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
                 if !detail.children.is_empty() {
                     print_child_runs(&detail);
                 }
+            }
+        }
+        RunsCommand::Export {
+            run_ids,
+            experiment,
+            mlflow_tracking_uri,
+            json,
+        } => {
+            let exporter = super::mlflow::exporter(&mlflow_tracking_uri)?;
+            let reports = match experiment {
+                Some(name) => exporter.export_experiment(&ws, &name)?,
+                None => run_ids
+                    .iter()
+                    .map(|id| exporter.export_run(&ws, id))
+                    .collect::<Result<_, _>>()?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                reports.iter().for_each(super::mlflow::print_report);
             }
         }
     }

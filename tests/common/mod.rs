@@ -34,12 +34,13 @@ pub fn autotab(ws: &TempWorkspace) -> Command {
 }
 
 /// The real binary, run from the crate root with the workspace at `workspace` and no auth
-/// key inherited: the one way every end-to-end test starts it.
+/// key or MLflow server inherited: the one way every end-to-end test starts it.
 pub fn autotab_in(workspace: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_autotab"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("AUTOTAB_WORKSPACE", workspace)
-        .env_remove("AUTOTAB_AUTH_KEY");
+        .env_remove("AUTOTAB_AUTH_KEY")
+        .env_remove("MLFLOW_TRACKING_URI");
     cmd
 }
 

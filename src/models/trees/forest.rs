@@ -1,6 +1,6 @@
 //! Random forest and extra trees on the histogram learner.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ndarray::{Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
@@ -109,7 +109,8 @@ pub struct ForestModel {
 }
 
 /// Fits a random forest (or extra trees) on binned rows. Trees are grown in parallel on
-/// rayon's current pool; past `deadline` no new tree is started (at least one is built).
+/// rayon's current pool; no new tree is started past `deadline`, nor one that the last tree
+/// grown on the same thread says would end after it (at least one tree is built).
 /// Kept as one function (an algorithm's core): its steps share the hot loop's state, and
 /// splitting it would pass that state around on every call of the inner loop.
 pub fn train_forest(
@@ -156,9 +157,10 @@ pub fn train_forest(
     let trees: Vec<Tree> = (0..params.n_estimators)
         .into_par_iter()
         .map_init(
-            || Learner::new(cfg.clone(), train, k),
-            |learner, i| {
-                if i > 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            || (Learner::new(cfg.clone(), train, k), None::<Duration>),
+            |(learner, last), i| {
+                let started = Instant::now();
+                if i > 0 && deadline.is_some_and(|d| started + last.unwrap_or_default() >= d) {
                     return None;
                 }
                 let mut rng = ChaCha8Rng::seed_from_u64(mix(seed ^ mix(i as u64)));
@@ -201,6 +203,7 @@ pub fn train_forest(
                         )
                     }
                 };
+                *last = Some(started.elapsed());
                 Some(tree)
             },
         )
