@@ -1,22 +1,21 @@
 //! The orange-juice forecasting job through the Rust API, with no CLI: hold out the last 4
-//! weeks of each of the 9 store/brand series, search for 30 seconds (baselines, exponential
-//! smoothing, learners on lag features), save the bundle, reload it, forecast the held-out
-//! weeks from their rows alone and score them as `run_anchor.py` does (pooled normalized RMSE).
+//! weeks of each of the 9 store/brand series, search for 30 seconds with `AutoMl::fit` (the one
+//! entry point of every task: baselines, exponential smoothing, harmonic regression, learners
+//! on lag features), save the bundle, reload it, forecast the held-out weeks from their rows
+//! alone and score them as `run_anchor.py` does (pooled normalized RMSE).
 //!
 //! `cargo run --release --example forecast_oj`
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use autotab::data::{load_table, LoadOptions};
-use autotab::engine::forecast::fit_forecasting;
-use autotab::engine::Quiet;
 use autotab::forecast::metrics::report;
 use autotab::forecast::series::parse_rows;
 use autotab::forecast::{ForecastModel, ForecastSettings};
 use autotab::job::{AutoOr, ForecastingSpec};
 use autotab::task::Task;
-use autotab::JobSpec;
+use autotab::{AutoMl, JobSpec};
 
 fn main() -> anyhow::Result<()> {
     let path = "datasets/oj_sales.csv";
@@ -44,18 +43,18 @@ fn main() -> anyhow::Result<()> {
         (0..data.n_rows()).partition(|&i| rows.times[i] <= cutoff(i));
     let (train, test) = (data.select_rows(&train_idx), data.select_rows(&test_idx));
 
-    let outcome = fit_forecasting(&job, &train, Instant::now(), &mut Quiet)?;
+    let outcome = AutoMl::new(job).fit(&train)?;
     println!(
         "best: {} {} {:.4} (cross-validated) after {} trials in {:.1}s",
-        outcome.winner().forecaster.name(),
-        outcome.metric,
-        outcome.model.score,
-        outcome.trials.len(),
-        outcome.elapsed_s
+        outcome.best_algorithm(),
+        outcome.metric(),
+        outcome.best_score(),
+        outcome.trials(),
+        outcome.elapsed_s()
     );
 
     let dir = std::env::temp_dir().join(format!("autotab-forecast-oj-{}", std::process::id()));
-    autotab::scoring::forecast::save_forecast_bundle(&dir, &outcome.model)?;
+    outcome.save_bundle(&dir)?;
     let model = ForecastModel::load(&dir)?;
     let forecast = model.predict(&test, &[0.1, 0.9])?;
     let actual: Vec<f64> = match &test.require("Quantity")?.values {

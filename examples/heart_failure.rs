@@ -35,10 +35,10 @@ fn main() -> anyhow::Result<()> {
     let outcome = AutoMl::new(job).observer(&mut Progress).fit(&data)?;
     println!(
         "best: {} AUC_weighted {:.4} after {} trials in {:.1}s",
-        outcome.winner.learner,
-        outcome.winner.score,
-        outcome.trials.len(),
-        outcome.elapsed_s
+        outcome.best_algorithm(),
+        outcome.best_score(),
+        outcome.trials(),
+        outcome.elapsed_s()
     );
 
     let dir = std::env::temp_dir().join("autotab-example-heart-failure");

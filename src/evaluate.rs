@@ -1,8 +1,10 @@
 //! Scoring a fitted pipeline on a labelled table (a job's `test_data`): predictions against
-//! the table's own label column, for a list of metrics.
+//! the table's own label column, for a list of metrics; and a forecasting model on a table of
+//! future rows with their actual values.
 
 use crate::data::Dataset;
 use crate::error::{AutotabError, Result};
+use crate::forecast::ForecastModel;
 use crate::metrics::Metric;
 use crate::pipeline::Pipeline;
 use crate::task::Task;
@@ -76,6 +78,56 @@ pub fn score_table(
         for &metric in metrics {
             scores.push((metric, metric.regression(&truth, &predictions.values)?));
         }
+    }
+    Ok(scores)
+}
+
+/// Scores a forecasting model on a table of future rows holding their actual values (a
+/// forecasting job's `test_data`): every row is forecast by
+/// [`ForecastModel::predict_rolling`] (rows beyond the horizon from the actual values before
+/// their origin), and the rows with a label are scored all series pooled, once: the primary
+/// metric first, then the other reported ones and MAPE ([`crate::forecast::metrics::report`]).
+/// The normalized RMSE is the benchmark's figure: the RMSE over every scored row divided by the
+/// range of their actual values.
+pub fn score_forecast(
+    model: &ForecastModel,
+    data: &Dataset,
+    primary: Metric,
+) -> Result<Vec<(String, f64)>> {
+    let label = data.column(&model.label).ok_or_else(|| {
+        AutotabError::data(format!(
+            "label column '{}' not found; the columns are: {}",
+            model.label,
+            data.names().join(", ")
+        ))
+    })?;
+    let forecast = model.predict_rolling(data, &[])?;
+    let (mut actual, mut predicted) = (Vec::new(), Vec::new());
+    for (i, p) in forecast.values.iter().enumerate() {
+        if label.values.is_missing(i) {
+            continue;
+        }
+        let text = label.values.text_at(i).unwrap_or_default();
+        let value = crate::data::parse_number(&text).ok_or_else(|| {
+            AutotabError::data(format!(
+                "line {}: label '{}' value '{text}' is not a number",
+                i + 2,
+                model.label
+            ))
+        })?;
+        actual.push(value);
+        predicted.push(*p);
+    }
+    if actual.is_empty() {
+        return Err(AutotabError::data(format!(
+            "no row has a value in the label column '{}'",
+            model.label
+        )));
+    }
+    let mut scores = crate::forecast::metrics::report(&actual, &predicted)?;
+    if let Some(at) = scores.iter().position(|(name, _)| name == primary.name()) {
+        let first = scores.remove(at);
+        scores.insert(0, first);
     }
     Ok(scores)
 }

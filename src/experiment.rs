@@ -9,11 +9,15 @@ use chrono::Utc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::forecast::ForecastOutcome;
 use crate::engine::{self, OutcomeSummary, Recipe, RunObserver, RunOutcome, RunStart};
 use crate::ensemble::{EnsembleKind, EnsembleRecord, Learner, MetaLearner};
 use crate::error::{AutotabError, Result};
 use crate::explain::{permutation_importance, ExplanationSummary, ImportanceSettings};
 use crate::featurize::Guardrail;
+use crate::forecast::forecaster::ForecasterSpec;
+use crate::forecast::search::ForecastTrial;
+use crate::forecast::ForecastModel;
 use crate::job::JobSpec;
 use crate::metrics::Metric;
 use crate::models::Params;
@@ -280,15 +284,7 @@ pub fn run_tracked(
     register: Option<&Registration>,
     observer: &mut dyn RunObserver,
 ) -> Result<TrackedRun> {
-    // Read the test table up front: a bad path fails before the search, not after it.
-    let test_data = match &spec.data.test {
-        Some(source) => Some(
-            source
-                .load(&crate::data::LoadOptions::default())
-                .map_err(|e| AutotabError::data(format!("test data: {e}")))?,
-        ),
-        None => None,
-    };
+    let test_data = load_test_data(spec)?;
     let mut recorder = Recorder {
         workspace,
         inner: observer,
@@ -333,9 +329,11 @@ pub fn run_tracked(
         None => None,
     };
     let finished = score_test_data(spec, &outcome, test_data.as_ref()).and_then(|test_metrics| {
-        for (metric, value) in &test_metrics {
-            workspace.log_metric(&run_id, &format!("test_{}", metric.name()), *value)?;
-        }
+        log_test_metrics(
+            workspace,
+            &run_id,
+            test_metrics.iter().map(|(m, v)| (m.name(), *v)),
+        )?;
         let (model_dir, registered) =
             save_and_register(workspace, output, register, &run_id, &outcome, explanations)?;
         workspace.log_metric(&run_id, outcome.metric.name(), outcome.winner.score)?;
@@ -363,6 +361,50 @@ pub fn run_tracked(
         registered,
         test_metrics,
     })
+}
+
+/// The job's test table, read up front: a bad path fails before the search, not after it.
+fn load_test_data(spec: &JobSpec) -> Result<Option<crate::data::Dataset>> {
+    match &spec.data.test {
+        Some(source) => Ok(Some(
+            source
+                .load(&crate::data::LoadOptions::default())
+                .map_err(|e| AutotabError::data(format!("test data: {e}")))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Logs the test metrics of run `id` as `test_<name>`.
+fn log_test_metrics<'m>(
+    workspace: &Workspace,
+    id: &RunId,
+    metrics: impl IntoIterator<Item = (&'m str, f64)>,
+) -> Result<()> {
+    for (name, value) in metrics {
+        if value.is_finite() {
+            workspace.log_metric(id, &format!("test_{name}"), value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Registers the bundle in `model_dir` as `registration` asks, from run `run_id`.
+fn register_bundle(
+    workspace: &Workspace,
+    registration: &Registration,
+    model_dir: &Path,
+    run_id: &str,
+    metrics: &serde_json::Value,
+) -> Result<ModelVersion> {
+    workspace.register_model(
+        &registration.name,
+        model_dir,
+        Some(run_id),
+        registration.description.as_deref(),
+        &registration.tags,
+        metrics,
+    )
 }
 
 /// Records run `id` as failed with `error` (best effort: the error itself is what matters).
@@ -457,18 +499,180 @@ fn save_and_register(
     let registered = match register {
         Some(r) => {
             let metrics = serde_json::json!({ outcome.metric.name(): outcome.winner.score });
-            Some(workspace.register_model(
-                &r.name,
+            Some(register_bundle(
+                workspace,
+                r,
                 &model_dir,
-                Some(run_id.as_str()),
-                r.description.as_deref(),
-                &r.tags,
+                run_id.as_str(),
                 &metrics,
             )?)
         }
         None => None,
     };
     Ok((model_dir, registered))
+}
+
+/// A finished, recorded forecasting run.
+#[derive(Debug)]
+pub struct TrackedForecast {
+    /// The parent run's id.
+    pub run_id: RunId,
+    /// What the engine produced.
+    pub outcome: ForecastOutcome,
+    /// Where the forecasting bundle was saved.
+    pub model_dir: PathBuf,
+    /// The registered version, when registration was asked for.
+    pub registered: Option<ModelVersion>,
+    /// Metrics of the model on the job's test data, by name, the primary metric first (empty
+    /// without test data; [`crate::evaluate::score_forecast`]).
+    pub test_metrics: Vec<(String, f64)>,
+    /// What the parent run records as its outcome (the keys of `run --json`).
+    pub summary: serde_json::Value,
+}
+
+/// Runs the forecasting job `spec` recorded in `workspace`, as [`run_tracked`] does a
+/// tabular one: the parent run, its metrics (the winner's cross-validated score and the
+/// folds' pooled metrics as `cv_pooled_<name>`), every trial as a child run once the search is
+/// over, the bundle saved to `output` (default: the run's artifacts folder), the job's test
+/// data forecast and scored (`test_<name>` metrics), and the bundle registered when `register`
+/// is given. A run that fails after it started is recorded as failed with its error.
+pub fn run_forecasting_tracked(
+    spec: &JobSpec,
+    workspace: &Workspace,
+    output: Option<&Path>,
+    register: Option<&Registration>,
+    observer: &mut dyn RunObserver,
+) -> Result<TrackedForecast> {
+    let test_data = load_test_data(spec)?;
+    let path = spec.data.training.path();
+    let fp = fingerprint(path, 0, 0, serde_json::Value::Null)?;
+    let spec_json = serde_json::to_value(spec).unwrap_or_default();
+    let run_id = workspace.start_run(&spec.experiment, &spec_json, &fp)?;
+    observer.run_started(run_id.as_str());
+    let outcome = engine::forecast::run_forecasting(spec, observer)
+        .inspect_err(|e| mark_failed(workspace, &run_id, e))?;
+    let finished = (|| {
+        let model_dir = output
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| workspace.artifacts_dir(run_id.as_str()).join("model"));
+        crate::scoring::forecast::save_forecast_bundle(&model_dir, &outcome.model)?;
+        for trial in &outcome.trials {
+            workspace.log_child_run(&run_id, &forecast_child_record(trial, outcome.metric))?;
+        }
+        workspace.log_metric(&run_id, outcome.metric.name(), outcome.model.score)?;
+        for (name, value) in &outcome.cv_metrics {
+            if value.is_finite() {
+                workspace.log_metric(&run_id, &format!("cv_pooled_{name}"), *value)?;
+            }
+        }
+        let test_metrics = match &test_data {
+            Some(data) => {
+                let scores = crate::evaluate::score_forecast(&outcome.model, data, outcome.metric)
+                    .map_err(|e| {
+                        let source = spec.data.test.as_ref().map(|t| t.to_string());
+                        AutotabError::data(format!("test data {}: {e}", source.unwrap_or_default()))
+                    })?;
+                log_test_metrics(
+                    workspace,
+                    &run_id,
+                    scores.iter().map(|(n, v)| (n.as_str(), *v)),
+                )?;
+                scores
+            }
+            None => Vec::new(),
+        };
+        let registered = match register {
+            Some(r) => {
+                let mut metrics = serde_json::Map::new();
+                metrics.insert(
+                    outcome.metric.name().into(),
+                    serde_json::json!(outcome.model.score),
+                );
+                for (name, value) in &test_metrics {
+                    metrics.insert(format!("test_{name}"), serde_json::json!(value));
+                }
+                Some(register_bundle(
+                    workspace,
+                    r,
+                    &model_dir,
+                    run_id.as_str(),
+                    &metrics.into(),
+                )?)
+            }
+            None => None,
+        };
+        let mut summary = serde_json::json!({
+            "experiment": spec.experiment,
+            "run_id": run_id.as_str(),
+            "task": crate::task::Task::Forecasting.name(),
+            "metric": outcome.metric.name(),
+            "best_score": outcome.model.score,
+            "best_algorithm": outcome.winner().forecaster.name(),
+            "trials": outcome.trials.len(),
+            "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
+            "model_path": model_dir.display().to_string(),
+        });
+        if !test_metrics.is_empty() {
+            summary["test_metrics"] = test_metrics
+                .iter()
+                .map(|(n, v)| (n.clone(), serde_json::json!(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        if let Some(v) = &registered {
+            summary["registered_model"] = serde_json::json!(format!("{}:{}", v.name, v.version));
+        }
+        workspace.finish_run(&run_id, RunStatus::Completed, &summary)?;
+        Ok((model_dir, registered, test_metrics, summary))
+    })();
+    let (model_dir, registered, test_metrics, summary) =
+        finished.inspect_err(|e| mark_failed(workspace, &run_id, e))?;
+    Ok(TrackedForecast {
+        run_id,
+        outcome,
+        model_dir,
+        registered,
+        test_metrics,
+        summary,
+    })
+}
+
+/// The store's record of one forecasting trial: the method, its settings (a learner's
+/// hyperparameters, or the method's settings line), and its mean and per-fold scores.
+fn forecast_child_record(t: &ForecastTrial, metric: Metric) -> ChildRunRecord {
+    let mut params: BTreeMap<String, serde_json::Value> = match &t.forecaster {
+        ForecasterSpec::Regression { params, .. } => params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let settings = t.forecaster.describe();
+    if !matches!(t.forecaster, ForecasterSpec::Regression { .. }) && !settings.is_empty() {
+        params.insert("settings".into(), serde_json::Value::String(settings));
+    }
+    let mut metrics = BTreeMap::new();
+    let mut fold_metrics = BTreeMap::new();
+    if let Some(score) = t.score {
+        metrics.insert(metric.name().to_string(), score);
+        fold_metrics.insert(metric.name().to_string(), t.fold_scores.clone());
+    }
+    metrics.insert("duration_s".into(), t.seconds);
+    ChildRunRecord {
+        index: t.index,
+        algorithm: t.forecaster.name(),
+        params,
+        status: if t.score.is_some() {
+            RunStatus::Completed
+        } else {
+            RunStatus::Failed
+        },
+        error: t.error.clone(),
+        metrics,
+        fold_metrics,
+        started: t.finished - chrono::Duration::milliseconds((t.seconds * 1000.0) as i64),
+        ended: t.finished,
+    }
 }
 
 /// Registers the model of a recorded run: a parent run's saved bundle, or, for a child run
@@ -483,15 +687,24 @@ pub fn register_run(
         None => {
             let dir = RecordedOutcome::of(detail.outcome.as_ref())
                 .map(|o| o.model_path)
+                .or_else(|| {
+                    // A forecasting run records its summary, which names the bundle too.
+                    detail.outcome.as_ref()?["model_path"]
+                        .as_str()
+                        .map(PathBuf::from)
+                })
                 .unwrap_or_else(|| workspace.artifacts_dir(run_id).join("model"));
-            if !dir.join("bundle.json").exists() {
+            if ForecastModel::is_bundle(&dir) {
+                ForecastModel::load(&dir)?;
+            } else if !dir.join("bundle.json").exists() {
                 return Err(AutotabError::Store(format!(
                     "run {run_id} has no saved model (status {}); register one of its child runs instead",
                     detail.summary.status
                 )));
+            } else {
+                // A bundle damaged since it was saved is refused, naming the file.
+                crate::scoring::verify_bundle(&dir)?;
             }
-            // A bundle damaged since it was saved is refused, naming the file.
-            crate::scoring::verify_bundle(&dir)?;
             (
                 dir,
                 serde_json::to_value(&detail.summary.metrics).unwrap_or_default(),
@@ -508,14 +721,7 @@ pub fn register_run(
             (dir, metrics.unwrap_or_default())
         }
     };
-    workspace.register_model(
-        &registration.name,
-        &model_dir,
-        Some(run_id),
-        registration.description.as_deref(),
-        &registration.tags,
-        &metrics,
-    )
+    register_bundle(workspace, registration, &model_dir, run_id, &metrics)
 }
 
 /// Refits child run `run_id` of `parent_id` on the parent's data and saves it as a bundle in
@@ -531,6 +737,12 @@ fn refit_child_run(workspace: &Workspace, parent_id: &str, run_id: &str) -> Resu
                 AutotabError::Store(format!("job spec of run {parent_id} is unreadable: {e}"))
             })
         })?;
+    if spec.task == Some(crate::task::Task::Forecasting) {
+        return Err(AutotabError::Store(format!(
+            "run {run_id} is a trial of forecasting run {parent_id}: a forecasting trial cannot be \
+             refit on its own yet; register the run's model (models register --run {parent_id})"
+        )));
+    }
     let child = parent
         .children
         .iter()

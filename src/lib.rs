@@ -30,7 +30,7 @@ pub mod tracking;
 pub mod validation;
 pub mod yaml;
 
-pub use engine::{run, AutoMl, RunObserver, RunOutcome};
+pub use engine::{run, AutoMl, FitOutcome, RunObserver, RunOutcome};
 pub use ensemble::Learner;
 pub use error::{AutotabError, Result};
 pub use job::JobSpec;

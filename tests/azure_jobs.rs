@@ -142,6 +142,11 @@ fn orange_juice_forecasting_job_runs_with_its_forecasting_keys() {
     assert!(stdout.contains("9 series by Store, Brand"), "{stdout}");
     assert!(stdout.contains("horizon 20"), "{stdout}");
     assert!(stdout.contains("#0    SeasonalNaive"), "{stdout}");
+    // test_data: the weeks after the training history, forecast and scored.
+    assert!(
+        stdout.contains("test normalized_root_mean_squared_error: "),
+        "{stdout}"
+    );
 }
 
 fn write_job(ws: &TempWorkspace, extra: &str) -> std::path::PathBuf {

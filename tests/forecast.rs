@@ -462,3 +462,230 @@ print(json.dumps([score.run({request:?}), score.run(open({sample:?}).read())]))
         answers[1]
     );
 }
+
+/// Trains on air_passengers up to 1958-12 (horizon 12) in `ws`, with `extra` flags; returns the
+/// stdout and writes the 24 later months (1959-01 to 1960-12, actual values included, in file
+/// order) to `later`.
+fn air_passengers_to_1958(ws: &TempWorkspace, later: &Path, extra: &[&str]) -> String {
+    let train = ws.path().join("train.csv");
+    let text = std::fs::read_to_string("datasets/air_passengers.csv").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&train, lines[..121].join("\n") + "\n").unwrap();
+    let mut rest = vec![lines[0]];
+    rest.extend(&lines[121..]);
+    std::fs::write(later, rest.join("\n") + "\n").unwrap();
+    succeed(
+        autotab(ws)
+            .args([
+                "run",
+                "--data",
+                train.to_str().unwrap(),
+                "--label",
+                "AirPassengers",
+                "--time-column",
+                "date",
+                "--horizon",
+                "12",
+                "--timeout",
+                "30s",
+                "--max-trials",
+                "6",
+                "--max-concurrent-trials",
+                "2",
+            ])
+            .args(extra),
+    )
+}
+
+/// `predict --rolling` forecasts the months beyond the horizon from the actual values before
+/// their origin (1960 from the actual 1959): the 1959 forecasts are `predict`'s, the 1960 ones
+/// move with the 1959 actuals and never with the 1960 ones; without `--rolling`, or with a
+/// 1959 actual missing, it is one clear error.
+#[test]
+fn rolling_forecasts_beyond_the_horizon_from_the_actuals_given() {
+    let ws = TempWorkspace::new();
+    let later = ws.path().join("later.csv");
+    let model = ws.path().join("model");
+    air_passengers_to_1958(&ws, &later, &["--output", model.to_str().unwrap(), "-q"]);
+    let (header, rows) = read_csv(&later);
+    assert_eq!(header, ["date", "AirPassengers"]);
+    // The later months with the 1959 actuals scaled by `scale_1959` and the 1960 ones replaced
+    // by `value_1960` (None: empty).
+    let write = |name: &str, scale_1959: f64, value_1960: Option<&str>, skip: Option<&str>| {
+        let path = ws.path().join(name);
+        let mut text = String::from("date,AirPassengers\n");
+        for row in &rows {
+            let actual = if row[0].starts_with("1959") {
+                if Some(row[0].as_str()) == skip {
+                    String::new()
+                } else {
+                    (row[1].parse::<f64>().unwrap() * scale_1959).to_string()
+                }
+            } else {
+                value_1960.unwrap_or("").to_string()
+            };
+            text.push_str(&format!("{},{actual}\n", row[0]));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let predict = |data: &Path, rolling: bool| -> std::process::Output {
+        let mut cmd = autotab(&ws);
+        cmd.args(["predict", "--model", model.to_str().unwrap(), "--data"])
+            .arg(data);
+        if rolling {
+            cmd.arg("--rolling");
+        }
+        cmd.output().unwrap()
+    };
+    let forecasts = |out: std::process::Output| -> Vec<(String, f64)> {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+        reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (r[0].to_string(), r[1].parse().unwrap())
+            })
+            .collect()
+    };
+    let given = write("given.csv", 1.0, None, None);
+    let rolled = forecasts(predict(&given, true));
+    assert_eq!(rolled.len(), 24);
+    assert_eq!(rolled[12].0, "1960-01-01");
+    // Within the horizon: what predict forecasts without actual values.
+    let first_year = ws.path().join("1959.csv");
+    std::fs::write(
+        &first_year,
+        std::iter::once("date".to_string())
+            .chain(rows[..12].iter().map(|r| r[0].clone()))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    assert_eq!(forecasts(predict(&first_year, false)), rolled[..12]);
+    // The 1960 actual values (their own forecasts' targets) change nothing.
+    let leaked = write("leaked.csv", 1.0, Some("100000"), None);
+    assert_eq!(forecasts(predict(&leaked, true)), rolled);
+    // The 1959 actual values are read.
+    let doubled = forecasts(predict(&write("doubled.csv", 2.0, None, None), true));
+    assert_eq!(doubled[..12], rolled[..12]);
+    assert_ne!(doubled[12..], rolled[12..]);
+
+    let error_of = |out: std::process::Output| -> String {
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(
+            stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{stderr}"
+        );
+        stderr
+    };
+    let err = error_of(predict(&given, false));
+    assert!(
+        err.contains("ForecastHorizonExceeded: the series asks for 1960-01-01 (line 14)"),
+        "{err}"
+    );
+    let err = error_of(predict(
+        &write("gap.csv", 1.0, None, Some("1959-06-01")),
+        true,
+    ));
+    assert!(
+        err.contains("rolling forecast: the series at 1960-01-01"),
+        "{err}"
+    );
+    assert!(err.contains("gives none for 1959-06-01"), "{err}");
+}
+
+/// `--register` and `--test-data` on a forecasting run: the bundle is registered (name, next
+/// version, tags) and `predict --model NAME` resolves it; the test rows are forecast (rolling
+/// past the horizon) and scored all pooled, as the benchmark does, into the run's metrics.
+#[test]
+fn forecasting_run_registers_and_scores_its_test_data() {
+    let ws = TempWorkspace::new();
+    let later = ws.path().join("later.csv");
+    // The test file is written before the run reads it (the helper writes it first).
+    let stdout = air_passengers_to_1958(
+        &ws,
+        &later,
+        &[
+            "--test-data",
+            later.to_str().unwrap(),
+            "--register",
+            "air",
+            "--tag",
+            "owner=forecasts",
+            "--json",
+        ],
+    );
+    let summary = json_summary(&stdout);
+    assert_eq!(summary["registered_model"], "air:1", "{summary}");
+    let test = &summary["test_metrics"];
+    for key in [
+        "normalized_root_mean_squared_error",
+        "normalized_mean_absolute_error",
+        "r2_score",
+        "spearman_correlation",
+        "mean_absolute_percentage_error",
+    ] {
+        assert!(test[key].is_number(), "{key} missing: {summary}");
+    }
+    assert!(
+        stdout.contains("test normalized_root_mean_squared_error: "),
+        "{stdout}"
+    );
+
+    // The pooled figure: RMSE over the 24 test months over the range of their actual values.
+    let out = ws.path().join("forecast.csv");
+    succeed(autotab(&ws).args([
+        "predict",
+        "--model",
+        "air",
+        "--data",
+        later.to_str().unwrap(),
+        "--rolling",
+        "--output",
+        out.to_str().unwrap(),
+    ]));
+    let (_, predicted) = read_csv(&out);
+    let (_, actual) = read_csv(&later);
+    let pairs: Vec<(f64, f64)> = actual
+        .iter()
+        .zip(&predicted)
+        .map(|(a, p)| (a[1].parse().unwrap(), p[1].parse().unwrap()))
+        .collect();
+    let rmse = (pairs.iter().map(|(a, p)| (a - p).powi(2)).sum::<f64>() / 24.0).sqrt();
+    let values = pairs.iter().map(|(a, _)| *a);
+    let range = values.clone().fold(f64::MIN, f64::max) - values.fold(f64::MAX, f64::min);
+    let recorded = test["normalized_root_mean_squared_error"].as_f64().unwrap();
+    assert!(
+        (recorded - rmse / range).abs() < 1e-6,
+        "{recorded} vs {}",
+        rmse / range
+    );
+
+    let run_id = summary["run_id"].as_str().unwrap();
+    let detail = succeed(autotab(&ws).args(["runs", "show", run_id, "--json"]));
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert!(
+        detail
+            .to_string()
+            .contains("test_normalized_root_mean_squared_error"),
+        "{detail}"
+    );
+    let card = succeed(autotab(&ws).args(["models", "show", "air", "--json"]));
+    let card: serde_json::Value = serde_json::from_str(&card).unwrap();
+    assert_eq!(card["bundle"]["task"], "forecasting", "{card}");
+    assert_eq!(card["model"]["tags"]["owner"], "forecasts", "{card}");
+    assert_eq!(card["schema"]["columns"][0]["name"], "date", "{card}");
+    // The run's model registered again: the next version.
+    let again =
+        succeed(autotab(&ws).args(["models", "register", "--run", run_id, "--name", "air"]));
+    assert!(again.contains("registered model air:2"), "{again}");
+}

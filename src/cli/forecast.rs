@@ -1,26 +1,23 @@
 //! Forecasting in the CLI: the flags mirroring Azure's `forecasting:` keys, `autotab run
-//! --task forecasting` (printing, the workspace record, the bundle) and forecasting bundles in
-//! `autotab predict`.
+//! --task forecasting` (printing; `experiment::run_forecasting_tracked` records the run, saves,
+//! scores the test data and registers) and forecasting bundles in `autotab predict`.
 
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 
 use autotab::data::{format_number, load_table_with_report, LoadOptions};
-use autotab::engine::forecast::{run_forecasting, ForecastOutcome};
 use autotab::engine::RunObserver;
+use autotab::experiment::{run_forecasting_tracked, Registration, TrackedForecast};
 use autotab::featurize::Guardrail;
-use autotab::forecast::forecaster::ForecasterSpec;
-use autotab::forecast::search::{ranked, ForecastTrial};
+use autotab::forecast::search::ranked;
 use autotab::forecast::ForecastModel;
 use autotab::job::{AutoOr, JobSpec};
-use autotab::metrics::Metric;
 use autotab::task::Task;
-use autotab::tracking::{ChildRunRecord, DataFingerprint, RunStatus, Workspace};
+use autotab::tracking::Workspace;
 
 use super::output;
 
@@ -143,9 +140,10 @@ impl ForecastFlags {
     }
 }
 
-/// How a forecasting run prints as it goes.
+/// How a forecasting run prints as it goes (and the run's id, once recorded).
 struct Printer {
     quiet: bool,
+    run_id: Option<String>,
 }
 
 impl RunObserver for Printer {
@@ -159,110 +157,55 @@ impl RunObserver for Printer {
             let _ = std::io::stdout().flush();
         }
     }
+
+    fn run_started(&mut self, run_id: &str) {
+        println!("run: {run_id}");
+        self.run_id = Some(run_id.to_string());
+    }
 }
 
-/// Records a forecasting run in the workspace (parent run, metrics, summary, every trial as a
-/// child run once the search is over), saves the bundle and prints the result.
+/// Runs a forecasting job recorded in the workspace ([`run_forecasting_tracked`]: parent run,
+/// metrics, trials as child runs, bundle, test data, registration) and prints the result.
 pub fn execute_run(
     spec: &JobSpec,
     workspace_dir: &Path,
     output_dir: Option<&Path>,
+    register: Option<&Registration>,
     json: bool,
     quiet: bool,
     mlflow: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let workspace = Workspace::open(workspace_dir)?;
-    let path = spec.data.training.path();
-    let fingerprint =
-        DataFingerprint::of_file(path, 0, 0, serde_json::Value::Null).or_else(|_| {
-            DataFingerprint::of_file(&path.join("MLTable"), 0, 0, serde_json::Value::Null)
-        })?;
-    let run_id = workspace.start_run(
-        &spec.experiment,
-        &serde_json::to_value(spec).unwrap_or_default(),
-        &fingerprint,
-    )?;
-    println!("run: {}", run_id.as_str());
-    let mut printer = Printer { quiet };
-    let outcome = match run_forecasting(spec, &mut printer) {
-        Ok(o) => o,
+    let mut printer = Printer {
+        quiet,
+        run_id: None,
+    };
+    let tracked = run_forecasting_tracked(spec, &workspace, output_dir, register, &mut printer);
+    let tracked = match tracked {
+        Ok(tracked) => tracked,
         Err(e) => {
-            let _ = workspace.finish_run(
-                &run_id,
-                RunStatus::Failed,
-                &serde_json::json!({"error": e.to_string()}),
-            );
-            if let Some(uri) = mlflow {
-                super::mlflow::export_after_run(uri, &workspace, run_id.as_str());
+            // A run that failed after it started is recorded as failed: log that too.
+            if let (Some(uri), Some(id)) = (mlflow, printer.run_id.as_deref()) {
+                super::mlflow::export_after_run(uri, &workspace, id);
             }
             return Err(e.into());
         }
     };
-    let model_dir: PathBuf = match output_dir {
-        Some(d) => d.to_path_buf(),
-        None => workspace.artifacts_dir(run_id.as_str()).join("model"),
-    };
-    autotab::scoring::forecast::save_forecast_bundle(&model_dir, &outcome.model)?;
-    for trial in &outcome.trials {
-        workspace.log_child_run(&run_id, &child_record(trial, outcome.metric))?;
-    }
-    workspace.log_metric(&run_id, outcome.metric.name(), outcome.model.score)?;
-    for (name, value) in &outcome.cv_metrics {
-        if value.is_finite() {
-            workspace.log_metric(&run_id, &format!("cv_pooled_{name}"), *value)?;
-        }
-    }
-    let summary = summary_json(spec, run_id.as_str(), &outcome, &model_dir);
-    workspace.finish_run(&run_id, RunStatus::Completed, &summary)?;
-    print_result(&outcome, &model_dir);
-    if let Some(uri) = mlflow {
-        super::mlflow::export_after_run(uri, &workspace, run_id.as_str());
-    }
+    print_result(&tracked);
+    let exported = mlflow
+        .and_then(|uri| super::mlflow::export_after_run(uri, &workspace, tracked.run_id.as_str()));
     if json {
+        let mut summary = tracked.summary.clone();
+        if let Some(report) = exported {
+            summary["mlflow_run_id"] = serde_json::json!(report.mlflow_run_id);
+        }
         println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The workspace record of one forecasting trial: the method, its settings (a learner's
-/// hyperparameters, or the method's settings line), and its mean and per-fold scores.
-fn child_record(t: &ForecastTrial, metric: Metric) -> ChildRunRecord {
-    let mut params: BTreeMap<String, serde_json::Value> = match &t.forecaster {
-        ForecasterSpec::Regression { params, .. } => params
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
-            .collect(),
-        _ => BTreeMap::new(),
-    };
-    let settings = t.forecaster.describe();
-    if !matches!(t.forecaster, ForecasterSpec::Regression { .. }) && !settings.is_empty() {
-        params.insert("settings".into(), serde_json::Value::String(settings));
-    }
-    let mut metrics = BTreeMap::new();
-    let mut fold_metrics = BTreeMap::new();
-    if let Some(score) = t.score {
-        metrics.insert(metric.name().to_string(), score);
-        fold_metrics.insert(metric.name().to_string(), t.fold_scores.clone());
-    }
-    metrics.insert("duration_s".into(), t.seconds);
-    ChildRunRecord {
-        index: t.index,
-        algorithm: t.forecaster.name(),
-        params,
-        status: if t.score.is_some() {
-            RunStatus::Completed
-        } else {
-            RunStatus::Failed
-        },
-        error: t.error.clone(),
-        metrics,
-        fold_metrics,
-        started: t.finished - chrono::Duration::milliseconds((t.seconds * 1000.0) as i64),
-        ended: t.finished,
-    }
-}
-
-fn print_result(outcome: &ForecastOutcome, model_dir: &Path) {
+fn print_result(tracked: &TrackedForecast) {
+    let outcome = &tracked.outcome;
     let board = ranked(&outcome.trials, outcome.metric);
     println!(
         "leaderboard (best {} of {} trials):",
@@ -291,45 +234,37 @@ fn print_result(outcome: &ForecastOutcome, model_dir: &Path) {
         .map(|(n, v)| format!("{n} {v:.4}"))
         .collect();
     println!("cross-validated (folds pooled): {}", pooled.join(", "));
-    println!("model saved to {}", model_dir.display());
+    for (name, value) in &tracked.test_metrics {
+        println!("test {name}: {value:.4}");
+    }
+    println!("model saved to {}", tracked.model_dir.display());
+    if let Some(v) = &tracked.registered {
+        println!("registered model {}:{}", v.name, v.version);
+    }
     println!("elapsed: {:.1}s", outcome.elapsed_s);
 }
 
-fn summary_json(
-    spec: &JobSpec,
-    run_id: &str,
-    outcome: &ForecastOutcome,
-    model_dir: &Path,
-) -> serde_json::Value {
-    serde_json::json!({
-        "experiment": spec.experiment,
-        "run_id": run_id,
-        "task": Task::Forecasting.name(),
-        "metric": outcome.metric.name(),
-        "best_score": outcome.model.score,
-        "best_algorithm": outcome.winner().forecaster.name(),
-        "trials": outcome.trials.len(),
-        "elapsed_s": (outcome.elapsed_s * 1000.0).round() / 1000.0,
-        "model_path": model_dir.display().to_string(),
-    })
-}
-
 /// `autotab predict` on a forecasting bundle: the rows in input order with `prediction` and
-/// one `q_<level>` column per asked quantile.
+/// one `q_<level>` column per asked quantile; with `rolling`, rows beyond the horizon are
+/// forecast from the actual values the table gives ([`ForecastModel::predict_rolling`]).
 pub fn predict(
     model_dir: &Path,
     data_path: &Path,
     output: Option<&Path>,
     quantiles: &[f64],
+    rolling: bool,
 ) -> anyhow::Result<ExitCode> {
     let model = ForecastModel::load(model_dir)?;
     let (data, report) = load_table_with_report(data_path, &LoadOptions::default())?;
     for note in report.messages(data_path) {
         eprintln!("note: {note}");
     }
-    let forecast = model
-        .predict(&data, quantiles)
-        .with_context(|| format!("forecasting {}", data_path.display()))?;
+    let forecast = if rolling {
+        model.predict_rolling(&data, quantiles)
+    } else {
+        model.predict(&data, quantiles)
+    };
+    let forecast = forecast.with_context(|| format!("forecasting {}", data_path.display()))?;
     let sink: Box<dyn Write> = match output {
         Some(path) => Box::new(
             std::fs::File::create(path)

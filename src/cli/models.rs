@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use autotab::experiment::{register_run, Registration};
+use autotab::forecast::ForecastModel;
 use autotab::registry::ModelVersion;
 use autotab::tracking::Workspace;
 
@@ -71,11 +72,19 @@ pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
         }
         ModelsCommand::Show { reference, json } => {
             let m = ws.resolve_model(&reference)?;
-            // Checked before anything of the bundle is read: a damaged one names its file.
-            autotab::scoring::verify_bundle(&m.path)
-                .with_context(|| format!("model {}:{}", m.name, m.version))?;
-            let bundle = read_json_or_null(&m.path.join("bundle.json"));
-            let schema = read_json_or_null(&m.path.join("schema.json"));
+            let (bundle, schema) = if ForecastModel::is_bundle(&m.path) {
+                let model = ForecastModel::load(&m.path)
+                    .with_context(|| format!("model {}:{}", m.name, m.version))?;
+                forecast_card(&model)
+            } else {
+                // Checked before anything of the bundle is read: a damaged one names its file.
+                autotab::scoring::verify_bundle(&m.path)
+                    .with_context(|| format!("model {}:{}", m.name, m.version))?;
+                (
+                    read_json_or_null(&m.path.join("bundle.json")),
+                    read_json_or_null(&m.path.join("schema.json")),
+                )
+            };
             if json {
                 let card = serde_json::json!({"model": m, "bundle": bundle, "schema": schema});
                 println!("{}", serde_json::to_string_pretty(&card)?);
@@ -103,6 +112,39 @@ pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `models show` says of a forecasting bundle, in the keys of a tabular bundle's
+/// `bundle.json` and `schema.json`: the method and its settings, the cross-validated score, the
+/// forecasting settings, and the input columns of a future row (time, grain, known features).
+fn forecast_card(model: &ForecastModel) -> (serde_json::Value, serde_json::Value) {
+    let settings = &model.settings;
+    let mut columns = vec![serde_json::json!({"name": settings.time_column, "kind": "datetime"})];
+    columns.extend(
+        settings
+            .grain
+            .iter()
+            .map(|g| serde_json::json!({"name": g, "kind": "series id"})),
+    );
+    columns.extend(
+        model
+            .feature_names
+            .iter()
+            .map(|f| serde_json::json!({"name": f, "kind": "known feature"})),
+    );
+    let bundle = serde_json::json!({
+        "task": "forecasting",
+        "algorithm": model.forecaster.name(),
+        "params": model.forecaster.describe(),
+        "metric": model.metric,
+        "score": model.score,
+        "label": model.label,
+        "horizon": settings.horizon,
+        "frequency": model.grid.frequency_name(),
+        "season": model.season,
+        "series": model.series.len(),
+    });
+    (bundle, serde_json::json!({ "columns": columns }))
 }
 
 /// A JSON file of a model's folder; `null` when it is absent or unreadable.

@@ -27,6 +27,11 @@ pub struct PredictArgs {
     /// Forecasting models: prediction-interval levels, such as 0.1,0.5,0.9 (`q_<level>` columns).
     #[arg(long, value_delimiter = ',')]
     quantiles: Vec<f64>,
+    /// Forecasting models: forecast rows beyond the horizon by rolling the origin forward over
+    /// the actual values the table's label column gives (each forecast reads only the actual
+    /// values before the first step it forecasts).
+    #[arg(long)]
+    rolling: bool,
 }
 
 /// Scores the table and writes id column (if any), `prediction`, and `proba_<class>` columns.
@@ -38,11 +43,16 @@ pub fn execute(args: PredictArgs, workspace: &Path) -> anyhow::Result<ExitCode> 
             &args.data,
             args.output.as_deref(),
             &args.quantiles,
+            args.rolling,
         );
     }
     anyhow::ensure!(
         args.quantiles.is_empty(),
         "--quantiles applies to forecasting models only"
+    );
+    anyhow::ensure!(
+        !args.rolling,
+        "--rolling applies to forecasting models only"
     );
     let predictor = Predictor::load(&model_dir)?;
     let (data, report) = load_table_with_report(&args.data, &LoadOptions::default())?;

@@ -351,20 +351,14 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
     }
     let mlflow = args.mlflow_tracking_uri.as_deref();
     if spec.task == Some(Task::Forecasting) {
-        anyhow::ensure!(
-            register.is_none(),
-            "--register is not available for forecasting yet"
-        );
         for note in &notes {
             println!("  note: {note}");
-        }
-        if spec.data.test.is_some() {
-            println!("  note: test_data: not scored for forecasting yet (forecast it with autotab predict)");
         }
         return super::forecast::execute_run(
             &spec,
             workspace_dir,
             args.output.as_deref(),
+            register.as_ref(),
             args.json,
             args.quiet,
             mlflow,

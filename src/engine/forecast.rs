@@ -9,10 +9,10 @@ use super::{load_job_table, RunObserver};
 use crate::data::Dataset;
 use crate::error::{AutotabError, Result};
 use crate::featurize::Guardrail;
-use crate::forecast::features::{auto_lags, auto_windows, series_scale, FeaturePlan};
+use crate::forecast::features::{auto_lags, auto_windows, FeaturePlan};
 use crate::forecast::folds::rolling_origin_folds;
 use crate::forecast::forecaster::{fit_final, Context};
-use crate::forecast::model::{ForecastModel, SeriesState, FORMAT_VERSION};
+use crate::forecast::model::{series_states, ForecastModel, FORMAT_VERSION};
 use crate::forecast::search::{
     ranked, run_search, select_ensemble, Candidates, ForecastStop, ForecastTrial, SearchLimits,
 };
@@ -265,22 +265,13 @@ pub fn fit_forecasting(
         }
     }
     let cv_metrics = metrics::report(&actual, &predicted)?;
-    let needed = plan.history_needed();
-    let series = set
-        .series
-        .iter()
-        .map(|s| SeriesState {
-            key: s.key.clone(),
-            end: s.end(),
-            scale: series_scale(&s.values),
-            tail: s.values[s.values.len().saturating_sub(needed)..].to_vec(),
-            last_known: s
-                .features
-                .iter()
-                .map(|f| *f.last().unwrap_or(&0.0))
-                .collect(),
-        })
-        .collect();
+    // Enough history for the lag features, and for refitting a local method at a later origin
+    // (rolling forecasts).
+    let keep = best
+        .forecaster
+        .history_read(season)
+        .map(|read| read.max(plan.history_needed()));
+    let series = series_states(&set, keep);
     let model = ForecastModel {
         format_version: FORMAT_VERSION,
         label: label.clone(),
@@ -296,6 +287,7 @@ pub fn fit_forecasting(
         residuals,
         metric: metric.name().to_string(),
         score: best.score.unwrap_or(f64::NAN),
+        tails_roll: true,
     };
     Ok(ForecastOutcome {
         experiment: spec.experiment.clone(),
@@ -342,5 +334,44 @@ pub fn trial_line(t: &ForecastTrial, metric: Metric) -> String {
             t.seconds,
             t.error.as_deref().unwrap_or("unknown error")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::data::{load_table, LoadOptions};
+    use crate::job::{AutoOr, ForecastingSpec};
+    use crate::task::Task;
+    use crate::{AutoMl, FitOutcome, JobSpec};
+
+    /// `AutoMl::fit` is the entry point of forecasting too: a job with a time column and no
+    /// task forecasts, and its bundle predicts from future rows alone.
+    #[test]
+    fn automl_fit_runs_a_forecasting_job() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/air_passengers.csv");
+        let mut job = JobSpec::new(&path, "AirPassengers");
+        job.limits.timeout = std::time::Duration::from_secs(30);
+        job.limits.max_trials = Some(3);
+        job.forecasting = Some(ForecastingSpec {
+            time_column_name: Some("date".into()),
+            forecast_horizon: Some(AutoOr::Value(6)),
+            ..ForecastingSpec::default()
+        });
+        let data = load_table(&path, &LoadOptions::default()).unwrap();
+        let train = data.select_rows(&(0..138).collect::<Vec<_>>());
+        let future = data.select_rows(&(138..144).collect::<Vec<_>>());
+        let outcome = AutoMl::new(job).fit(&train).unwrap();
+        assert!(matches!(outcome, FitOutcome::Forecasting(_)));
+        assert_eq!(outcome.task(), Task::Forecasting);
+        assert!(outcome.trials() >= 3, "{}", outcome.trials());
+        assert!(outcome.best_score().is_finite());
+        let dir = tempfile::tempdir().unwrap();
+        outcome.save_bundle(dir.path()).unwrap();
+        let model = crate::forecast::ForecastModel::load(dir.path()).unwrap();
+        let forecast = model.predict(&future, &[]).unwrap();
+        assert_eq!(forecast.values.len(), 6);
+        assert!(forecast.values.iter().all(|v| v.is_finite()));
+        assert!(outcome.into_tabular().is_err());
     }
 }

@@ -104,7 +104,7 @@ pub(crate) fn prepare(spec: &JobSpec, table: JobTable) -> Result<LoadedData> {
     let task = spec.task.unwrap_or_else(|| infer_task(label_column));
     if task == Task::Forecasting {
         return Err(AutotabError::config(
-            "forecasting is not supported yet: use classification or regression",
+            "a forecasting job runs through AutoMl::fit or engine::forecast, not the tabular run",
         ));
     }
     let metric = spec.metric.unwrap_or_else(|| Metric::default_for(task));

@@ -16,6 +16,7 @@ mod outcome;
 mod plan;
 mod stack;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,7 @@ use crate::search::{
     run_search, CostFrugalScheduler, Fidelity, PreparedFold, SearchInputs, SearchOutcome,
     SearchSettings, WorkerPool,
 };
+use crate::task::Task;
 use finalize::{FoldModels, RefitCost, Refitter};
 use folds::FoldSet;
 use load::LoadedData;
@@ -42,7 +44,8 @@ use plan::RunPlan;
 /// Seconds kept at the end of the budget for writing results.
 const FINISH_MARGIN_S: f64 = 0.5;
 
-/// An AutoML job, ready to fit: the library's entry point.
+/// An AutoML job, ready to fit: the library's entry point for every task. Classification and
+/// regression run the stages above ([`run`]); forecasting runs [`forecast::fit_forecasting`].
 ///
 /// ```
 /// use autotab::{AutoMl, JobSpec, Predictor};
@@ -53,7 +56,7 @@ const FINISH_MARGIN_S: f64 = 0.5;
 /// job.limits.max_trials = Some(4);
 /// let data = load_table("datasets/heart_failure.csv".as_ref(), &LoadOptions::default())?;
 /// let outcome = AutoMl::new(job).fit(&data)?;
-/// println!("{} scored {:.3}", outcome.winner.learner, outcome.winner.score);
+/// println!("{} scored {:.3}", outcome.best_algorithm(), outcome.best_score());
 ///
 /// let dir = std::env::temp_dir().join(format!("autotab-doctest-{}", std::process::id()));
 /// outcome.save_bundle(&dir)?;
@@ -62,6 +65,10 @@ const FINISH_MARGIN_S: f64 = 0.5;
 /// # std::fs::remove_dir_all(&dir).ok();
 /// # Ok::<(), autotab::AutotabError>(())
 /// ```
+///
+/// A forecasting job (`job.task = Some(Task::Forecasting)` with `job.forecasting` naming the
+/// time column and horizon) fits the same way; its bundle is a forecasting bundle
+/// ([`crate::forecast::ForecastModel`]), and `examples/forecast_oj.rs` runs one.
 pub struct AutoMl<'o> {
     job: JobSpec,
     observer: Option<&'o mut dyn RunObserver>,
@@ -83,18 +90,150 @@ impl<'o> AutoMl<'o> {
     }
 
     /// Searches, ensembles and refits on `data` (training rows, label included).
-    pub fn fit(self, data: &Dataset) -> Result<RunOutcome> {
+    pub fn fit(self, data: &Dataset) -> Result<FitOutcome> {
+        let forecasting = is_forecasting(&self.job);
+        let started = Instant::now();
         let clock = RunClock::start(&self.job)?;
         let mut quiet = Quiet;
         let observer = self.observer.unwrap_or(&mut quiet);
+        if forecasting {
+            return forecast::fit_forecasting(&self.job, data, started, observer)
+                .map(|o| FitOutcome::Forecasting(Box::new(o)));
+        }
         run_on(&self.job, JobTable::training(data.clone()), clock, observer)
+            .map(|o| FitOutcome::Tabular(Box::new(o)))
     }
 
     /// Searches, ensembles and refits on the job's own training (and validation) data.
-    pub fn fit_job_data(self) -> Result<RunOutcome> {
+    pub fn fit_job_data(self) -> Result<FitOutcome> {
         let mut quiet = Quiet;
         let observer = self.observer.unwrap_or(&mut quiet);
-        run(&self.job, observer)
+        if is_forecasting(&self.job) {
+            return forecast::run_forecasting(&self.job, observer)
+                .map(|o| FitOutcome::Forecasting(Box::new(o)));
+        }
+        run(&self.job, observer).map(|o| FitOutcome::Tabular(Box::new(o)))
+    }
+}
+
+/// Whether `job` is a forecasting job: its task says so, or, without a task, its forecasting
+/// settings name a time column.
+fn is_forecasting(job: &JobSpec) -> bool {
+    match job.task {
+        Some(task) => task == Task::Forecasting,
+        None => job
+            .forecasting
+            .as_ref()
+            .is_some_and(|f| f.time_column_name.is_some()),
+    }
+}
+
+/// What [`AutoMl::fit`] produced: the job's task decides which.
+#[derive(Debug)]
+pub enum FitOutcome {
+    /// Classification or regression: the searched, refit pipeline.
+    Tabular(Box<RunOutcome>),
+    /// Forecasting: the searched, refit forecaster.
+    Forecasting(Box<forecast::ForecastOutcome>),
+}
+
+impl FitOutcome {
+    /// The task that ran.
+    pub fn task(&self) -> Task {
+        match self {
+            FitOutcome::Tabular(o) => o.task,
+            FitOutcome::Forecasting(_) => Task::Forecasting,
+        }
+    }
+
+    /// The primary metric.
+    pub fn metric(&self) -> crate::metrics::Metric {
+        match self {
+            FitOutcome::Tabular(o) => o.metric,
+            FitOutcome::Forecasting(o) => o.metric,
+        }
+    }
+
+    /// The shipped model's cross-validated score.
+    pub fn best_score(&self) -> f64 {
+        match self {
+            FitOutcome::Tabular(o) => o.winner.score,
+            FitOutcome::Forecasting(o) => o.model.score,
+        }
+    }
+
+    /// What produced the shipped model (an algorithm, a forecasting method or an ensemble).
+    pub fn best_algorithm(&self) -> String {
+        match self {
+            FitOutcome::Tabular(o) => o.winner.learner.name().to_string(),
+            FitOutcome::Forecasting(o) => o.winner().forecaster.name(),
+        }
+    }
+
+    /// Number of search trials.
+    pub fn trials(&self) -> usize {
+        match self {
+            FitOutcome::Tabular(o) => o.trials.len(),
+            FitOutcome::Forecasting(o) => o.trials.len(),
+        }
+    }
+
+    /// Wall seconds of the run.
+    pub fn elapsed_s(&self) -> f64 {
+        match self {
+            FitOutcome::Tabular(o) => o.elapsed_s,
+            FitOutcome::Forecasting(o) => o.elapsed_s,
+        }
+    }
+
+    /// Saves the model as a self-contained bundle folder, with no tracking: a tabular bundle
+    /// ([`RunOutcome::save_bundle`]) or a forecasting one
+    /// ([`crate::scoring::forecast::save_forecast_bundle`]); `autotab predict`, `serve` and the
+    /// bundle's `score.py` score either.
+    pub fn save_bundle(&self, dir: &Path) -> Result<()> {
+        match self {
+            FitOutcome::Tabular(o) => o.save_bundle(dir),
+            FitOutcome::Forecasting(o) => {
+                crate::scoring::forecast::save_forecast_bundle(dir, &o.model)
+            }
+        }
+    }
+
+    /// The tabular run's outcome (`None` for forecasting).
+    pub fn tabular(&self) -> Option<&RunOutcome> {
+        match self {
+            FitOutcome::Tabular(o) => Some(o),
+            FitOutcome::Forecasting(_) => None,
+        }
+    }
+
+    /// The forecasting run's outcome (`None` for classification and regression).
+    pub fn forecasting(&self) -> Option<&forecast::ForecastOutcome> {
+        match self {
+            FitOutcome::Forecasting(o) => Some(o),
+            FitOutcome::Tabular(_) => None,
+        }
+    }
+
+    /// The tabular run's outcome; an error naming the task for a forecasting run.
+    pub fn into_tabular(self) -> Result<RunOutcome> {
+        match self {
+            FitOutcome::Tabular(o) => Ok(*o),
+            FitOutcome::Forecasting(_) => Err(AutotabError::config(
+                "this run was a forecasting run: its outcome is a forecasting one (into_forecasting)",
+            )),
+        }
+    }
+
+    /// The forecasting run's outcome; an error naming the task for another run.
+    pub fn into_forecasting(self) -> Result<forecast::ForecastOutcome> {
+        match self {
+            FitOutcome::Forecasting(o) => Ok(*o),
+            FitOutcome::Tabular(o) => Err(AutotabError::config(format!(
+                "this run was a {} run: its outcome is a tabular one (into_tabular)",
+                o.task
+            ))),
+        }
     }
 }
 

@@ -106,12 +106,18 @@ mod tests {
         job.limits.max_concurrent_trials = 1;
         let mut without = job.clone();
         without.training.enable_stack_ensemble = false;
-        let unstacked = crate::AutoMl::new(without).fit_job_data().unwrap();
+        let unstacked = crate::AutoMl::new(without)
+            .fit_job_data()
+            .and_then(|o| o.into_tabular())
+            .unwrap();
         assert!(unstacked
             .ensembles
             .iter()
             .all(|e| e.kind != EnsembleKind::Stack));
-        let outcome = crate::AutoMl::new(job).fit_job_data().unwrap();
+        let outcome = crate::AutoMl::new(job)
+            .fit_job_data()
+            .and_then(|o| o.into_tabular())
+            .unwrap();
         let metric = outcome.metric;
         let completed: Vec<f64> = outcome.trials.iter().filter_map(|t| t.score).collect();
         let best_trial = completed

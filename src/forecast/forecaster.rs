@@ -56,6 +56,25 @@ impl ForecasterSpec {
         }
     }
 
+    /// Most recent values of a series a refit of this method reads (`None`: all of them); 0
+    /// when it is never refit from the history (regression learners read the lag features'
+    /// history, [`FeaturePlan::history_needed`]; a harmonic regression rolls forward from its
+    /// fitted coefficients). A rolling forecast refits a local method at each later origin, so
+    /// the bundle keeps this much of every series.
+    pub fn history_read(&self, season: usize) -> Option<usize> {
+        match self {
+            ForecasterSpec::Baseline(Baseline::Naive) => Some(1),
+            ForecasterSpec::Baseline(Baseline::SeasonalNaive) => Some(season.max(1)),
+            ForecasterSpec::Baseline(Baseline::Average | Baseline::SeasonalAverage) => None,
+            ForecasterSpec::ExponentialSmoothing(_) => Some(ETS_MAX_HISTORY),
+            ForecasterSpec::Harmonic(_) | ForecasterSpec::Regression { .. } => Some(0),
+            ForecasterSpec::Ensemble(members) => members
+                .iter()
+                .map(|(_, m)| m.history_read(season))
+                .try_fold(0, |most, read| read.map(|r| most.max(r))),
+        }
+    }
+
     /// Its settings in one line.
     pub fn describe(&self) -> String {
         match self {
@@ -106,8 +125,14 @@ pub struct FoldForecast {
     pub scale: Vec<f64>,
 }
 
-/// The path of a local method (baseline or smoothing) from the end of `history`.
-fn local_path(spec: &ForecasterSpec, history: &[f64], horizon: usize, season: usize) -> Vec<f64> {
+/// The path of a local method (baseline or smoothing) from the end of `history`: what
+/// [`fit_final`] keeps for it, and what a rolling forecast recomputes at each later origin.
+pub fn local_path(
+    spec: &ForecasterSpec,
+    history: &[f64],
+    horizon: usize,
+    season: usize,
+) -> Vec<f64> {
     match spec {
         ForecasterSpec::Baseline(b) => b.forecast(history, horizon, season),
         ForecasterSpec::ExponentialSmoothing(config) => {

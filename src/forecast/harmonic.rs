@@ -249,15 +249,37 @@ impl HarmonicFit {
     /// The forecast `step` (>= 1) steps after the origin, with the known features at that
     /// step.
     pub fn forecast(&self, step: usize, known: &[f64]) -> f64 {
-        let mut row = Vec::new();
-        let t = self.n - 1 + step;
-        self.level(t, known, &mut row) + self.residual_forecast(step)
+        self.forecast_rolled(0, &self.recent_residuals, step, known)
     }
 
-    /// The residual `step` steps after the origin, by running the autoregression forward
-    /// (forecast residuals stand in for the unobserved ones).
-    fn residual_forecast(&self, step: usize) -> f64 {
-        let mut path = self.recent_residuals.clone();
+    /// The residual of an actual value observed `advanced` (>= 1) steps after the fit's origin,
+    /// with the known features at that step: the actual less the fitted level there.
+    pub fn residual_after(&self, advanced: usize, actual: f64, known: &[f64]) -> f64 {
+        let mut row = Vec::new();
+        actual - self.level(self.n - 1 + advanced, known, &mut row)
+    }
+
+    /// The forecast `step` steps after a later origin `advanced` steps after the fit's own
+    /// (rolling forecasts), the coefficients unchanged: `recent` are the residuals up to that
+    /// origin ([`HarmonicFit::residual_after`] of the actual values; the fit's own
+    /// `recent_residuals` when `advanced` is 0).
+    pub fn forecast_rolled(
+        &self,
+        advanced: usize,
+        recent: &[f64],
+        step: usize,
+        known: &[f64],
+    ) -> f64 {
+        let mut row = Vec::new();
+        let t = self.n - 1 + advanced + step;
+        self.level(t, known, &mut row) + self.residual_forecast(recent, step)
+    }
+
+    /// The residual `step` steps after the origin, by running the autoregression forward from
+    /// the residuals `recent` up to the origin (forecast residuals stand in for the unobserved
+    /// ones).
+    fn residual_forecast(&self, recent: &[f64], step: usize) -> f64 {
+        let mut path = recent.to_vec();
         let base = path.len();
         for _ in 0..step {
             let t = path.len();
