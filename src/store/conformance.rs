@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
-use super::records::{ChildRunRecord, DataFingerprint, NewModel, NewRun, RunId, RunStatus};
+use super::records::{
+    ChildRunRecord, DataFingerprint, DatasetRegistration, NewDataset, NewModel, NewRun, RunId,
+    RunStatus,
+};
 use super::{Liveness, ProcessOwner, Store};
 
 /// Connects to the store under test.
@@ -35,7 +38,11 @@ macro_rules! suite {
             models_resolve_by_name_and_version,
             deleted_versions_are_never_reused,
             refused_registration_uses_no_version,
-            concurrent_registrations_get_distinct_versions
+            concurrent_registrations_get_distinct_versions,
+            dataset_versions_count_up,
+            datasets_resolve_by_name_and_version,
+            same_dataset_registered_again_keeps_its_version,
+            concurrent_dataset_registrations_get_distinct_versions
         );
     };
     (@tests $fresh:path; $($name:ident),*) => {
@@ -490,4 +497,152 @@ pub(crate) fn concurrent_registrations_get_distinct_versions(open: Open<'_>) {
         .map(|m| m.version)
         .collect();
     assert_eq!(stored, (1..=24).collect::<Vec<_>>());
+}
+
+/// Registers dataset `name` at `location` with content hash `sha256`.
+fn register_data(
+    store: &dyn Store,
+    name: &str,
+    location: &str,
+    sha256: &str,
+) -> DatasetRegistration {
+    let tags = BTreeMap::from([("source".to_string(), "uci".to_string())]);
+    store
+        .register_dataset(&NewDataset {
+            name,
+            location,
+            format: "csv",
+            schema: &serde_json::json!([{"name": "age", "kind": "numeric"}]),
+            rows: 299,
+            columns: 13,
+            sha256,
+            description: Some("heart failure records"),
+            tags: &tags,
+        })
+        .unwrap()
+}
+
+/// Dataset versions count from 1 per name; the record holds what was given.
+pub(crate) fn dataset_versions_count_up(open: Open<'_>) {
+    let store = open();
+    let first = register_data(&*store, "hf", "/data/hf.csv", &"a".repeat(64));
+    assert!(first.created);
+    let r = &first.record;
+    assert_eq!((r.name.as_str(), r.version), ("hf", 1));
+    assert_eq!(
+        (r.location.as_str(), r.format.as_str()),
+        ("/data/hf.csv", "csv")
+    );
+    assert_eq!((r.rows, r.columns), (299, 13));
+    assert_eq!(r.tags["source"], "uci");
+    assert_eq!(r.description.as_deref(), Some("heart failure records"));
+    assert_eq!(r.schema[0]["kind"], "numeric");
+    let v2 = register_data(&*store, "hf", "/data/hf.csv", &"b".repeat(64));
+    let v3 = register_data(&*store, "hf", "/data/hf2.csv", &"b".repeat(64));
+    assert_eq!((v2.record.version, v3.record.version), (2, 3));
+    assert!(v2.created && v3.created);
+    assert_eq!(
+        register_data(&*store, "churn", "/c.csv", "c")
+            .record
+            .version,
+        1
+    );
+
+    let versions = store.dataset_versions("hf").unwrap();
+    assert_eq!(
+        versions.iter().map(|d| d.version).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(versions[0], first.record);
+    let latest: Vec<(String, u32)> = open()
+        .list_datasets()
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.name, d.version))
+        .collect();
+    assert_eq!(
+        latest,
+        vec![("churn".to_string(), 1), ("hf".to_string(), 3)]
+    );
+}
+
+/// `resolve_dataset` finds the latest or a given version, and names what exists otherwise.
+pub(crate) fn datasets_resolve_by_name_and_version(open: Open<'_>) {
+    let store = open();
+    assert!(store.list_datasets().unwrap().is_empty());
+    let err = err_text(store.resolve_dataset("hf", None));
+    assert!(
+        err.contains("no registered dataset named 'hf'") && err.contains("none yet"),
+        "{err}"
+    );
+    for hash in ["a", "b", "c"] {
+        register_data(&*store, "hf", "/data/hf.csv", hash);
+    }
+    let latest = store.resolve_dataset("hf", None).unwrap();
+    assert_eq!((latest.version, latest.sha256.as_str()), (3, "c"));
+    assert_eq!(store.resolve_dataset("hf", Some(2)).unwrap().sha256, "b");
+    let err = err_text(store.resolve_dataset("hf", Some(7)));
+    assert!(
+        err.contains("dataset 'hf' has no version 7") && err.contains("1, 2, 3"),
+        "{err}"
+    );
+    let err = err_text(store.dataset_versions("heart"));
+    assert!(
+        err.contains("no registered dataset named 'heart'") && err.contains("registered: hf"),
+        "{err}"
+    );
+    assert!(
+        store.list_models().unwrap().is_empty(),
+        "datasets are not models"
+    );
+}
+
+/// The same location and bytes as the latest version return that version; a change of
+/// either makes a new one, and going back to older bytes is a new version too.
+pub(crate) fn same_dataset_registered_again_keeps_its_version(open: Open<'_>) {
+    let store = open();
+    let first = register_data(&*store, "hf", "/data/hf.csv", "a");
+    let again = register_data(&*store, "hf", "/data/hf.csv", "a");
+    assert!(!again.created);
+    assert_eq!(again.record, first.record);
+    assert_eq!(
+        register_data(&*store, "hf", "/data/hf.csv", "b")
+            .record
+            .version,
+        2
+    );
+    let back = register_data(&*store, "hf", "/data/hf.csv", "a");
+    assert!(back.created);
+    assert_eq!(back.record.version, 3);
+    assert_eq!(store.dataset_versions("hf").unwrap().len(), 3);
+}
+
+/// Two connections (threads) registering different bytes of one name at once, many times,
+/// get distinct versions and lose none.
+pub(crate) fn concurrent_dataset_registrations_get_distinct_versions(open: Open<'_>) {
+    let versions: Vec<u32> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                s.spawn(move || {
+                    let store = open();
+                    (0..10)
+                        .map(|i| {
+                            let hash = format!("{t}-{i}");
+                            let r = register_data(&*store, "hf", "/data/hf.csv", &hash);
+                            assert!(r.created);
+                            r.record.version
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let distinct: BTreeSet<u32> = versions.iter().copied().collect();
+    assert_eq!(distinct, (1..=20).collect());
+    let stored = open().dataset_versions("hf").unwrap();
+    assert_eq!(stored.len(), 20);
 }

@@ -24,8 +24,9 @@ use crate::error::{AutotabError, Result};
 pub use artifacts::{ArtifactStore, LocalArtifacts, StagedArtifact};
 pub use owner::{Liveness, ProcessOwner};
 pub use records::{
-    ChildRun, ChildRunRecord, DataFingerprint, ExperimentSummary, ModelRecord, NewModel, NewRun,
-    RunDetail, RunId, RunListEntry, RunStatus,
+    ChildRun, ChildRunRecord, DataFingerprint, DatasetRecord, DatasetRegistration,
+    ExperimentSummary, ModelRecord, NewDataset, NewModel, NewRun, RunDetail, RunId, RunListEntry,
+    RunStatus,
 };
 pub use sqlite::SqliteStore;
 
@@ -33,8 +34,8 @@ pub use sqlite::SqliteStore;
 /// puts the bundle in place and returns its artifact key. An error rolls the registration back.
 pub type PublishModel<'a> = dyn FnMut(u32) -> Result<String> + 'a;
 
-/// The records of a workspace: tracking (experiments, runs, child runs, params, metrics, logs)
-/// and the model registry.
+/// The records of a workspace: tracking (experiments, runs, child runs, params, metrics, logs),
+/// the model registry and the registered datasets.
 ///
 /// Every method is one transaction: a process killed at any point leaves every earlier write
 /// whole and nothing of the interrupted one. Implementations are shared by the engine's worker
@@ -110,23 +111,67 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             .pop()
             .ok_or_else(|| store_err(format!("no registered model named '{name}'")))
     }
+
+    /// Registers the next version of dataset `dataset.name` (1 for a new name), in one
+    /// transaction, so two registrations at once get distinct versions. When the name's
+    /// latest version has the same location and content fingerprint, that version is
+    /// returned unchanged instead (`created: false`).
+    fn register_dataset(&self, dataset: &NewDataset<'_>) -> Result<DatasetRegistration>;
+
+    /// The latest version of every registered dataset, by name.
+    fn list_datasets(&self) -> Result<Vec<DatasetRecord>>;
+
+    /// All versions of dataset `name`, oldest first; an error naming the registered datasets
+    /// if there is none.
+    fn dataset_versions(&self, name: &str) -> Result<Vec<DatasetRecord>>;
+
+    /// Version `version` of dataset `name`, or its latest version when `None`.
+    fn resolve_dataset(&self, name: &str, version: Option<u32>) -> Result<DatasetRecord> {
+        let mut picked = pick_versions(name, version, self.dataset_versions(name)?)?;
+        picked
+            .pop()
+            .ok_or_else(|| store_err(format!("no registered dataset named '{name}'")))
+    }
+}
+
+/// A versioned registry record (a model or a dataset version).
+pub(crate) trait Versioned {
+    /// What the registry holds, for messages: "model" or "dataset".
+    const KIND: &'static str;
+    /// The version number.
+    fn version(&self) -> u32;
+}
+
+impl Versioned for ModelRecord {
+    const KIND: &'static str = "model";
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
+impl Versioned for DatasetRecord {
+    const KIND: &'static str = "dataset";
+    fn version(&self) -> u32 {
+        self.version
+    }
 }
 
 /// Of `versions` (all versions of `name`, oldest first, not empty), the one numbered `version`,
 /// or all of them when `None`; an error listing the versions if it is not there.
-pub(crate) fn pick_versions(
+pub(crate) fn pick_versions<R: Versioned>(
     name: &str,
     version: Option<u32>,
-    versions: Vec<ModelRecord>,
-) -> Result<Vec<ModelRecord>> {
+    versions: Vec<R>,
+) -> Result<Vec<R>> {
     let Some(v) = version else {
         return Ok(versions);
     };
-    let list: Vec<String> = versions.iter().map(|m| m.version.to_string()).collect();
-    match versions.into_iter().find(|m| m.version == v) {
+    let list: Vec<String> = versions.iter().map(|m| m.version().to_string()).collect();
+    match versions.into_iter().find(|m| m.version() == v) {
         Some(m) => Ok(vec![m]),
         None => Err(store_err(format!(
-            "model '{name}' has no version {v} (versions: {})",
+            "{} '{name}' has no version {v} (versions: {})",
+            R::KIND,
             list.join(", ")
         ))),
     }

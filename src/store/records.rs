@@ -329,3 +329,65 @@ pub struct ModelRecord {
     /// Registration time, RFC 3339.
     pub created: String,
 }
+
+/// A dataset version to register: what
+/// [`Store::register_dataset`](super::Store::register_dataset) records (the version number is
+/// the store's to pick).
+#[derive(Debug, Clone, Copy)]
+pub struct NewDataset<'a> {
+    /// Dataset name (already validated).
+    pub name: &'a str,
+    /// Absolute location of the file or MLTable folder.
+    pub location: &'a str,
+    /// `csv`, `parquet` or `mltable`.
+    pub format: &'a str,
+    /// The columns and their inferred kinds, as JSON.
+    pub schema: &'a serde_json::Value,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub columns: usize,
+    /// SHA-256 of the content, lowercase hex (the run's data fingerprint).
+    pub sha256: &'a str,
+    /// Free-text description.
+    pub description: Option<&'a str>,
+    /// Tags.
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+/// One registered dataset version as the store holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DatasetRecord {
+    /// Dataset name.
+    pub name: String,
+    /// Version, from 1, per name.
+    pub version: u32,
+    /// Absolute location of the file or MLTable folder.
+    pub location: String,
+    /// `csv`, `parquet` or `mltable`.
+    pub format: String,
+    /// The columns and their inferred kinds, as JSON.
+    pub schema: serde_json::Value,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub columns: usize,
+    /// SHA-256 of the content at registration, lowercase hex.
+    pub sha256: String,
+    /// Free-text description.
+    pub description: Option<String>,
+    /// Tags (`key=value`).
+    pub tags: BTreeMap<String, String>,
+    /// Registration time, RFC 3339.
+    pub created: String,
+}
+
+/// What [`Store::register_dataset`](super::Store::register_dataset) did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DatasetRegistration {
+    /// The version registered, or the existing one returned.
+    pub record: DatasetRecord,
+    /// False when the latest version of the name already had the same location and content
+    /// fingerprint: that version is returned unchanged and no new version is made.
+    pub created: bool,
+}

@@ -2,10 +2,12 @@
 //! busy timeout so several processes can use it at once, every write one `BEGIN IMMEDIATE`
 //! transaction with a full sync on commit.
 //!
-//! All of autotab's SQL is in this folder: the schema and its version check here, tracking in
-//! `runs.rs`, the registry in `models.rs`. `rusqlite` errors stop here: they become
+//! All of autotab's SQL is in this folder: the schema and its versioned migrations here,
+//! tracking in `runs.rs`, the model registry in `models.rs`, registered datasets in
+//! `datasets.rs`. `rusqlite` errors stop here: they become
 //! [`AutotabError::Store`](crate::AutotabError::Store) messages saying what was being done.
 
+mod datasets;
 mod models;
 mod runs;
 
@@ -16,14 +18,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::records::{
-    ChildRunRecord, ExperimentSummary, ModelRecord, NewModel, NewRun, RunDetail, RunId,
-    RunListEntry, RunStatus,
+    ChildRunRecord, DatasetRecord, DatasetRegistration, ExperimentSummary, ModelRecord, NewDataset,
+    NewModel, NewRun, RunDetail, RunId, RunListEntry, RunStatus,
 };
 use super::{store_err, ProcessOwner, PublishModel, Store};
 use crate::error::Result;
 
 /// The store schema version this build writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -105,6 +107,28 @@ CREATE TABLE models (
     PRIMARY KEY (name, version)
 );
 ";
+
+/// Schema version 2: registered datasets (one row per version).
+const SCHEMA_V2: &str = "
+CREATE TABLE datasets (
+    name        TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    location    TEXT NOT NULL,
+    format      TEXT NOT NULL,
+    schema_json TEXT NOT NULL,
+    n_rows      INTEGER NOT NULL,
+    n_columns   INTEGER NOT NULL,
+    sha256      TEXT NOT NULL,
+    description TEXT,
+    tags_json   TEXT NOT NULL,
+    created     TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+";
+
+/// The migrations, in order: `MIGRATIONS[i]` takes a store from version `i` to `i + 1`
+/// (version 0 is an empty database). A store is upgraded in place, in one transaction.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
 
 /// A workspace store in one SQLite file.
 ///
@@ -257,6 +281,18 @@ impl Store for SqliteStore {
     fn delete_models(&self, name: &str, version: Option<u32>) -> Result<Vec<ModelRecord>> {
         self.write(|tx| models::delete(tx, name, version))
     }
+
+    fn register_dataset(&self, dataset: &NewDataset<'_>) -> Result<DatasetRegistration> {
+        self.write(|tx| datasets::register(tx, dataset))
+    }
+
+    fn list_datasets(&self) -> Result<Vec<DatasetRecord>> {
+        self.read(datasets::latest_versions)
+    }
+
+    fn dataset_versions(&self, name: &str) -> Result<Vec<DatasetRecord>> {
+        self.read(|tx| datasets::versions(tx, name))
+    }
 }
 
 /// Turns a `rusqlite` error into an [`AutotabError::Store`](crate::AutotabError::Store)
@@ -306,7 +342,9 @@ fn configure(conn: &Connection, db: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Creates the tables of a new store, or checks the version of an existing one.
+/// Creates the tables of a new store, upgrades an older one in place (every migration after
+/// its version, then the new version recorded, all in the caller's transaction), or refuses a
+/// store written by a newer autotab.
 fn migrate(tx: &Transaction<'_>, db: &Path) -> Result<()> {
     let has_version_table: bool = tx
         .query_row(
@@ -315,7 +353,35 @@ fn migrate(tx: &Transaction<'_>, db: &Path) -> Result<()> {
             |r| r.get(0),
         )
         .ctx("read the store's tables")?;
-    if !has_version_table {
+    let current = if has_version_table {
+        let version: Option<i64> = tx
+            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+            .optional()
+            .ctx("read the store's schema version")?
+            .flatten();
+        match version {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(store_err(format!(
+                    "{} was written by a newer autotab (store schema version {v}; this autotab \
+                     understands up to {SCHEMA_VERSION}): upgrade autotab or use another --workspace",
+                    db.display()
+                )))
+            }
+            Some(v) if v >= 1 => v,
+            Some(v) => {
+                return Err(store_err(format!(
+                    "{} has store schema version {v}, which no autotab writes: the store is damaged",
+                    db.display()
+                )))
+            }
+            None => {
+                return Err(store_err(format!(
+                    "{} has an empty schema_version table: the store is damaged",
+                    db.display()
+                )))
+            }
+        }
+    } else {
         let other_tables: i64 = tx
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
@@ -329,37 +395,26 @@ fn migrate(tx: &Transaction<'_>, db: &Path) -> Result<()> {
                 db.display()
             )));
         }
-        tx.execute_batch(SCHEMA_V1)
-            .ctx("create the store's tables")?;
-        tx.execute(
-            "INSERT INTO schema_version (version) VALUES (?1)",
-            [SCHEMA_VERSION],
-        )
-        .ctx("record the store's schema version")?;
+        0
+    };
+    if current == SCHEMA_VERSION {
         return Ok(());
     }
-    let version: Option<i64> = tx
-        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-        .optional()
-        .ctx("read the store's schema version")?
-        .flatten();
-    match version {
-        Some(v) if v == SCHEMA_VERSION => Ok(()),
-        Some(v) if v > SCHEMA_VERSION => Err(store_err(format!(
-            "{} was written by a newer autotab (store schema version {v}; this autotab \
-             understands up to {SCHEMA_VERSION}): upgrade autotab or use another --workspace",
-            db.display()
-        ))),
-        Some(v) => Err(store_err(format!(
-            "{} has store schema version {v}, which this autotab cannot upgrade to \
-             {SCHEMA_VERSION}",
-            db.display()
-        ))),
-        None => Err(store_err(format!(
-            "{} has an empty schema_version table: the store is damaged",
-            db.display()
-        ))),
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(to_usize(current)) {
+        tx.execute_batch(sql).map_err(|e| {
+            store_err(format!(
+                "cannot upgrade {} from store schema version {from} to {}: {e}",
+                db.display(),
+                from + 1
+            ))
+        })?;
     }
+    tx.execute(
+        "INSERT INTO schema_version (version) VALUES (?1)",
+        [SCHEMA_VERSION],
+    )
+    .ctx("record the store's schema version")?;
+    Ok(())
 }
 
 /// A count or index as SQLite's integer.

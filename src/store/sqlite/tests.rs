@@ -109,3 +109,45 @@ fn sql_errors_say_what_failed() {
         "{text}"
     );
 }
+
+#[test]
+fn version_1_store_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = raw(dir.path());
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)", [])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO experiments (name, created) VALUES ('old', '2026-01-01T00:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open_existing(dir.path()).unwrap();
+    assert_eq!(store.list_experiments().unwrap()[0].name, "old");
+    assert!(store.list_datasets().unwrap().is_empty());
+    let tags = std::collections::BTreeMap::new();
+    let registered = store
+        .register_dataset(&NewDataset {
+            name: "hf",
+            location: "/data/hf.csv",
+            format: "csv",
+            schema: &serde_json::json!([]),
+            rows: 1,
+            columns: 1,
+            sha256: "ab",
+            description: None,
+            tags: &tags,
+        })
+        .unwrap();
+    assert_eq!(registered.record.version, 1);
+    drop(store);
+    let version: i64 = raw(dir.path())
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    // Opening again is a no-op.
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.dataset_versions("hf").unwrap().len(), 1);
+}
