@@ -108,8 +108,11 @@ impl RunObserver for Recorder<'_> {
         )
         .and_then(|fp| {
             let spec_json = serde_json::to_value(start.spec).unwrap_or_default();
-            self.workspace
-                .start_run(&start.spec.experiment, &spec_json, &fp)
+            let id = self
+                .workspace
+                .start_run(&start.spec.experiment, &spec_json, &fp)?;
+            log_dataset(self.workspace, &id, start.spec)?;
+            Ok(id)
         });
         match started {
             Ok(id) => {
@@ -165,7 +168,7 @@ impl RunObserver for Recorder<'_> {
 
 /// The fingerprint of a training table: of its file, or for an MLTable folder of the hashes of
 /// its definition and data files in reading order.
-fn fingerprint(
+pub(crate) fn fingerprint(
     path: &Path,
     rows: usize,
     columns: usize,
@@ -407,6 +410,15 @@ fn register_bundle(
     )
 }
 
+/// Records the registered dataset the run trains on, if any, as its param `dataset`
+/// (`NAME:VERSION`).
+fn log_dataset(workspace: &Workspace, id: &RunId, spec: &JobSpec) -> Result<()> {
+    match &spec.data.dataset {
+        Some(d) => workspace.log_param(id, "dataset", &serde_json::json!(d.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// Records run `id` as failed with `error` (best effort: the error itself is what matters).
 fn mark_failed(workspace: &Workspace, id: &RunId, error: &AutotabError) {
     let _ = workspace.finish_run(
@@ -548,6 +560,7 @@ pub fn run_forecasting_tracked(
     let fp = fingerprint(path, 0, 0, serde_json::Value::Null)?;
     let spec_json = serde_json::to_value(spec).unwrap_or_default();
     let run_id = workspace.start_run(&spec.experiment, &spec_json, &fp)?;
+    log_dataset(workspace, &run_id, spec)?;
     observer.run_started(run_id.as_str());
     let outcome = engine::forecast::run_forecasting(spec, observer)
         .inspect_err(|e| mark_failed(workspace, &run_id, e))?;

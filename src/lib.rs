@@ -4,6 +4,7 @@
 //! `autotab` binary and the HTTP server are thin layers over it.
 
 pub mod data;
+pub mod datasets;
 pub mod engine;
 pub mod ensemble;
 pub mod error;

@@ -1,5 +1,6 @@
 //! Subcommands. Each file parses its flags, calls the library and prints.
 
+mod data;
 mod explain;
 mod forecast;
 mod mlflow;
@@ -50,6 +51,8 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Registered models: list, show, register, delete.
     Models(models::ModelsArgs),
+    /// Registered datasets: register, list, show.
+    Data(data::DataArgs),
     /// Per-row TreeSHAP contributions of a tree model per raw column (and permutation
     /// importance when the table holds the label).
     Explain(explain::ExplainArgs),
@@ -64,6 +67,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ScoreWorker(args) => serve::execute_worker(args, &cli.workspace),
         Command::Runs(args) => runs::execute(args, &cli.workspace),
         Command::Models(args) => models::execute(args, &cli.workspace),
+        Command::Data(args) => data::execute(args, &cli.workspace),
         Command::Explain(args) => explain::execute(args, &cli.workspace),
     }
 }

@@ -343,6 +343,7 @@ fn cancel_on_ctrl_c(workspace: &Path, run_id: Arc<Mutex<Option<String>>>) {
 /// and, with --json, the summary.
 pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> {
     let (mut spec, notes) = args.job_spec()?;
+    autotab::datasets::resolve_training_data(workspace_dir, &mut spec)?;
     args.forecast.apply(&mut spec)?;
     let register = args.registration()?;
     // A bad tracking URI must not cost a whole search either.

@@ -154,6 +154,9 @@ fn print_run(detail: &RunDetail) {
             fp.sha256, fp.rows, fp.columns
         );
     }
+    if let Some(dataset) = detail.params.get("dataset").and_then(|d| d.as_str()) {
+        println!("dataset:    {dataset} (registered)");
+    }
     if !detail.params.is_empty() {
         println!("params:");
         for (k, v) in &detail.params {

@@ -11,7 +11,7 @@ mod schema;
 pub(crate) use load::parse_number;
 pub use load::{load_table, load_table_with_report, LoadOptions, LoadReport};
 pub use mltable::{is_mltable, load_mltable, mltable_files};
-pub use schema::{infer_schema, ColumnKind, ColumnSchema, Schema};
+pub use schema::{infer_columns, infer_schema, ColumnKind, ColumnSchema, Schema};
 pub(crate) use schema::{parse_datetime, HIGH_CARDINALITY};
 
 use serde::{Deserialize, Serialize};

@@ -183,6 +183,15 @@ pub fn infer_schema(
     })
 }
 
+/// The inferred kind of every column of `data` (no label set apart, no overrides): what a
+/// registered dataset records.
+pub fn infer_columns(data: &Dataset) -> Vec<ColumnSchema> {
+    data.columns()
+        .iter()
+        .map(|c| infer_column(&c.name, &c.values))
+        .collect()
+}
+
 fn infer_column(name: &str, values: &ColumnValues) -> ColumnSchema {
     let n_rows = values.len();
     let (kind, missing, distinct, reason) = match values {

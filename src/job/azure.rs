@@ -631,9 +631,18 @@ impl AzureJob {
     }
 }
 
-/// Resolves a data input's path against the job file's folder; remote data is refused.
+/// Resolves a data input's path against the job file's folder; remote data is refused. The
+/// training data may name a registered dataset as Azure does (`azureml:NAME[:VERSION]`): that
+/// path is kept as written, for `autotab run` to resolve in the workspace.
 fn resolve(base: &Path, key: &str, input: &DataInput) -> Result<PathBuf> {
     let raw = input.path.trim();
+    if key == "training_data" {
+        if let Some(name) = raw.strip_prefix("azureml:") {
+            if !name.is_empty() && !name.contains('/') {
+                return Ok(PathBuf::from(raw));
+            }
+        }
+    }
     let remote = [
         "azureml:", "http://", "https://", "wasbs://", "abfss://", "adl://",
     ];

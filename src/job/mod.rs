@@ -13,8 +13,8 @@ mod spec;
 pub use algorithms::{resolve_algorithms, AlgorithmList};
 pub use spec::{
     checked_duration, AutoOr, BlockedTransformer, DataSpec, FeaturizationSpec, FinalModel,
-    ForecastingSpec, ImputerOverride, JobOverrides, JobSpec, Limits, TableSource, TrainingSpec,
-    ValidationChoice, MAX_TIMEOUT,
+    ForecastingSpec, ImputerOverride, JobOverrides, JobSpec, Limits, RegisteredData, TableSource,
+    TrainingSpec, ValidationChoice, MAX_TIMEOUT,
 };
 
 use std::path::Path;
@@ -310,8 +310,15 @@ forecasting:
         assert!(err.starts_with("job file: invalid type: sequence"), "{err}");
         let err = error("target_column_name: y\n");
         assert!(err.contains("training_data"), "{err}");
-        let err = error("training_data: azureml:bank:1\ntarget_column_name: y\n");
+        let err = error("training_data: azureml://datastores/x/bank.csv\ntarget_column_name: y\n");
         assert!(err.contains("training_data.path: remote data"), "{err}");
+        let err = error(&format!("{MINIMAL}test_data: azureml:bank:1\n"));
+        assert!(err.contains("test_data.path: remote data"), "{err}");
+        // A registered dataset, resolved by `autotab run` in the workspace.
+        let spec = parse("training_data: azureml:bank:1\ntarget_column_name: y\n")
+            .unwrap()
+            .spec;
+        assert_eq!(spec.data.training.path, PathBuf::from("azureml:bank:1"));
     }
 
     #[test]

@@ -87,6 +87,26 @@ pub struct DataSpec {
     pub test: Option<TableSource>,
     /// Label column.
     pub label: String,
+    /// The registered dataset the training table was resolved from (`--data NAME[:N]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<RegisteredData>,
+}
+
+/// A registered dataset version a run trains on: recorded with the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredData {
+    /// Dataset name.
+    pub name: String,
+    /// Dataset version.
+    pub version: u32,
+    /// SHA-256 of its content, checked against the file before the run.
+    pub sha256: String,
+}
+
+impl fmt::Display for RegisteredData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.name, self.version)
+    }
 }
 
 /// How rows are validated when no validation table is given.
@@ -387,6 +407,7 @@ impl JobSpec {
                 validation: None,
                 test: None,
                 label: label.into(),
+                dataset: None,
             },
             validation: ValidationChoice::Auto,
             limits: Limits {
@@ -425,6 +446,7 @@ impl JobSpec {
         let mut notes = Vec::new();
         if let Some(d) = o.data {
             self.data.training = TableSource::new(d);
+            self.data.dataset = None;
         }
         if let Some(l) = o.label {
             self.data.label = l;
