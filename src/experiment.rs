@@ -111,11 +111,12 @@ impl RunObserver for Recorder<'_> {
             let id = self
                 .workspace
                 .start_run(&start.spec.experiment, &spec_json, &fp)?;
-            log_dataset(self.workspace, &id, start.spec)?;
-            Ok(id)
+            Ok((id, fp))
         });
         match started {
-            Ok(id) => {
+            Ok((id, fp)) => {
+                let logged = log_dataset(self.workspace, &id, start.spec, &fp);
+                self.keep(logged);
                 self.inner.run_started(id.as_str());
                 self.run = Some(id);
             }
@@ -411,12 +412,29 @@ fn register_bundle(
 }
 
 /// Records the registered dataset the run trains on, if any, as its param `dataset`
-/// (`NAME:VERSION`).
-fn log_dataset(workspace: &Workspace, id: &RunId, spec: &JobSpec) -> Result<()> {
-    match &spec.data.dataset {
-        Some(d) => workspace.log_param(id, "dataset", &serde_json::json!(d.to_string())),
-        None => Ok(()),
+/// (`NAME:VERSION`), after checking that the bytes the run fingerprinted (`fp`) are still the
+/// dataset's (they were checked when the dataset was resolved, but may have changed since).
+fn log_dataset(
+    workspace: &Workspace,
+    id: &RunId,
+    spec: &JobSpec,
+    fp: &DataFingerprint,
+) -> Result<()> {
+    let Some(d) = &spec.data.dataset else {
+        return Ok(());
+    };
+    if d.sha256 != fp.sha256 {
+        return Err(AutotabError::InvalidData(format!(
+            "registered dataset '{}' version {}: the bytes of {} changed as the run started \
+             (registered sha256 {}, now {})",
+            d.name,
+            d.version,
+            spec.data.training.path().display(),
+            d.sha256,
+            fp.sha256
+        )));
     }
+    workspace.log_param(id, "dataset", &serde_json::json!(d.to_string()))
 }
 
 /// Records run `id` as failed with `error` (best effort: the error itself is what matters).
@@ -560,7 +578,8 @@ pub fn run_forecasting_tracked(
     let fp = fingerprint(path, 0, 0, serde_json::Value::Null)?;
     let spec_json = serde_json::to_value(spec).unwrap_or_default();
     let run_id = workspace.start_run(&spec.experiment, &spec_json, &fp)?;
-    log_dataset(workspace, &run_id, spec)?;
+    log_dataset(workspace, &run_id, spec, &fp)
+        .inspect_err(|e| mark_failed(workspace, &run_id, e))?;
     observer.run_started(run_id.as_str());
     let outcome = engine::forecast::run_forecasting(spec, observer)
         .inspect_err(|e| mark_failed(workspace, &run_id, e))?;
