@@ -228,7 +228,7 @@ fn find_dataset(workspace_dir: &Path, path: &Path) -> Result<Option<DatasetRecor
     let reference = text.strip_prefix("azureml:").unwrap_or(&text);
     let not_found = |detail: String| {
         AutotabError::InvalidData(format!(
-            "--data '{text}': no such file or folder, and {detail}"
+            "training data '{text}': no such file or folder, and {detail}"
         ))
     };
     let Ok(r) = DatasetRef::parse(reference) else {
