@@ -126,6 +126,32 @@ fn a_registered_dataset_is_listed_shown_run_and_refused_once_changed() {
     let text = succeed(autotab(&ws).args(["runs", "show", run_id]));
     assert!(text.contains("heart-failure-records:1"), "{text}");
 
+    // A job file names a registered dataset as Azure does.
+    let job = ws.path().join("job.yml");
+    std::fs::write(
+        &job,
+        "training_data: azureml:heart-failure-records:1\ntarget_column_name: DEATH_EVENT\n\
+         limits: {max_trials: 2, timeout_minutes: 1}\n",
+    )
+    .unwrap();
+    let job_text = job.to_str().unwrap();
+    let summary = json_summary(&succeed(
+        autotab(&ws).args(["run", "--config", job_text, "--json", "--quiet"]),
+    ));
+    let detail = json(
+        &ws,
+        &[
+            "runs",
+            "show",
+            summary["run_id"].as_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(
+        detail["params"]["dataset"], "heart-failure-records:1",
+        "{detail}"
+    );
+
     // Changed bytes are refused, naming the dataset, version, file and both fingerprints.
     let mut changed = bytes.clone();
     changed.extend_from_slice(b"75,0,582,0,20,1,265000,1.9,130,1,0,4,1\n");
