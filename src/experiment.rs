@@ -47,6 +47,9 @@ pub struct TrackedRun {
     pub registered: Option<ModelVersion>,
     /// Metrics of the final model on the job's test data (empty without test data).
     pub test_metrics: Vec<(Metric, f64)>,
+    /// The HTML report in the run's artifacts (`None` when it could not be built: the run
+    /// is kept and the reason was told to the observer).
+    pub report: Option<PathBuf>,
 }
 
 /// What a completed parent run records as its outcome.
@@ -332,6 +335,7 @@ pub fn run_tracked(
         }
         None => None,
     };
+    let report_data = crate::report::ReportData::of_run(spec, &outcome, explanations.as_ref());
     let finished = score_test_data(spec, &outcome, test_data.as_ref()).and_then(|test_metrics| {
         for (metric, value) in &test_metrics {
             workspace.log_metric(&run_id, &format!("test_{}", metric.name()), *value)?;
@@ -356,13 +360,35 @@ pub fn run_tracked(
     });
     let (model_dir, registered, test_metrics) =
         finished.inspect_err(|e| mark_failed(workspace, &run_id, e))?;
+    let report = write_report(workspace, run_id.as_str(), &report_data, observer);
     Ok(TrackedRun {
         run_id,
         outcome,
         model_dir,
         registered,
         test_metrics,
+        report,
     })
+}
+
+/// Writes the run's report data and HTML report into its artifacts; a failure is told to
+/// `observer` as a warning and never fails the run.
+pub fn write_report(
+    workspace: &Workspace,
+    run_id: &str,
+    data: &crate::report::ReportData,
+    observer: &mut dyn RunObserver,
+) -> Option<PathBuf> {
+    match crate::report::save_run_report(workspace, run_id, data) {
+        Ok(path) => {
+            observer.message(&format!("report: {}", path.display()));
+            Some(path)
+        }
+        Err(e) => {
+            observer.message(&format!("warning: the run report was not written: {e}"));
+            None
+        }
+    }
 }
 
 /// Records run `id` as failed with `error` (best effort: the error itself is what matters).

@@ -210,6 +210,12 @@ pub fn execute_run(
     }
     let summary = summary_json(spec, run_id.as_str(), &outcome, &model_dir);
     workspace.finish_run(&run_id, RunStatus::Completed, &summary)?;
+    match autotab::report::ReportData::of_forecast(spec, &outcome) {
+        Ok(data) => {
+            autotab::experiment::write_report(&workspace, run_id.as_str(), &data, &mut printer);
+        }
+        Err(e) => printer.message(&format!("warning: the run report was not written: {e}")),
+    }
     print_result(&outcome, &model_dir);
     if json {
         println!("{summary}");
