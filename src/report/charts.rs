@@ -98,6 +98,8 @@ pub struct Series<'a> {
     pub colour: RGBColor,
     /// Drawn as a line (else as dots).
     pub line: bool,
+    /// Radius of the dots in pixels (dots only).
+    pub radius: u32,
 }
 
 /// Axes and furniture of an x-y chart.
@@ -164,7 +166,7 @@ pub fn xy_chart(frame: &Frame, series: &[Series]) -> Result<String> {
                     .draw_series(
                         s.points
                             .iter()
-                            .map(|&p| Circle::new(p, 3, colour.mix(0.75).filled())),
+                            .map(|&p| Circle::new(p, s.radius, colour.mix(0.8).filled())),
                     )
                     .map_err(chart_error)?
             };
@@ -424,6 +426,7 @@ mod tests {
                 points: &pts,
                 colour: colour(0),
                 line: true,
+                radius: 0,
             }],
         )
         .unwrap();
@@ -441,6 +444,10 @@ mod tests {
             HALF,
         )
         .unwrap();
-        assert!(bars.contains(">time<") && bars.contains(">age<"), "{bars}");
+        // The backend writes each text on a line of its own inside its element.
+        assert!(
+            bars.contains(">\ntime\n</text>") && bars.contains(">\nage\n</text>"),
+            "{bars}"
+        );
     }
 }

@@ -351,23 +351,27 @@ fn progress(view: &mut View, data: &ReportData, run: &RunDetail, greater: bool) 
                 .collect()
         })
         .collect();
-    let mut series: Vec<Series> = algorithms
-        .iter()
-        .zip(&by_algorithm)
-        .enumerate()
-        .map(|(i, (a, pts))| Series {
-            name: a.clone(),
-            points: pts,
-            colour: colour(i),
-            line: false,
-        })
-        .collect();
-    series.push(Series {
+    // The best-so-far line first, so that the trials' dots are drawn over it.
+    let mut series = vec![Series {
         name: "best so far".into(),
         points: &best_line,
         colour: plotters::style::RGBColor(20, 20, 20),
         line: true,
-    });
+        radius: 0,
+    }];
+    series.extend(
+        algorithms
+            .iter()
+            .zip(&by_algorithm)
+            .enumerate()
+            .map(|(i, (a, pts))| Series {
+                name: a.clone(),
+                points: pts,
+                colour: colour(i),
+                line: false,
+                radius: 5,
+            }),
+    );
     let (y_lo, y_hi) = extent(points.iter().map(|p| p.1));
     let x = padded(0.0, x_end);
     view.progress_svg = Some(xy_chart(
@@ -510,12 +514,14 @@ fn classification(view: &mut View, data: &ReportData) -> Result<()> {
                 points: &bin_points,
                 colour: colour(0),
                 line: true,
+                radius: 0,
             },
             Series {
                 name: String::new(),
                 points: &bin_points,
                 colour: colour(0),
                 line: false,
+                radius: 4,
             },
         ],
     )?);
@@ -557,6 +563,7 @@ fn curve_series(curves: &[(String, Vec<(f64, f64)>, usize)]) -> Vec<Series<'_>> 
             points: pts,
             colour: colour(*c),
             line: true,
+            radius: 0,
         })
         .collect()
 }
@@ -600,6 +607,7 @@ fn regression(view: &mut View, data: &ReportData) -> Result<()> {
             points: &pairs,
             colour: colour(0),
             line: false,
+            radius: 3,
         }],
     )?);
     let residuals: Vec<(f64, f64)> = pairs.iter().map(|&(y, q)| (q, y - q)).collect();
@@ -625,6 +633,7 @@ fn regression(view: &mut View, data: &ReportData) -> Result<()> {
             points: &residuals,
             colour: colour(1),
             line: false,
+            radius: 3,
         }],
     )?);
     Ok(())
