@@ -219,7 +219,8 @@ pub fn bar_chart(
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size((longest as u32 * 7 + 16).clamp(60, 260))
-            .build_cartesian_2d(lo..hi, (0..n as i32).into_segmented())
+            // A segmented range holds its end too: 0..n-1 is n rows.
+            .build_cartesian_2d(lo..hi, (0..(n as i32 - 1).max(1)).into_segmented())
             .map_err(chart_error)?;
         let name_of = |v: &SegmentValue<i32>| match v {
             // Row 0 is drawn at the bottom: the largest value (first label) goes on top.

@@ -554,8 +554,11 @@ fn classification(view: &mut View, data: &ReportData) -> Result<()> {
     Ok(())
 }
 
+/// A curve's legend text, points and class.
+type NamedCurve = (String, Vec<(f64, f64)>, usize);
+
 /// Named curves as chart series, coloured by class.
-fn curve_series(curves: &[(String, Vec<(f64, f64)>, usize)]) -> Vec<Series<'_>> {
+fn curve_series(curves: &[NamedCurve]) -> Vec<Series<'_>> {
     curves
         .iter()
         .map(|(name, pts, c)| Series {
