@@ -47,6 +47,9 @@ pub enum AutotabError {
         /// What failed.
         message: String,
     },
+    /// A run report could not be built (missing or unreadable report data, a chart).
+    #[error("report: {0}")]
+    Report(String),
     /// A saved model bundle is missing, corrupt or of an unsupported format.
     #[error("model bundle {}: {message}", path.display())]
     Bundle {

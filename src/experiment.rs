@@ -51,6 +51,9 @@ pub struct TrackedRun {
     pub registered: Option<ModelVersion>,
     /// Metrics of the final model on the job's test data (empty without test data).
     pub test_metrics: Vec<(Metric, f64)>,
+    /// The HTML report in the run's artifacts (`None` when it could not be built: the run
+    /// is kept and the reason was told to the observer).
+    pub report: Option<PathBuf>,
 }
 
 /// What a completed parent run records as its outcome.
@@ -332,6 +335,7 @@ pub fn run_tracked(
         }
         None => None,
     };
+    let report_data = crate::report::ReportData::of_run(spec, &outcome, explanations.as_ref());
     let finished = score_test_data(spec, &outcome, test_data.as_ref()).and_then(|test_metrics| {
         log_test_metrics(
             workspace,
@@ -358,12 +362,14 @@ pub fn run_tracked(
     });
     let (model_dir, registered, test_metrics) =
         finished.inspect_err(|e| mark_failed(workspace, &run_id, e))?;
+    let report = write_report(workspace, run_id.as_str(), &report_data, observer);
     Ok(TrackedRun {
         run_id,
         outcome,
         model_dir,
         registered,
         test_metrics,
+        report,
     })
 }
 
@@ -435,6 +441,26 @@ fn log_dataset(
         )));
     }
     workspace.log_param(id, "dataset", &serde_json::json!(d.to_string()))
+}
+
+/// Writes the run's report data and HTML report into its artifacts; a failure is told to
+/// `observer` as a warning and never fails the run.
+pub fn write_report(
+    workspace: &Workspace,
+    run_id: &str,
+    data: &crate::report::ReportData,
+    observer: &mut dyn RunObserver,
+) -> Option<PathBuf> {
+    match crate::report::save_run_report(workspace, run_id, data) {
+        Ok(path) => {
+            observer.message(&format!("report: {}", path.display()));
+            Some(path)
+        }
+        Err(e) => {
+            observer.message(&format!("warning: the run report was not written: {e}"));
+            None
+        }
+    }
 }
 
 /// Records run `id` as failed with `error` (best effort: the error itself is what matters).
@@ -558,6 +584,9 @@ pub struct TrackedForecast {
     pub test_metrics: Vec<(String, f64)>,
     /// What the parent run records as its outcome (the keys of `run --json`).
     pub summary: serde_json::Value,
+    /// The HTML report in the run's artifacts (`None` when it could not be built: the run
+    /// is kept and the reason was told to the observer).
+    pub report: Option<PathBuf>,
 }
 
 /// Runs the forecasting job `spec` recorded in `workspace`, as [`run_tracked`] does a
@@ -659,6 +688,13 @@ pub fn run_forecasting_tracked(
     })();
     let (model_dir, registered, test_metrics, summary) =
         finished.inspect_err(|e| mark_failed(workspace, &run_id, e))?;
+    let report = match crate::report::ReportData::of_forecast(spec, &outcome) {
+        Ok(data) => write_report(workspace, run_id.as_str(), &data, observer),
+        Err(e) => {
+            observer.message(&format!("warning: the run report was not written: {e}"));
+            None
+        }
+    };
     Ok(TrackedForecast {
         run_id,
         outcome,
@@ -666,6 +702,7 @@ pub fn run_forecasting_tracked(
         registered,
         test_metrics,
         summary,
+        report,
     })
 }
 

@@ -21,6 +21,7 @@ pub mod models;
 mod names;
 pub mod pipeline;
 pub mod registry;
+pub mod report;
 pub mod scoring;
 pub mod search;
 pub mod stats;

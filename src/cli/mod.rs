@@ -8,6 +8,7 @@ mod models;
 mod output;
 mod predict;
 mod progress;
+mod report;
 mod run;
 mod runs;
 mod serve;
@@ -56,6 +57,9 @@ enum Command {
     /// Per-row TreeSHAP contributions of a tree model per raw column (and permutation
     /// importance when the table holds the label).
     Explain(explain::ExplainArgs),
+    /// Write a run's HTML report (summary, data, leaderboard, search progress, model
+    /// quality charts, feature importance) to a file.
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command.
@@ -69,6 +73,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models(args) => models::execute(args, &cli.workspace),
         Command::Data(args) => data::execute(args, &cli.workspace),
         Command::Explain(args) => explain::execute(args, &cli.workspace),
+        Command::Report(args) => report::execute(args, &cli.workspace),
     }
 }
 

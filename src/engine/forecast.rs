@@ -55,6 +55,8 @@ pub struct ForecastOutcome {
     pub elapsed_s: f64,
     /// Seconds of the refit.
     pub refit_s: f64,
+    /// Every series' whole history on the grid (for the report's charts).
+    pub series: Vec<crate::forecast::series::Series>,
 }
 
 impl ForecastOutcome {
@@ -302,6 +304,7 @@ pub fn fit_forecasting(
         elapsed_s: started.elapsed().as_secs_f64(),
         refit_s,
         trials,
+        series: set.series,
     })
 }
 

@@ -22,10 +22,12 @@ use std::time::{Duration, Instant};
 
 pub use load::{load_job_table, JobTable};
 pub use observer::{Quiet, RunObserver, RunStart};
-pub use outcome::{OutcomeSummary, RunOutcome};
+pub use outcome::{OutOfFold, OutcomeSummary, RunOutcome};
 
 use crate::data::Dataset;
-use crate::ensemble::{choose_stack, choose_voting, EnsembleRecord, MetaLearner};
+use crate::ensemble::{
+    choose_stack, choose_voting, EnsembleKind, EnsembleRecord, Learner, MetaLearner,
+};
 use crate::error::{AutotabError, Result};
 use crate::job::JobSpec;
 use crate::leaderboard::rank_by_loss;
@@ -344,7 +346,9 @@ fn run_on(
         spec.seed,
         observer,
     )?;
+    let oof = winner_oof(&search, &scored.records, &finalized.winner, &splits, &data);
     Ok(RunOutcome {
+        oof,
         experiment: spec.experiment.clone(),
         task: data.task,
         metric: data.metric,
@@ -361,6 +365,74 @@ fn run_on(
         elapsed_s: clock.start.elapsed().as_secs_f64(),
         refit_s: finalized.seconds,
         sample: data.features.select_rows(&[0]),
+    })
+}
+
+/// The out-of-fold predictions behind `winner`'s score on the rows of the validation parts: a
+/// trial's own, a voting ensemble's weighted average of its members', or for a stack (whose
+/// meta-learner's out-of-fold predictions are not kept) those of the best trial.
+fn winner_oof(
+    search: &SearchOutcome,
+    ensembles: &[EnsembleRecord],
+    winner: &crate::leaderboard::Entry,
+    splits: &[crate::validation::Fold],
+    data: &LoadedData,
+) -> Option<OutOfFold> {
+    let of_trial = |index: usize| search.oof.iter().find(|(i, _)| *i == index).map(|(_, p)| p);
+    let name_of = |index: usize| {
+        search
+            .trials
+            .iter()
+            .find(|t| t.index == index)
+            .map_or("?", |t| t.algorithm.name())
+    };
+    let (source, predictions) = match winner.learner {
+        Learner::Algorithm(a) => (
+            format!("#{} {}", winner.index, a.name()),
+            of_trial(winner.index)?.clone(),
+        ),
+        Learner::Ensemble(EnsembleKind::Voting) => {
+            let record = ensembles.iter().find(|e| e.index == winner.index)?;
+            let mut sum: Option<ndarray::Array2<f64>> = None;
+            for m in &record.members {
+                let p = of_trial(m.trial)? * m.weight;
+                sum = Some(match sum {
+                    Some(s) => s + p,
+                    None => p,
+                });
+            }
+            (format!("#{} {}", winner.index, winner.learner.name()), sum?)
+        }
+        Learner::Ensemble(EnsembleKind::Stack) => {
+            let (index, p) = search.oof.first()?;
+            (
+                format!(
+                    "#{index} {} (best trial; the stack's own are not kept)",
+                    name_of(*index)
+                ),
+                p.clone(),
+            )
+        }
+    };
+    let mut rows: Vec<usize> = splits
+        .iter()
+        .flat_map(|f| f.valid.iter().copied())
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let labels = rows
+        .iter()
+        .map(|&r| match &data.targets {
+            crate::target::Targets::Classes(c, _) => c[r] as f64,
+            crate::target::Targets::Values(v) => v[r],
+        })
+        .collect();
+    let predictions = rows.iter().map(|&r| predictions.row(r).to_vec()).collect();
+    Some(OutOfFold {
+        source,
+        rows,
+        labels,
+        predictions,
     })
 }
 

@@ -51,6 +51,25 @@ pub struct RunOutcome {
     pub refit_s: f64,
     /// The first training row's input columns, for a sample request.
     pub sample: Dataset,
+    /// Out-of-fold predictions behind the shipped model's score, with the labels (for the
+    /// report's curves); `None` when they were not kept.
+    pub oof: Option<OutOfFold>,
+}
+
+/// Out-of-fold predictions of one learner on the rows that were in a validation part, with
+/// their labels: what the report's ROC, precision-recall, calibration, confusion matrix and
+/// residual charts are drawn from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutOfFold {
+    /// Whose predictions they are: the winner, or the trial standing in for it (a stack's own
+    /// out-of-fold predictions are not kept), as `"#3 LightGBM"`.
+    pub source: String,
+    /// Row numbers in the training table (label present), ascending.
+    pub rows: Vec<usize>,
+    /// Each row's label: a class index (classification) or the value (regression).
+    pub labels: Vec<f64>,
+    /// Each row's prediction: one probability per class (classification) or one value.
+    pub predictions: Vec<Vec<f64>>,
 }
 
 /// A compact, serialisable summary of a run (the `--json` line's core).

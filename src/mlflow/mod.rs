@@ -37,8 +37,7 @@ use client::Client;
 pub use client::{Credentials, TrackingUri};
 use requests::{TAG_EXPORT_COMPLETE, TAG_RUN_ID};
 
-/// The name of the run's report in its artifacts folder (written by `autotab report`/runs).
-pub const REPORT_FILE: &str = "report.html";
+use crate::report::REPORT_FILE;
 /// The artifact holding the run's debug log.
 pub const LOG_ARTIFACT: &str = "autotab.log";
 
