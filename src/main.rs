@@ -38,6 +38,11 @@ fn main() -> ExitCode {
             eprintln!("error: {}", cli::one_line(&e));
             ExitCode::from(2)
         }
+        Err(payload) if payload_text(payload.as_ref()).is_some_and(is_closed_stdout) => {
+            // Output piped into a reader that stopped (`| head`): done, as ripgrep and
+            // coreutils treat it.
+            ExitCode::SUCCESS
+        }
         Err(payload) => {
             // A panic of a trial thread that escaped the search was not printed by the hook.
             if !PANIC_REPORTED.load(Ordering::SeqCst) {
@@ -62,12 +67,22 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         return;
     }
     let message = payload_text(info.payload()).unwrap_or("unknown panic");
+    if is_closed_stdout(message) {
+        // `autotab runs show | head`: the reader is gone, which is not our error.
+        PANIC_REPORTED.store(true, Ordering::SeqCst);
+        return;
+    }
     eprintln!("{}", internal_error_line(message, info.location()));
     let backtrace = std::backtrace::Backtrace::capture();
     if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
         eprintln!("backtrace:\n{backtrace}");
     }
     PANIC_REPORTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether a panic is `println!` failing because stdout's reader closed the pipe.
+fn is_closed_stdout(message: &str) -> bool {
+    message.starts_with("failed printing to stdout") && message.contains("Broken pipe")
 }
 
 /// `error: internal error: <message> at <file:line>`, on one line.

@@ -377,3 +377,30 @@ fn the_budget_holds_while_featurizing_a_very_wide_table() {
         started.elapsed()
     );
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_and_successfully() {
+    // `autotab data list | head -0`: the reader is gone before the first line is written.
+    let ws = TempWorkspace::new();
+    succeed(autotab(&ws).args([
+        "data",
+        "register",
+        "--name",
+        "heart",
+        "--path",
+        "datasets/heart_failure.csv",
+    ]));
+    for args in [&["data", "list"][..], &["data", "show", "heart"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = autotab(&ws)
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
