@@ -601,11 +601,15 @@ fn search_stage(
         &settings,
         |t| {
             let refit = cost.seconds(t);
-            if fold_models {
+            let ensemble_refit =
+                refit + (ENSEMBLE_REFIT_FACTOR * refit).min(ENSEMBLE_RESERVE_SHARE * budget);
+            if fold_models || ensemble_refit > reserve_cap {
+                // Nothing to refit, or a refit the capped reserve cannot pay for: the run ships
+                // the folds' models, and the rest of the reserve is search time (adult,
+                // diamonds and bank_marketing ended 6 s early with a reserve no refit used).
                 refit.min(FOLD_MODELS_RESERVE_SHARE * budget)
             } else {
-                (refit + (ENSEMBLE_REFIT_FACTOR * refit).min(ENSEMBLE_RESERVE_SHARE * budget))
-                    .min(reserve_cap)
+                ensemble_refit
             }
         },
         |t| observer.trial(t),

@@ -244,6 +244,7 @@ pub fn run_search(
     let reason = Mutex::new(ForecastStop::TimeBudget);
     let (sender, receiver) = mpsc::channel::<ForecastTrial>();
     let mut trials: Vec<ForecastTrial> = Vec::new();
+    let isolate = limits.threads > 1;
     std::thread::scope(|scope| {
         for _ in 0..limits.threads.max(1) {
             let sender = sender.clone();
@@ -277,10 +278,20 @@ pub fn run_search(
                     deadline: Some(deadline),
                     ..*ctx
                 };
-                if sender
-                    .send(run_trial(index, spec, &trial_ctx, folds, metric))
-                    .is_err()
-                {
+                // With several trials at once, each runs on a rayon pool of its own, as the
+                // tabular executor does: otherwise a learner's parallel loops queue behind
+                // another trial's on the global pool (a 2 s boosting trial beside a random
+                // forest was held past its 15 s deadline on nyc_energy).
+                let own_pool = isolate
+                    .then(crate::search::executor::trial_thread)
+                    .and_then(|r| r.ok());
+                let trial = match own_pool {
+                    Some(pool) => {
+                        pool.install(|| run_trial(index, spec, &trial_ctx, folds, metric))
+                    }
+                    None => run_trial(index, spec, &trial_ctx, folds, metric),
+                };
+                if sender.send(trial).is_err() {
                     break;
                 }
             });

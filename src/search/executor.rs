@@ -67,8 +67,10 @@ impl WorkerPool {
     }
 }
 
-/// A one-thread pool for one trial (see [`Executor::launch`]).
-fn trial_thread() -> std::result::Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+/// A one-thread pool for one trial (see [`Executor::launch`]; the forecasting search uses it
+/// the same way).
+pub(crate) fn trial_thread() -> std::result::Result<rayon::ThreadPool, rayon::ThreadPoolBuildError>
+{
     rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .thread_name(|_| "autotab-trial".into())

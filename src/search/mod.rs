@@ -2,7 +2,7 @@
 //! them at once, and the loop here stops on the time budget, the trial cap, the exit score or
 //! experiment-level early stopping.
 
-mod executor;
+pub(crate) mod executor;
 pub mod portfolio;
 mod sampler;
 mod scheduler;
