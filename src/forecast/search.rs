@@ -20,7 +20,7 @@ use super::harmonic::HarmonicConfig;
 use crate::error::AutotabError;
 use crate::leaderboard::rank_by_loss;
 use crate::metrics::Metric;
-use crate::models::{Algorithm, Params};
+use crate::models::{Algorithm, ParamValue, Params};
 use crate::search::{low_cost_params, random_params, EarlyStopping, CONVERGENCE_MIN_TRIALS};
 
 /// One finished (or failed) trial.
@@ -47,6 +47,9 @@ pub struct ForecastTrial {
 /// Cycles of the longest season the recent-window harmonic regressions are fitted on.
 const RECENT_CYCLES: usize = 8;
 
+/// Most boosting rounds of a strong-start configuration in a forecasting search.
+const FORECAST_MAX_ROUNDS: i64 = 300;
+
 /// The order in which methods are tried.
 pub struct Candidates {
     fixed: VecDeque<ForecasterSpec>,
@@ -57,8 +60,9 @@ pub struct Candidates {
 
 impl Candidates {
     /// Seasonal baselines first (when there is a season), the other baselines, the smoothing
-    /// variants that fit the data, then each learner's low-cost and default configurations,
-    /// then random configurations in turn.
+    /// variants that fit the data, then each learner's low-cost configuration, the strong
+    /// start's boosting and elastic-net configurations, each learner's defaults, then random
+    /// configurations in turn.
     /// `known_features`: whether the series have known features (harmonic regressions with
     /// feature interactions are tried then).
     pub fn new(
@@ -114,6 +118,21 @@ impl Candidates {
                 algorithm,
                 params: low_cost_params(algorithm.space()),
             });
+        }
+        // The tabular search's strong start for boosting and the elastic net (its table says
+        // where each entry comes from), with the rounds capped: those entries count on early
+        // stopping, which a forecasting fit has no validation rows for.
+        for (algorithm, mut params) in crate::search::portfolio::strong_start(&algorithms) {
+            if !matches!(
+                algorithm,
+                Algorithm::GradientBoosting | Algorithm::ElasticNet
+            ) {
+                continue;
+            }
+            if let Some(ParamValue::Int(rounds)) = params.get_mut("n_estimators") {
+                *rounds = (*rounds).min(FORECAST_MAX_ROUNDS);
+            }
+            fixed.push_back(ForecasterSpec::Regression { algorithm, params });
         }
         for &algorithm in &algorithms {
             fixed.push_back(ForecasterSpec::Regression {
