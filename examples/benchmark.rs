@@ -164,7 +164,7 @@ fn main() -> anyhow::Result<()> {
         }
         spreads.push((name.clone(), scores));
     }
-    let mut md = report(&budgets, concurrent, &rows, &spreads, &anchors);
+    let mut md = report(&budgets, &rows, &spreads, &anchors);
     if !forecast_rows.is_empty() {
         let forecast_anchors = flag("--anchors")
             .map(|p| read_forecast_anchors(Path::new(&p)))
@@ -189,22 +189,30 @@ const BASELINE_TOLERANCE: f64 = 0.005;
 /// The report: the comparison table, the tallies and the spread over seeds.
 fn report(
     budgets: &[f64],
-    concurrent: usize,
     rows: &[(String, String, Vec<RunResult>)],
     spreads: &[(String, Vec<f64>)],
     anchors: &BTreeMap<String, Anchor>,
 ) -> String {
-    let budget_list = budgets
-        .iter()
-        .map(|b| b.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
     let mut md = String::new();
     md.push_str("# autotab on the shared bench splits\n\n");
+    // The command as given, with the folders outside the repository as placeholders.
+    let mut args: Vec<String> = Vec::new();
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        let placeholder = match arg.as_str() {
+            "--bench" => Some("<bench folder>"),
+            "--anchors" => Some("<anchors RESULTS.md>"),
+            _ => None,
+        };
+        args.push(arg);
+        if let Some(p) = placeholder {
+            given.next();
+            args.push(p.to_string());
+        }
+    }
     md.push_str(&format!(
-        "Command: `cargo run --release --example benchmark -- --bench <bench folder> --anchors <anchors RESULTS.md> --budgets {budget_list} --concurrent {concurrent} --spread {} --seeds {}`  \n",
-        spreads.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(","),
-        spreads.first().map_or(0, |s| s.1.len())
+        "Command: `cargo run --release --example benchmark -- {}`  \n",
+        args.join(" ")
     ));
     md.push_str(&format!(
         "Date: {}. Machine: {} cores. Each run in its own process; `MB` is that process's peak memory (VmHWM).\n",
