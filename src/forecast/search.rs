@@ -217,8 +217,18 @@ fn run_trial(
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut scores = Vec::new();
         let mut forecasts = Vec::new();
-        for fold in folds {
-            let f = forecast_fold(&trial.forecaster, ctx, fold)?;
+        // As the tabular trial does: fold `i` must end by its share of the trial's time, so a
+        // learner that stops at its deadline (forests stop adding trees) finishes every fold
+        // smaller rather than spending the whole trial on the first and failing the rest.
+        let n_folds = folds.len().max(1) as u32;
+        for (i, fold) in folds.iter().enumerate() {
+            let fold_ctx = Context {
+                deadline: ctx.deadline.map(|d| {
+                    started + d.saturating_duration_since(started) * (i as u32 + 1) / n_folds
+                }),
+                ..*ctx
+            };
+            let f = forecast_fold(&trial.forecaster, &fold_ctx, fold)?;
             scores.push(metric.regression(&f.actual, &f.predicted)?);
             forecasts.push(f);
         }
