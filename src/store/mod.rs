@@ -2,8 +2,11 @@
 //!
 //! - [`Store`]: experiments, parent and child runs (params, metrics per fold and final, logs,
 //!   status), and the model registry, as typed records ([`records`]). [`SqliteStore`] is the
-//!   implementation today (one SQLite file per workspace); a shared PostgreSQL store is meant
-//!   to be a second implementation passing the same conformance suite.
+//!   implementation today (one SQLite file per workspace). A shared PostgreSQL store
+//!   (`PostgresStore`, cargo feature `postgres`) is being built as the second implementation,
+//!   meant to pass the same conformance suite: so far it connects, pools clients and creates
+//!   or upgrades its versioned schema under an advisory lock, but does not implement
+//!   [`Store`] yet.
 //! - [`ArtifactStore`]: folders (model bundles, run outputs) under string keys.
 //!   [`LocalArtifacts`] keeps them in a local folder.
 //!
@@ -14,6 +17,8 @@ mod artifacts;
 #[cfg(test)]
 pub(crate) mod conformance;
 mod owner;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod records;
 mod sqlite;
 
@@ -21,6 +26,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::{AutotabError, Result};
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStore;
 pub use artifacts::{ArtifactStore, LocalArtifacts, StagedArtifact};
 pub use owner::{Liveness, ProcessOwner};
 pub use records::{

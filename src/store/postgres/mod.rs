@@ -1,0 +1,316 @@
+//! The foundation of a workspace store in a shared PostgreSQL database: connecting (a small
+//! pool of clients, since a [`Client`] is not `Sync`), error messages that name the
+//! server without its password, and the versioned schema, applied in one transaction under an
+//! advisory lock so that two processes opening a new database at once do not race.
+//!
+//! Work in progress (issue 12): [`PostgresStore`] does not implement [`Store`](super::Store)
+//! yet, and no workspace opens it.
+
+use std::sync::{Mutex, PoisonError};
+
+use ::postgres::{Client, Config, NoTls, Transaction};
+
+use super::store_err;
+use crate::error::{AutotabError, Result};
+
+/// The store schema version this build writes and understands (the same numbering as the
+/// SQLite store: version 2 has the registered datasets).
+pub(crate) const SCHEMA_VERSION: i32 = 2;
+
+/// The key of the transaction-level advisory lock held while the schema is created or
+/// upgraded ("autotab" in ASCII), so that concurrent openers apply each migration once.
+const MIGRATION_LOCK: i64 = 0x0061_7574_6f74_6162;
+
+/// Schema version 1: tracking and the model registry (the SQLite tables, with PostgreSQL
+/// types; times are RFC 3339 text in UTC, as in SQLite, so they sort and compare alike).
+const SCHEMA_V1: &str = "
+CREATE TABLE schema_version (
+    version INTEGER NOT NULL
+);
+CREATE TABLE experiments (
+    id      BIGSERIAL PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL
+);
+CREATE TABLE runs (
+    id             TEXT PRIMARY KEY,
+    experiment_id  BIGINT NOT NULL REFERENCES experiments(id),
+    parent_id      TEXT REFERENCES runs(id) ON DELETE CASCADE,
+    trial_index    BIGINT,
+    algorithm      TEXT,
+    status         TEXT NOT NULL
+                   CHECK (status IN ('running','completed','failed','canceled','interrupted')),
+    error          TEXT,
+    started        TEXT NOT NULL,
+    ended          TEXT,
+    duration_secs  DOUBLE PRECISION,
+    spec_json      TEXT,
+    summary_json   TEXT,
+    data_sha256    TEXT,
+    data_rows      BIGINT,
+    data_columns   BIGINT,
+    data_schema_json TEXT,
+    owner_host     TEXT,
+    owner_pid      BIGINT,
+    owner_start    TEXT,
+    UNIQUE (parent_id, trial_index)
+);
+CREATE INDEX runs_by_experiment ON runs(experiment_id, started);
+CREATE INDEX runs_by_parent ON runs(parent_id, trial_index);
+CREATE TABLE params (
+    run_id     TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    value_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE metrics (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name   TEXT NOT NULL,
+    value  DOUBLE PRECISION,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE fold_metrics (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name   TEXT NOT NULL,
+    fold   BIGINT NOT NULL,
+    value  DOUBLE PRECISION,
+    PRIMARY KEY (run_id, name, fold)
+);
+CREATE TABLE run_logs (
+    id     BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    logged TEXT NOT NULL,
+    line   TEXT NOT NULL
+);
+CREATE INDEX run_logs_by_run ON run_logs(run_id, id);
+CREATE TABLE model_names (
+    name         TEXT PRIMARY KEY,
+    last_version BIGINT NOT NULL
+);
+CREATE TABLE models (
+    name         TEXT NOT NULL REFERENCES model_names(name),
+    version      BIGINT NOT NULL,
+    path         TEXT NOT NULL,
+    run_id       TEXT,
+    description  TEXT,
+    tags_json    TEXT NOT NULL,
+    metrics_json TEXT NOT NULL,
+    created      TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+";
+
+/// Schema version 2: registered datasets (one row per version).
+const SCHEMA_V2: &str = "
+CREATE TABLE datasets (
+    name        TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    location    TEXT NOT NULL,
+    format      TEXT NOT NULL,
+    schema_json TEXT NOT NULL,
+    n_rows      BIGINT NOT NULL,
+    n_columns   BIGINT NOT NULL,
+    sha256      TEXT NOT NULL,
+    description TEXT,
+    tags_json   TEXT NOT NULL,
+    created     TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+";
+
+/// The migrations, in order: `MIGRATIONS[i]` takes a store from version `i` to `i + 1`
+/// (version 0 is an empty schema).
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
+
+/// Most idle clients kept for reuse; more are opened when needed and closed after use.
+const MAX_IDLE: usize = 4;
+
+/// A connection to a workspace in a PostgreSQL database (`postgres://` or `postgresql://`
+/// URL), with its schema created or upgraded on open.
+pub struct PostgresStore {
+    config: Config,
+    /// The URL without its password, for messages.
+    server: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url`, creates the workspace tables in a new database
+    /// (in the connection's `search_path` schema) and upgrades an older one; refuses a
+    /// database written by a newer autotab or holding other tables without autotab's
+    /// `schema_version`.
+    pub fn open(url: &str) -> Result<PostgresStore> {
+        let server = redact_url(url);
+        let config: Config = url.parse().map_err(|e| {
+            store_err(format!(
+                "'{server}' is not a valid PostgreSQL connection URL: {e}"
+            ))
+        })?;
+        let store = PostgresStore {
+            config,
+            server,
+            idle: Mutex::new(Vec::new()),
+        };
+        store.with_client(|client, server| {
+            let mut tx = client
+                .transaction()
+                .map_err(|e| pg_err(server, "begin the schema transaction", &e))?;
+            migrate(&mut tx, server)?;
+            tx.commit()
+                .map_err(|e| pg_err(server, "commit the store schema", &e))
+        })?;
+        Ok(store)
+    }
+
+    /// The URL of the server, without its password.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Runs `f` on a pooled client (a new one if none is idle); the client goes back to the
+    /// pool afterwards unless its connection was closed.
+    fn with_client<T>(&self, f: impl FnOnce(&mut Client, &str) -> Result<T>) -> Result<T> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => self
+                .config
+                .connect(NoTls)
+                .map_err(|e| pg_err(&self.server, "connect", &e))?,
+        };
+        let out = f(&mut client, &self.server);
+        if !client.is_closed() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < MAX_IDLE {
+                idle.push(client);
+            }
+        }
+        out
+    }
+}
+
+/// A PostgreSQL error as a store error naming the server and what failed.
+fn pg_err(server: &str, what: &str, e: &::postgres::Error) -> AutotabError {
+    let detail = match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    };
+    store_err(format!(
+        "PostgreSQL workspace {server}: cannot {what}: {detail}"
+    ))
+}
+
+/// `url` with the password (if any) replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..at];
+    let Some(colon) = userinfo.find(':') else {
+        return url.to_string();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end + 3],
+        &userinfo[..colon],
+        &rest[at..]
+    )
+}
+
+/// Creates the tables of a new store or upgrades an older one in place, in the caller's
+/// transaction, under the migration advisory lock; refuses a newer or foreign schema.
+fn migrate(tx: &mut Transaction<'_>, server: &str) -> Result<()> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(|e| pg_err(server, "take the schema migration lock", &e))?;
+    let row = tx
+        .query_one(
+            "SELECT to_regclass('schema_version') IS NOT NULL, \
+             (SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema())",
+            &[],
+        )
+        .map_err(|e| pg_err(server, "read the store's tables", &e))?;
+    let has_version_table: bool = row
+        .try_get(0)
+        .map_err(|e| pg_err(server, "read the store's tables", &e))?;
+    let tables: i64 = row
+        .try_get(1)
+        .map_err(|e| pg_err(server, "read the store's tables", &e))?;
+    let current = if has_version_table {
+        let version: Option<i32> = tx
+            .query_one("SELECT MAX(version) FROM schema_version", &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| pg_err(server, "read the store's schema version", &e))?;
+        match version {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(store_err(format!(
+                    "PostgreSQL workspace {server} was written by a newer autotab (store schema \
+                     version {v}; this autotab understands up to {SCHEMA_VERSION}): upgrade \
+                     autotab or use another --workspace"
+                )))
+            }
+            Some(v) if v >= 1 => v,
+            Some(v) => {
+                return Err(store_err(format!(
+                    "PostgreSQL workspace {server} has store schema version {v}, which no \
+                     autotab writes: the store is damaged"
+                )))
+            }
+            None => {
+                return Err(store_err(format!(
+                    "PostgreSQL workspace {server} has an empty schema_version table: the \
+                     store is damaged"
+                )))
+            }
+        }
+    } else if tables > 0 {
+        return Err(store_err(format!(
+            "PostgreSQL workspace {server} is not an autotab store (its schema has tables but \
+             no schema_version table)"
+        )));
+    } else {
+        0
+    };
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let skip = usize::try_from(current).unwrap_or(0);
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(skip) {
+        tx.batch_execute(sql).map_err(|e| {
+            pg_err(
+                server,
+                &format!("upgrade from store schema version {from} to {}", from + 1),
+                &e,
+            )
+        })?;
+    }
+    tx.execute("DELETE FROM schema_version", &[])
+        .and_then(|_| {
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&SCHEMA_VERSION],
+            )
+        })
+        .map_err(|e| pg_err(server, "record the store's schema version", &e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
