@@ -1,12 +1,10 @@
 //! Where a workspace keeps its records and files, behind two interfaces:
 //!
 //! - [`Store`]: experiments, parent and child runs (params, metrics per fold and final, logs,
-//!   status), and the model registry, as typed records ([`records`]). [`SqliteStore`] is the
-//!   implementation today (one SQLite file per workspace). A shared PostgreSQL store
-//!   (`PostgresStore`, cargo feature `postgres`) is being built as the second implementation,
-//!   meant to pass the same conformance suite: so far it connects, pools clients and creates
-//!   or upgrades its versioned schema under an advisory lock, but does not implement
-//!   [`Store`] yet.
+//!   status), the model registry and registered datasets, as typed records ([`records`]).
+//!   [`SqliteStore`] keeps a folder workspace in one SQLite file; `PostgresStore` (cargo
+//!   feature `postgres`, on by default) keeps a shared workspace in a PostgreSQL database.
+//!   Both pass one conformance suite (`conformance.rs`).
 //! - [`ArtifactStore`]: folders (model bundles, run outputs) under string keys.
 //!   [`LocalArtifacts`] keeps them in a local folder.
 //!
@@ -187,6 +185,29 @@ pub(crate) fn pick_versions<R: Versioned>(
 /// An [`AutotabError::Store`] from a message.
 pub(crate) fn store_err(message: impl Into<String>) -> AutotabError {
     AutotabError::Store(message.into())
+}
+
+/// `url` with the password (if any) replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..at];
+    let Some(colon) = userinfo.find(':') else {
+        return url.to_string();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end + 3],
+        &userinfo[..colon],
+        &rest[at..]
+    )
 }
 
 /// The "no such run" error.

@@ -1,16 +1,30 @@
-//! The foundation of a workspace store in a shared PostgreSQL database: connecting (a small
-//! pool of clients, since a [`Client`] is not `Sync`), error messages that name the
-//! server without its password, and the versioned schema, applied in one transaction under an
-//! advisory lock so that two processes opening a new database at once do not race.
+//! The workspace store in a shared PostgreSQL database: the [`Store`] over one PostgreSQL
+//! schema (the connection's `search_path`), with the same records and behaviour as the SQLite
+//! store, for a team's processes on many machines.
 //!
-//! Work in progress (issue 12): [`PostgresStore`] does not implement [`Store`](super::Store)
-//! yet, and no workspace opens it.
+//! - Connecting: a small pool of clients (a [`Client`] is not `Sync`); error messages name the
+//!   server without its password.
+//! - The versioned schema, applied in one transaction under an advisory lock so that two
+//!   processes opening a new database at once do not race.
+//! - Every [`Store`] method is one transaction: writes at `READ COMMITTED` with explicit locks
+//!   where a value is chosen (a model's next version through an upsert of its `model_names`
+//!   row, a dataset's under a transaction-level advisory lock on its name), reads in a
+//!   `REPEATABLE READ` read-only transaction (one snapshot). Tracking is in `runs.rs`, the
+//!   model registry and registered datasets in `registry.rs`.
+
+mod registry;
+mod runs;
 
 use std::sync::{Mutex, PoisonError};
 
-use ::postgres::{Client, Config, NoTls, Transaction};
+use ::postgres::types::{FromSql, ToSql};
+use ::postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
 
-use super::store_err;
+use super::records::{
+    ChildRunRecord, DatasetRecord, DatasetRegistration, ExperimentSummary, ModelRecord, NewDataset,
+    NewModel, NewRun, RunDetail, RunId, RunListEntry, RunStatus,
+};
+use super::{redact_url, store_err, ProcessOwner, PublishModel, Store};
 use crate::error::{AutotabError, Result};
 
 /// The store schema version this build writes and understands (the same numbering as the
@@ -148,6 +162,16 @@ impl PostgresStore {
     /// database written by a newer autotab or holding other tables without autotab's
     /// `schema_version`.
     pub fn open(url: &str) -> Result<PostgresStore> {
+        PostgresStore::connect(url, true)
+    }
+
+    /// Connects to the database at `url`, which must already hold a workspace (an older one
+    /// is upgraded); nothing is created in a database without one.
+    pub fn open_existing(url: &str) -> Result<PostgresStore> {
+        PostgresStore::connect(url, false)
+    }
+
+    fn connect(url: &str, create: bool) -> Result<PostgresStore> {
         let server = redact_url(url);
         let config: Config = url.parse().map_err(|e| {
             store_err(format!(
@@ -163,7 +187,7 @@ impl PostgresStore {
             let mut tx = client
                 .transaction()
                 .map_err(|e| pg_err(server, "begin the schema transaction", &e))?;
-            migrate(&mut tx, server)?;
+            migrate(&mut tx, server, create)?;
             tx.commit()
                 .map_err(|e| pg_err(server, "commit the store schema", &e))
         })?;
@@ -199,6 +223,202 @@ impl PostgresStore {
         }
         out
     }
+
+    /// Runs `f` in one read-write transaction (`READ COMMITTED`), committed if it succeeds and
+    /// rolled back otherwise.
+    fn write<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
+        self.with_client(|client, server| {
+            let tx = client
+                .transaction()
+                .map_err(|e| pg_err(server, "start a write transaction", &e))?;
+            let mut db = Db { tx, server };
+            let value = f(&mut db)?;
+            db.tx.commit().map_err(|e| pg_err(server, "commit", &e))?;
+            Ok(value)
+        })
+    }
+
+    /// Runs `f` in one read-only `REPEATABLE READ` transaction (a consistent snapshot).
+    fn read<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
+        self.with_client(|client, server| {
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(|e| pg_err(server, "start a read transaction", &e))?;
+            let mut db = Db { tx, server };
+            let value = f(&mut db)?;
+            db.tx
+                .commit()
+                .map_err(|e| pg_err(server, "end a read transaction", &e))?;
+            Ok(value)
+        })
+    }
+}
+
+impl Store for PostgresStore {
+    fn start_run(&self, run: &NewRun<'_>) -> Result<RunId> {
+        let row = runs::NewRunRow::encode(run)?;
+        self.write(|db| runs::start_run(db, &row))
+    }
+
+    fn log_child_run(&self, parent: &RunId, child: &ChildRunRecord) -> Result<RunId> {
+        let row = runs::ChildRow::encode(parent, child)?;
+        self.write(|db| runs::log_child_run(db, parent, &row))
+    }
+
+    fn log_metric(&self, run: &RunId, name: &str, value: f64) -> Result<()> {
+        self.write(|db| runs::log_metric(db, run, name, value))
+    }
+
+    fn log_param(&self, run: &RunId, name: &str, value: &serde_json::Value) -> Result<()> {
+        let value = to_json(value, &format!("param '{name}'"))?;
+        self.write(|db| runs::log_param(db, run, name, &value))
+    }
+
+    fn append_log(&self, run: &RunId, line: &str) -> Result<()> {
+        self.write(|db| runs::append_log(db, run, line))
+    }
+
+    fn finish_run(
+        &self,
+        run: &RunId,
+        status: RunStatus,
+        outcome: &serde_json::Value,
+    ) -> Result<()> {
+        let outcome = to_json(outcome, "run outcome")?;
+        self.write(|db| runs::finish_run(db, run, status, &outcome))
+    }
+
+    fn interrupt_stale_runs(&self, is_gone: &dyn Fn(&ProcessOwner) -> bool) -> Result<Vec<RunId>> {
+        self.write(|db| runs::interrupt_stale_runs(db, is_gone))
+    }
+
+    fn list_runs(&self, experiment: Option<&str>) -> Result<Vec<RunListEntry>> {
+        self.read(|db| runs::list_runs(db, experiment))
+    }
+
+    fn get_run(&self, run_id: &str) -> Result<RunDetail> {
+        self.read(|db| runs::get_run(db, run_id))
+    }
+
+    fn run_log(&self, run_id: &str) -> Result<Vec<String>> {
+        self.read(|db| runs::run_log(db, run_id))
+    }
+
+    fn list_experiments(&self) -> Result<Vec<ExperimentSummary>> {
+        self.read(runs::list_experiments)
+    }
+
+    fn register_model(
+        &self,
+        model: &NewModel<'_>,
+        publish: &mut PublishModel<'_>,
+    ) -> Result<ModelRecord> {
+        let tags = to_json(model.tags, "tags")?;
+        let metrics = to_json(model.metrics, "metrics")?;
+        self.write(|db| registry::register_model(db, model, &tags, &metrics, publish))
+    }
+
+    fn list_models(&self) -> Result<Vec<ModelRecord>> {
+        self.read(registry::latest_models)
+    }
+
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelRecord>> {
+        self.read(|db| registry::model_versions(db, name))
+    }
+
+    fn delete_models(&self, name: &str, version: Option<u32>) -> Result<Vec<ModelRecord>> {
+        self.write(|db| registry::delete_models(db, name, version))
+    }
+
+    fn register_dataset(&self, dataset: &NewDataset<'_>) -> Result<DatasetRegistration> {
+        let schema = to_json(dataset.schema, "dataset schema")?;
+        let tags = to_json(dataset.tags, "tags")?;
+        self.write(|db| registry::register_dataset(db, dataset, &schema, &tags))
+    }
+
+    fn list_datasets(&self) -> Result<Vec<DatasetRecord>> {
+        self.read(registry::latest_datasets)
+    }
+
+    fn dataset_versions(&self, name: &str) -> Result<Vec<DatasetRecord>> {
+        self.read(|db| registry::dataset_versions(db, name))
+    }
+}
+
+/// Parameters of a statement.
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// One open transaction and the server it is on, for messages: every statement's error says
+/// what was being done.
+pub(super) struct Db<'c> {
+    tx: Transaction<'c>,
+    server: &'c str,
+}
+
+impl Db<'_> {
+    /// Runs a statement; returns the number of rows it changed.
+    fn execute(&mut self, sql: &str, params: &Params<'_>, what: &str) -> Result<u64> {
+        self.tx
+            .execute(sql, params)
+            .map_err(|e| pg_err(self.server, what, &e))
+    }
+
+    /// The rows of a query.
+    fn query(&mut self, sql: &str, params: &Params<'_>, what: &str) -> Result<Vec<Row>> {
+        self.tx
+            .query(sql, params)
+            .map_err(|e| pg_err(self.server, what, &e))
+    }
+
+    /// The one row of a query, or none.
+    fn query_opt(&mut self, sql: &str, params: &Params<'_>, what: &str) -> Result<Option<Row>> {
+        self.tx
+            .query_opt(sql, params)
+            .map_err(|e| pg_err(self.server, what, &e))
+    }
+
+    /// The one row of a query (an error if there is none).
+    fn query_one(&mut self, sql: &str, params: &Params<'_>, what: &str) -> Result<Row> {
+        self.tx
+            .query_one(sql, params)
+            .map_err(|e| pg_err(self.server, what, &e))
+    }
+
+    /// Column `i` of `row`; a type mismatch is a damaged store.
+    fn get<'r, T: FromSql<'r>>(&self, row: &'r Row, i: usize) -> Result<T> {
+        row.try_get(i).map_err(|e| {
+            store_err(format!(
+                "PostgreSQL workspace {}: a stored value has an unexpected type (column {} of \
+                 {:?}): {e}; the store is damaged",
+                self.server,
+                i,
+                row.columns().get(i).map(|c| c.name())
+            ))
+        })
+    }
+}
+
+/// `value` as JSON text; `what` names it in the error.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| store_err(format!("cannot encode the {what}: {e}")))
+}
+
+/// A count or index as PostgreSQL's `BIGINT`.
+fn to_i64(n: usize, what: &str) -> Result<i64> {
+    i64::try_from(n).map_err(|_| store_err(format!("{what} {n} is too large to store")))
+}
+
+/// `n` as a count or index read back from the store.
+fn to_usize(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// A stored version number (`BIGINT`) as a registry version.
+fn to_version(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(0)
 }
 
 /// A PostgreSQL error as a store error naming the server and what failed.
@@ -212,32 +432,10 @@ fn pg_err(server: &str, what: &str, e: &::postgres::Error) -> AutotabError {
     ))
 }
 
-/// `url` with the password (if any) replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_string();
-    };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return url.to_string();
-    };
-    format!(
-        "{}{}:***{}",
-        &url[..scheme_end + 3],
-        &userinfo[..colon],
-        &rest[at..]
-    )
-}
-
-/// Creates the tables of a new store or upgrades an older one in place, in the caller's
-/// transaction, under the migration advisory lock; refuses a newer or foreign schema.
-fn migrate(tx: &mut Transaction<'_>, server: &str) -> Result<()> {
+/// Creates the tables of a new store (when `create`) or upgrades an older one in place, in
+/// the caller's transaction, under the migration advisory lock; refuses a newer or foreign
+/// schema, and a missing one when not `create`.
+fn migrate(tx: &mut Transaction<'_>, server: &str, create: bool) -> Result<()> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(|e| pg_err(server, "take the schema migration lock", &e))?;
     let row = tx
@@ -280,6 +478,12 @@ fn migrate(tx: &mut Transaction<'_>, server: &str) -> Result<()> {
                 )))
             }
         }
+    } else if !create {
+        return Err(store_err(format!(
+            "no workspace in PostgreSQL database {server}: it has no autotab tables (run \
+             `autotab run` with this --workspace to create one, or check the URL's database \
+             and search_path)"
+        )));
     } else if tables > 0 {
         return Err(store_err(format!(
             "PostgreSQL workspace {server} is not an autotab store (its schema has tables but \

@@ -1,8 +1,25 @@
-//! Tests of the PostgreSQL store foundation. The ones that need a server run when
-//! `AUTOTAB_TEST_POSTGRES` holds a base URL (each in a fresh schema, dropped afterwards); without
-//! it they print a skip line and pass, unless `AUTOTAB_REQUIRE_POSTGRES=1`.
+//! The store conformance suite on PostgreSQL, and what is particular to the PostgreSQL store.
+//! The tests that need a server run when `AUTOTAB_TEST_POSTGRES` holds a base URL, each in a
+//! fresh schema of its own (dropped afterwards), so they run in parallel; without it they
+//! print a skip line and pass, unless `AUTOTAB_REQUIRE_POSTGRES=1`, which makes a missing URL
+//! or an unreachable server a failure.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+
+/// A fresh, empty store in a schema of its own, and how to connect to it; `None` (after a
+/// skip line) when no server is configured and none is required.
+fn fresh(test: &str) -> Option<(TestSchema, impl Fn() -> Box<dyn Store> + Sync)> {
+    let schema = TestSchema::new(test)?;
+    let url = schema.url();
+    let open = move || -> Box<dyn Store> {
+        Box::new(PostgresStore::open(&url).expect("open the PostgreSQL test store"))
+    };
+    Some((schema, open))
+}
+
+crate::store::conformance::suite!(fresh);
 
 #[test]
 fn redact_url_hides_only_the_password() {
@@ -29,7 +46,7 @@ fn a_bad_url_is_an_error_without_the_password() {
 }
 
 /// A fresh schema in the test server, dropped when the guard goes.
-struct TestSchema {
+pub(crate) struct TestSchema {
     base: String,
     name: String,
 }
@@ -37,21 +54,33 @@ struct TestSchema {
 impl TestSchema {
     /// `None` (after a skip line) when no server is configured and none is required.
     fn new(test: &str) -> Option<TestSchema> {
-        let Ok(base) = std::env::var("AUTOTAB_TEST_POSTGRES") else {
-            assert!(
-                std::env::var("AUTOTAB_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "AUTOTAB_REQUIRE_POSTGRES=1 but AUTOTAB_TEST_POSTGRES is not set"
-            );
-            println!("skipped {test}: set AUTOTAB_TEST_POSTGRES to a PostgreSQL URL to run it");
-            return None;
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let required = std::env::var("AUTOTAB_REQUIRE_POSTGRES").as_deref() == Ok("1");
+        let base = match std::env::var("AUTOTAB_TEST_POSTGRES") {
+            Ok(base) if !base.trim().is_empty() => base,
+            _ => {
+                assert!(
+                    !required,
+                    "AUTOTAB_REQUIRE_POSTGRES=1 but AUTOTAB_TEST_POSTGRES is not set: {test} \
+                     needs a PostgreSQL server"
+                );
+                println!("skipped {test}: set AUTOTAB_TEST_POSTGRES to a PostgreSQL URL to run it");
+                return None;
+            }
         };
+        // Short (identifiers stop at 63 bytes) and unique across test threads and processes.
         let name = format!(
-            "autotab_test_{}_{}_{}",
-            test,
+            "autotab_t{}_{}_{}",
             std::process::id(),
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+            COUNT.fetch_add(1, Ordering::SeqCst),
+            chrono::Utc::now().timestamp_subsec_nanos()
         );
-        let mut client = Client::connect(&base, NoTls).expect("connect to AUTOTAB_TEST_POSTGRES");
+        let mut client = Client::connect(&base, NoTls).unwrap_or_else(|e| {
+            panic!(
+                "{test}: cannot connect to AUTOTAB_TEST_POSTGRES ({}): {e}",
+                redact_url(&base)
+            )
+        });
         client
             .batch_execute(&format!("CREATE SCHEMA {name}"))
             .expect("create the test schema");
@@ -146,4 +175,40 @@ fn a_version_1_store_is_upgraded_in_place() {
     client
         .batch_execute("SELECT COUNT(*) FROM datasets")
         .expect("the v2 table exists");
+}
+
+#[test]
+fn open_existing_refuses_a_database_without_a_workspace_and_creates_nothing() {
+    let Some(schema) = TestSchema::new("open_existing") else {
+        return;
+    };
+    let url = schema.url();
+    let err = PostgresStore::open_existing(&url)
+        .expect_err("an empty schema holds no workspace")
+        .to_string();
+    assert!(err.contains("no workspace in PostgreSQL database"), "{err}");
+    let tables: i64 = Client::connect(&url, NoTls)
+        .expect("connect")
+        .query_one(
+            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()",
+            &[],
+        )
+        .and_then(|r| r.try_get(0))
+        .expect("count");
+    assert_eq!(tables, 0);
+    PostgresStore::open(&url).expect("create");
+    let store = PostgresStore::open_existing(&url).expect("now it exists");
+    assert!(store.list_runs(None).expect("list").is_empty());
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_naming_it_without_the_password() {
+    let err = PostgresStore::open("postgres://u:secret@127.0.0.1:1/ws")
+        .expect_err("nothing listens on port 1")
+        .to_string();
+    assert!(
+        err.contains("postgres://u:***@127.0.0.1:1/ws") && err.contains("cannot connect"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
 }
