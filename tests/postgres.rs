@@ -201,7 +201,25 @@ fn a_run_recorded_in_postgres_is_read_by_other_processes() {
     assert!(model_path.starts_with(pg.artifacts()), "{model_path:?}");
     assert!(model_path.is_dir(), "{model_path:?}");
 
+    // The flags work as the environment does.
+    let out = common::autotab_in(Path::new("unused-folder"))
+        .env_remove("AUTOTAB_WORKSPACE")
+        .env_remove("AUTOTAB_ARTIFACTS")
+        .args([
+            "runs",
+            "list",
+            "--json",
+            "--workspace",
+            &pg.url(),
+            "--artifacts",
+        ])
+        .arg(pg.artifacts())
+        .output()
+        .unwrap();
+    let from_flags: serde_json::Value =
+        serde_json::from_str(&succeeded(&["runs", "list"], &out)).unwrap();
     let runs = pg.json(&["runs", "list", "--json"]);
+    assert_eq!(from_flags, runs);
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["id"], run_id.as_str());
