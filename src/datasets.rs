@@ -16,7 +16,7 @@ use crate::data::{infer_columns, is_mltable, load_table, LoadOptions};
 use crate::error::{AutotabError, Result};
 use crate::job::{JobSpec, RegisteredData, TableSource};
 use crate::store::{DatasetRecord, DatasetRegistration, NewDataset, SqliteStore};
-use crate::tracking::Workspace;
+use crate::tracking::{Workspace, WorkspaceLocation};
 
 /// A parsed `name` or `name:version` reference to a registered dataset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,17 +196,17 @@ pub fn verify_dataset(dataset: &DatasetRecord) -> Result<()> {
 
 /// Resolves the job's training table: when its path is not an existing file or folder, it is
 /// read as a registered dataset `NAME[:N]` (Azure's `azureml:NAME[:N]` too) of the workspace
-/// at `workspace_dir`; the table's bytes are checked against the recorded fingerprint, and
+/// at `workspace`; the table's bytes are checked against the recorded fingerprint, and
 /// the job then trains on the dataset's location with [`DataSpec::dataset`] set, which the run
 /// records. An existing file or folder always wins over a dataset of the same name.
 ///
 /// [`DataSpec::dataset`]: crate::job::DataSpec::dataset
-pub fn resolve_training_data(workspace_dir: &Path, spec: &mut JobSpec) -> Result<()> {
+pub fn resolve_training_data(workspace: &WorkspaceLocation, spec: &mut JobSpec) -> Result<()> {
     let path = spec.data.training.path().to_path_buf();
     if path.exists() {
         return Ok(());
     }
-    let Some(dataset) = find_dataset(workspace_dir, &path)? else {
+    let Some(dataset) = find_dataset(workspace, &path)? else {
         return Ok(());
     };
     verify_dataset(&dataset)?;
@@ -223,7 +223,7 @@ pub fn resolve_training_data(workspace_dir: &Path, spec: &mut JobSpec) -> Result
 /// registered dataset was found (with close names). `None` when `path` cannot be a dataset
 /// reference and no workspace exists: the loader then reports the missing file as it always
 /// has.
-fn find_dataset(workspace_dir: &Path, path: &Path) -> Result<Option<DatasetRecord>> {
+fn find_dataset(location: &WorkspaceLocation, path: &Path) -> Result<Option<DatasetRecord>> {
     let text = path.to_string_lossy();
     let reference = text.strip_prefix("azureml:").unwrap_or(&text);
     let not_found = |detail: String| {
@@ -236,13 +236,15 @@ fn find_dataset(workspace_dir: &Path, path: &Path) -> Result<Option<DatasetRecor
             "it is not a registered dataset's name either (NAME or NAME:VERSION)".to_string(),
         ));
     };
-    if !workspace_dir.join(SqliteStore::FILE_NAME).is_file() {
-        return Err(not_found(format!(
-            "no registered dataset either (no workspace at {})",
-            workspace_dir.display()
-        )));
+    if let WorkspaceLocation::Folder(dir) = location {
+        if !dir.join(SqliteStore::FILE_NAME).is_file() {
+            return Err(not_found(format!(
+                "no registered dataset either (no workspace at {})",
+                dir.display()
+            )));
+        }
     }
-    let workspace = Workspace::open_existing(workspace_dir)?;
+    let workspace = Workspace::open_existing_at(location)?;
     let names: Vec<String> = workspace
         .list_datasets()?
         .into_iter()
@@ -267,8 +269,7 @@ fn find_dataset(workspace_dir: &Path, path: &Path) -> Result<Option<DatasetRecor
         };
         return Err(not_found(format!(
             "no registered dataset named '{}' in workspace {}{hint}",
-            r.name,
-            workspace_dir.display()
+            r.name, location
         )));
     }
     workspace
@@ -317,12 +318,12 @@ mod tests {
         assert!(!again.created && again.record.version == 1);
 
         let mut spec = JobSpec::new("t:1", "y");
-        resolve_training_data(&ws_dir, &mut spec).unwrap();
+        resolve_training_data(&WorkspaceLocation::Folder(ws_dir.clone()), &mut spec).unwrap();
         assert_eq!(spec.data.training.path(), Path::new(&d.location));
         assert_eq!(spec.data.dataset.as_ref().unwrap().to_string(), "t:1");
 
         let mut spec = JobSpec::new("tt", "y");
-        let err = resolve_training_data(&ws_dir, &mut spec)
+        let err = resolve_training_data(&WorkspaceLocation::Folder(ws_dir.clone()), &mut spec)
             .unwrap_err()
             .to_string();
         assert!(
@@ -332,7 +333,7 @@ mod tests {
 
         std::fs::write(&csv, "a,b,y\n1,x,0\n2,y,1\n3,x,1\n").unwrap();
         let mut spec = JobSpec::new("t", "y");
-        let err = resolve_training_data(&ws_dir, &mut spec)
+        let err = resolve_training_data(&WorkspaceLocation::Folder(ws_dir.clone()), &mut spec)
             .unwrap_err()
             .to_string();
         assert!(

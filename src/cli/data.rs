@@ -1,14 +1,14 @@
 //! `autotab data register|list|show`: registered datasets.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
 use autotab::store::DatasetRecord;
-use autotab::tracking::Workspace;
 
 use super::run::parse_tags;
+use super::WorkspaceArg;
 
 /// `autotab data ...`
 #[derive(Debug, Args)]
@@ -54,7 +54,7 @@ enum DataCommand {
 }
 
 /// Runs the subcommand.
-pub fn execute(args: DataArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+pub fn execute(args: DataArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
     match args.command {
         DataCommand::Register {
             name,
@@ -64,7 +64,7 @@ pub fn execute(args: DataArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let tags = parse_tags(&tags)?;
-            let ws = Workspace::open(workspace)?;
+            let ws = workspace.open()?;
             let r = ws.register_dataset(&name, &path, description.as_deref(), &tags)?;
             if json {
                 let mut value = serde_json::to_value(&r.record)?;
@@ -85,7 +85,7 @@ pub fn execute(args: DataArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
             }
         }
         DataCommand::List { json } => {
-            let ws = Workspace::open_existing(workspace)?;
+            let ws = workspace.open_existing()?;
             let datasets = ws.list_datasets()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&datasets)?);
@@ -94,7 +94,7 @@ pub fn execute(args: DataArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
             }
         }
         DataCommand::Show { reference, json } => {
-            let ws = Workspace::open_existing(workspace)?;
+            let ws = workspace.open_existing()?;
             let d = ws.resolve_dataset(&reference)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);

@@ -2,7 +2,7 @@
 //! and (when the table holds the label) permutation importance.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -13,6 +13,7 @@ use autotab::explain::{permutation_importance, tree_contributions, ImportanceSet
 use autotab::scoring::Predictor;
 
 use super::serve::resolve_model_dir;
+use super::WorkspaceArg;
 
 /// Flags of `autotab explain`.
 #[derive(Debug, Args)]
@@ -37,7 +38,7 @@ pub struct ExplainArgs {
 }
 
 /// Writes the contributions (and the importances when asked).
-pub fn execute(args: ExplainArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+pub fn execute(args: ExplainArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
     let model_dir = resolve_model_dir(&args.model, workspace)?;
     let predictor = Predictor::load(&model_dir)?;
     let (data, report) = load_table_with_report(&args.data, &LoadOptions::default())?;

@@ -17,7 +17,7 @@ use autotab::forecast::search::ranked;
 use autotab::forecast::ForecastModel;
 use autotab::job::{AutoOr, JobSpec};
 use autotab::task::Task;
-use autotab::tracking::Workspace;
+use autotab::tracking::{Workspace, WorkspaceLocation};
 
 use super::output;
 
@@ -168,14 +168,14 @@ impl RunObserver for Printer {
 /// metrics, trials as child runs, bundle, test data, registration) and prints the result.
 pub fn execute_run(
     spec: &JobSpec,
-    workspace_dir: &Path,
+    location: &WorkspaceLocation,
     output_dir: Option<&Path>,
     register: Option<&Registration>,
     json: bool,
     quiet: bool,
     mlflow: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let workspace = Workspace::open(workspace_dir)?;
+    let workspace = Workspace::open_at(location)?;
     let mut printer = Printer {
         quiet,
         run_id: None,

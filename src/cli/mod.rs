@@ -16,6 +16,7 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use autotab::{Workspace, WorkspaceLocation};
 use clap::{Parser, Subcommand};
 
 /// autotab: AutoML for tabular data.
@@ -26,16 +27,46 @@ use clap::{Parser, Subcommand};
     about = "AutoML for tabular data: featurize, search, register, serve"
 )]
 pub struct Cli {
-    /// Workspace folder (runs, models, artifacts).
+    /// Workspace: a folder (runs, models and artifacts in it), or a shared PostgreSQL
+    /// database `postgres://user@host:port/db` (with --artifacts).
     #[arg(
         long,
         global = true,
         env = "AUTOTAB_WORKSPACE",
         default_value = "autotab-workspace"
     )]
-    pub workspace: PathBuf,
+    pub workspace: String,
+    /// Artifacts folder of a PostgreSQL workspace (model bundles, run outputs): a path every
+    /// machine using the workspace can read and write. A folder workspace keeps its own.
+    #[arg(long, global = true, env = "AUTOTAB_ARTIFACTS")]
+    pub artifacts: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--workspace` and `--artifacts` as given, resolved into a [`WorkspaceLocation`] only when
+/// a command uses the workspace (so `predict` on a bundle folder never fails on them).
+#[derive(Debug, Clone)]
+pub struct WorkspaceArg {
+    workspace: String,
+    artifacts: Option<PathBuf>,
+}
+
+impl WorkspaceArg {
+    /// Where the workspace is.
+    pub fn location(&self) -> autotab::Result<WorkspaceLocation> {
+        WorkspaceLocation::parse(&self.workspace, self.artifacts.as_deref())
+    }
+
+    /// Opens the workspace, creating it if missing.
+    pub fn open(&self) -> autotab::Result<Workspace> {
+        Workspace::open_at(&self.location()?)
+    }
+
+    /// Opens an existing workspace (nothing is created).
+    pub fn open_existing(&self) -> autotab::Result<Workspace> {
+        Workspace::open_existing_at(&self.location()?)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,16 +95,21 @@ enum Command {
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let workspace = WorkspaceArg {
+        workspace: cli.workspace,
+        artifacts: cli.artifacts,
+    };
+    let workspace = &workspace;
     match cli.command {
-        Command::Run(args) => run::execute(*args, &cli.workspace),
-        Command::Predict(args) => predict::execute(args, &cli.workspace),
-        Command::Serve(args) => serve::execute(args, &cli.workspace),
-        Command::ScoreWorker(args) => serve::execute_worker(args, &cli.workspace),
-        Command::Runs(args) => runs::execute(args, &cli.workspace),
-        Command::Models(args) => models::execute(args, &cli.workspace),
-        Command::Data(args) => data::execute(args, &cli.workspace),
-        Command::Explain(args) => explain::execute(args, &cli.workspace),
-        Command::Report(args) => report::execute(args, &cli.workspace),
+        Command::Run(args) => run::execute(*args, workspace),
+        Command::Predict(args) => predict::execute(args, workspace),
+        Command::Serve(args) => serve::execute(args, workspace),
+        Command::ScoreWorker(args) => serve::execute_worker(args, workspace),
+        Command::Runs(args) => runs::execute(args, workspace),
+        Command::Models(args) => models::execute(args, workspace),
+        Command::Data(args) => data::execute(args, workspace),
+        Command::Explain(args) => explain::execute(args, workspace),
+        Command::Report(args) => report::execute(args, workspace),
     }
 }
 

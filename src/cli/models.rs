@@ -9,9 +9,9 @@ use clap::{Args, Subcommand};
 use autotab::experiment::{register_run, Registration};
 use autotab::forecast::ForecastModel;
 use autotab::registry::ModelVersion;
-use autotab::tracking::Workspace;
 
 use super::run::parse_tags;
+use super::WorkspaceArg;
 
 /// `autotab models ...`
 #[derive(Debug, Args)]
@@ -59,8 +59,8 @@ enum ModelsCommand {
 }
 
 /// Runs the subcommand.
-pub fn execute(args: ModelsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::open_existing(workspace)?;
+pub fn execute(args: ModelsArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
+    let ws = workspace.open_existing()?;
     match args.command {
         ModelsCommand::List { json } => {
             let models = ws.list_models()?;

@@ -1,7 +1,7 @@
 //! `autotab predict`: score a table with a saved model bundle.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,6 +11,7 @@ use autotab::data::{format_number, load_table_with_report, ColumnKind, LoadOptio
 use autotab::scoring::Predictor;
 
 use super::serve::resolve_model_dir;
+use super::WorkspaceArg;
 
 /// Flags of `autotab predict`.
 #[derive(Debug, Args)]
@@ -35,7 +36,7 @@ pub struct PredictArgs {
 }
 
 /// Scores the table and writes id column (if any), `prediction`, and `proba_<class>` columns.
-pub fn execute(args: PredictArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+pub fn execute(args: PredictArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
     let model_dir = resolve_model_dir(&args.model, workspace)?;
     if autotab::forecast::ForecastModel::is_bundle(&model_dir) {
         return super::forecast::predict(

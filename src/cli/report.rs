@@ -1,12 +1,12 @@
 //! `autotab report`: a recorded run's HTML report written to a file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 
-use autotab::tracking::Workspace;
+use super::WorkspaceArg;
 
 /// Flags of `autotab report`.
 #[derive(Debug, Args)]
@@ -19,8 +19,8 @@ pub struct ReportArgs {
 }
 
 /// Builds the report of the run from the workspace and writes it to `--output`.
-pub fn execute(args: ReportArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::open_existing(workspace)?;
+pub fn execute(args: ReportArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
+    let ws = workspace.open_existing()?;
     let html = autotab::report::build_report(&ws, &args.run_id)?;
     std::fs::write(&args.output, html)
         .with_context(|| format!("cannot write {}", args.output.display()))?;

@@ -1,7 +1,7 @@
 //! `autotab run`: the AutoML job.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,9 +20,10 @@ use autotab::pipeline::FinalFit;
 use autotab::registry::validate_name;
 use autotab::search::{EarlyStopping, TrialRecord, TrialStatus};
 use autotab::task::Task;
-use autotab::tracking::{RunId, RunStatus, Workspace};
+use autotab::tracking::{RunId, RunStatus, Workspace, WorkspaceLocation};
 
 use super::output;
+use super::WorkspaceArg;
 
 /// Flags of `autotab run`. Every job flag fills one field of [`JobOverrides`]; given with
 /// `--config`, flags win over the file.
@@ -320,11 +321,11 @@ impl RunObserver for Printer {
 }
 
 /// On Ctrl-C, marks the run `canceled` (finished trials stay recorded) and exits with 130.
-fn cancel_on_ctrl_c(workspace: &Path, run_id: Arc<Mutex<Option<String>>>) {
-    let root = workspace.to_path_buf();
+fn cancel_on_ctrl_c(workspace: &WorkspaceLocation, run_id: Arc<Mutex<Option<String>>>) {
+    let root = workspace.clone();
     let _ = ctrlc::set_handler(move || {
         let id = run_id.lock().ok().and_then(|s| s.clone());
-        if let (Some(id), Ok(ws)) = (id, Workspace::open(&root)) {
+        if let (Some(id), Ok(ws)) = (id, Workspace::open_existing_at(&root)) {
             if let Ok(detail) = ws.get_run(&id) {
                 let run = RunId::parse(&detail.summary.id);
                 let _ = ws.finish_run(
@@ -341,9 +342,10 @@ fn cancel_on_ctrl_c(workspace: &Path, run_id: Arc<Mutex<Option<String>>>) {
 
 /// Runs the job in the workspace, saves (and registers) the bundle, prints the leaderboard
 /// and, with --json, the summary.
-pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn execute(args: RunArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
     let (mut spec, notes) = args.job_spec()?;
-    autotab::datasets::resolve_training_data(workspace_dir, &mut spec)?;
+    let location = workspace.location()?;
+    autotab::datasets::resolve_training_data(&location, &mut spec)?;
     args.forecast.apply(&mut spec)?;
     let register = args.registration()?;
     // A bad tracking URI must not cost a whole search either.
@@ -357,7 +359,7 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         }
         return super::forecast::execute_run(
             &spec,
-            workspace_dir,
+            &location,
             args.output.as_deref(),
             register.as_ref(),
             args.json,
@@ -365,7 +367,7 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
             mlflow,
         );
     }
-    let workspace = Workspace::open(workspace_dir)?;
+    let workspace = Workspace::open_at(&location)?;
     println!(
         "autotab run: {} (label '{}', budget {:.0}s, {} concurrent trial(s))",
         spec.data.training,
@@ -377,7 +379,7 @@ pub fn execute(args: RunArgs, workspace_dir: &Path) -> anyhow::Result<ExitCode> 
         println!("  note: {note}");
     }
     let run_id = Arc::new(Mutex::new(None));
-    cancel_on_ctrl_c(workspace_dir, Arc::clone(&run_id));
+    cancel_on_ctrl_c(&location, Arc::clone(&run_id));
     let mut printer = Printer {
         quiet: args.quiet,
         progress: super::progress::Progress::new(spec.limits.timeout, !args.json && !args.quiet),

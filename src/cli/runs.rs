@@ -1,12 +1,13 @@
 //! `autotab runs list|show|export`: the recorded runs of the workspace.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
 use autotab::metrics::Metric;
-use autotab::tracking::{RunDetail, RunListEntry, Workspace};
+use autotab::tracking::{RunDetail, RunListEntry};
+
+use super::WorkspaceArg;
 
 /// `autotab runs ...`
 #[derive(Debug, Args)]
@@ -53,8 +54,8 @@ enum RunsCommand {
 }
 
 /// Runs the subcommand.
-pub fn execute(args: RunsArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::open_existing(workspace)?;
+pub fn execute(args: RunsArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
+    let ws = workspace.open_existing()?;
     match args.command {
         RunsCommand::List { experiment, json } => {
             let runs = ws.list_runs(experiment.as_deref())?;

@@ -2,7 +2,7 @@
 //! the generated `score.py` drives).
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,7 +11,9 @@ use clap::Args;
 use autotab::scoring::load_scorer;
 use autotab::scoring::server::{check_auth_key, serve, shutdown_signal};
 use autotab::scoring::worker::run_worker;
-use autotab::tracking::Workspace;
+use autotab::{Workspace, WorkspaceLocation};
+
+use super::WorkspaceArg;
 
 /// Flags of `autotab serve`.
 #[derive(Debug, Args)]
@@ -41,30 +43,34 @@ pub struct ScoreWorkerArgs {
 /// The bundle folder a model reference names: an existing folder is taken as a bundle path;
 /// otherwise the reference is a registered model, `name` (latest version) or `name:version`,
 /// looked up in `workspace`.
-pub fn resolve_model_dir(reference: &str, workspace: &Path) -> anyhow::Result<PathBuf> {
+pub fn resolve_model_dir(reference: &str, workspace: &WorkspaceArg) -> anyhow::Result<PathBuf> {
     let path = PathBuf::from(reference);
     if path.exists() {
         return Ok(path);
     }
-    if !workspace.exists() {
-        anyhow::bail!(
-            "model '{reference}' not found: no folder at that path, and no workspace at {} to look it up as a registered model (set --workspace or AUTOTAB_WORKSPACE)",
-            workspace.display()
-        );
+    let location = workspace.location().with_context(|| {
+        format!("model '{reference}' not found: no folder at that path, and no workspace to look it up in")
+    })?;
+    if let WorkspaceLocation::Folder(dir) = &location {
+        if !dir.exists() {
+            anyhow::bail!(
+                "model '{reference}' not found: no folder at that path, and no workspace at {} to look it up as a registered model (set --workspace or AUTOTAB_WORKSPACE)",
+                dir.display()
+            );
+        }
     }
-    let found = Workspace::open_existing(workspace)
+    let found = Workspace::open_existing_at(&location)
         .and_then(|ws| ws.resolve_model(reference))
         .with_context(|| {
             format!(
-                "model '{reference}' not found: no folder at that path, and not a registered model of workspace {}",
-                workspace.display()
+                "model '{reference}' not found: no folder at that path, and not a registered model of workspace {location}"
             )
         })?;
     Ok(found.path)
 }
 
 /// Serves the model over HTTP until Ctrl-C or SIGTERM.
-pub fn execute(args: ServeArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+pub fn execute(args: ServeArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
     check_auth_key(args.auth_key.as_deref())?;
     let dir = resolve_model_dir(&args.model, workspace)?;
     let scorer = load_scorer(&dir)?;
@@ -89,7 +95,7 @@ pub fn execute(args: ServeArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Answers JSON-lines requests on stdin until end of input.
-pub fn execute_worker(args: ScoreWorkerArgs, workspace: &Path) -> anyhow::Result<ExitCode> {
+pub fn execute_worker(args: ScoreWorkerArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
     let dir = resolve_model_dir(&args.model, workspace)?;
     let scorer = load_scorer(&dir)?;
     run_worker(

@@ -5,9 +5,13 @@
 //! make). An implementation runs the whole suite with [`suite!`]:
 //!
 //! ```ignore
-//! fn fresh() -> (tempfile::TempDir, impl Fn() -> Box<dyn Store> + Sync) { ... }
+//! fn fresh(test: &str) -> Option<(Guard, impl Fn() -> Box<dyn Store> + Sync)> { ... }
 //! crate::store::conformance::suite!(fresh);
 //! ```
+//!
+//! `fresh` returns `None` (after printing why) when the store under test is not available
+//! and not required: the SQLite store always is; the PostgreSQL store needs a server
+//! (`AUTOTAB_TEST_POSTGRES`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,8 +26,9 @@ use super::{Liveness, ProcessOwner, Store};
 /// Connects to the store under test.
 pub(crate) type Open<'a> = &'a (dyn Fn() -> Box<dyn Store> + Sync);
 
-/// Expands to one `#[test]` per behaviour of the suite, each calling `$fresh()` for a
-/// `(guard, open)` pair: a fresh store kept alive by `guard`, and how to connect to it.
+/// Expands to one `#[test]` per behaviour of the suite, each calling `$fresh(test name)` for a
+/// `(guard, open)` pair: a fresh store kept alive by `guard`, and how to connect to it (or
+/// `None`: the test is skipped).
 macro_rules! suite {
     ($fresh:path) => {
         $crate::store::conformance::suite!(@tests $fresh;
@@ -49,7 +54,9 @@ macro_rules! suite {
         $(
             #[test]
             fn $name() {
-                let (_guard, open) = $fresh();
+                let Some((_guard, open)) = $fresh(stringify!($name)) else {
+                    return;
+                };
                 $crate::store::conformance::$name(&open);
             }
         )*

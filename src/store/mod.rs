@@ -1,9 +1,10 @@
 //! Where a workspace keeps its records and files, behind two interfaces:
 //!
 //! - [`Store`]: experiments, parent and child runs (params, metrics per fold and final, logs,
-//!   status), and the model registry, as typed records ([`records`]). [`SqliteStore`] is the
-//!   implementation today (one SQLite file per workspace); a shared PostgreSQL store is meant
-//!   to be a second implementation passing the same conformance suite.
+//!   status), the model registry and registered datasets, as typed records ([`records`]).
+//!   [`SqliteStore`] keeps a folder workspace in one SQLite file; `PostgresStore` (cargo
+//!   feature `postgres`, on by default) keeps a shared workspace in a PostgreSQL database.
+//!   Both pass one conformance suite (`conformance.rs`).
 //! - [`ArtifactStore`]: folders (model bundles, run outputs) under string keys.
 //!   [`LocalArtifacts`] keeps them in a local folder.
 //!
@@ -14,6 +15,8 @@ mod artifacts;
 #[cfg(test)]
 pub(crate) mod conformance;
 mod owner;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod records;
 mod sqlite;
 
@@ -21,6 +24,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::{AutotabError, Result};
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStore;
 pub use artifacts::{ArtifactStore, LocalArtifacts, StagedArtifact};
 pub use owner::{Liveness, ProcessOwner};
 pub use records::{
@@ -180,6 +185,29 @@ pub(crate) fn pick_versions<R: Versioned>(
 /// An [`AutotabError::Store`] from a message.
 pub(crate) fn store_err(message: impl Into<String>) -> AutotabError {
     AutotabError::Store(message.into())
+}
+
+/// `url` with the password (if any) replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..at];
+    let Some(colon) = userinfo.find(':') else {
+        return url.to_string();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end + 3],
+        &userinfo[..colon],
+        &rest[at..]
+    )
 }
 
 /// The "no such run" error.

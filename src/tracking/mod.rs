@@ -12,7 +12,7 @@ pub use crate::store::{
     ChildRun, ChildRunRecord, DataFingerprint, ExperimentSummary, RunDetail, RunId, RunListEntry,
     RunStatus,
 };
-pub use workspace::Workspace;
+pub use workspace::{Workspace, WorkspaceLocation};
 
 #[cfg(test)]
 mod tests {
@@ -80,25 +80,52 @@ mod tests {
         assert!(root.join("artifacts").is_dir() && root.join("store.sqlite").is_file());
         let ws = Workspace::open_existing(&root).unwrap();
         assert_eq!(ws.list_runs(None).unwrap()[0].id, run.as_str());
-        assert_eq!(ws.root(), root.as_path());
+        assert_eq!(ws.location(), &WorkspaceLocation::Folder(root.clone()));
     }
 
     #[test]
-    fn database_urls_are_refused_for_now() {
+    fn locations_are_folders_or_postgres_urls_with_an_artifacts_folder() {
+        let shared = Path::new("/shared/autotab-artifacts");
+        assert_eq!(
+            WorkspaceLocation::parse("ws", None).unwrap(),
+            WorkspaceLocation::Folder("ws".into())
+        );
         for url in [
             "postgres://db/autotab",
             "postgresql://u:secret@db:5432/autotab",
         ] {
+            let location = WorkspaceLocation::parse(url, Some(shared)).unwrap();
+            assert_eq!(
+                location,
+                WorkspaceLocation::Postgres {
+                    url: url.to_string(),
+                    artifacts: shared.to_path_buf()
+                }
+            );
+            assert_eq!(location.artifacts_root(), shared);
+            assert!(!location.to_string().contains("secret"), "{location}");
+            let err = WorkspaceLocation::parse(url, None).unwrap_err().to_string();
+            assert!(
+                err.contains("needs a folder for its artifacts") && err.contains("--artifacts"),
+                "{err}"
+            );
+            assert!(!err.contains("secret"), "{err}");
+            // A URL given as a folder path is refused, and creates no folder.
             for open in [Workspace::open, Workspace::open_existing] {
                 let err = open(Path::new(url)).unwrap_err().to_string();
-                assert!(
-                    err.contains("PostgreSQL workspaces are not supported yet"),
-                    "{err}"
-                );
+                assert!(err.contains("not a folder"), "{err}");
                 assert!(!err.contains("secret"), "{err}");
             }
-            assert!(!Path::new("postgres:").exists());
+            assert!(!Path::new("postgres:").exists() && !Path::new("postgresql:").exists());
         }
+        let err = WorkspaceLocation::parse("ws", Some(shared))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is for a PostgreSQL workspace"), "{err}");
+        let err = WorkspaceLocation::parse("s3://bucket/ws", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'s3://' URLs are not supported"), "{err}");
         let err = Workspace::open(Path::new("s3://bucket/ws"))
             .unwrap_err()
             .to_string();

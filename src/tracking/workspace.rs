@@ -1,87 +1,188 @@
-//! The workspace handle: where it is, its [`Store`] and [`ArtifactStore`], and the process
-//! that opened it. Tracking calls check their input here and go to the store; registry calls
+//! The workspace handle: where it is ([`WorkspaceLocation`]: a folder, or a PostgreSQL
+//! database with a shared artifacts folder), its [`Store`] and [`ArtifactStore`], and the
+//! process that opened it. Tracking calls check their input here and go to the store; registry calls
 //! are in [`crate::registry`].
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{AutotabError, Result};
+#[cfg(feature = "postgres")]
+use crate::store::PostgresStore;
 use crate::store::{
-    ArtifactStore, ChildRunRecord, DataFingerprint, ExperimentSummary, Liveness, LocalArtifacts,
-    NewRun, ProcessOwner, RunDetail, RunId, RunListEntry, RunStatus, SqliteStore, Store,
+    redact_url, ArtifactStore, ChildRunRecord, DataFingerprint, ExperimentSummary, Liveness,
+    LocalArtifacts, NewRun, ProcessOwner, RunDetail, RunId, RunListEntry, RunStatus, SqliteStore,
+    Store,
 };
 
 /// The folder of a local workspace that holds its artifacts.
 const ARTIFACTS_DIR: &str = "artifacts";
 
+/// Where a workspace is: what `--workspace` (and `--artifacts`) name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkspaceLocation {
+    /// A local folder holding `store.sqlite` and `artifacts/`.
+    Folder(PathBuf),
+    /// A shared PostgreSQL database (`postgres://` or `postgresql://` URL) for the records,
+    /// and a folder every machine using the workspace can read and write (a shared file
+    /// system) for the artifacts: model bundles and run outputs.
+    Postgres {
+        /// The connection URL (it may hold a password: the `Display` form hides it).
+        url: String,
+        /// The artifacts folder.
+        artifacts: PathBuf,
+    },
+}
+
+impl WorkspaceLocation {
+    /// The location `workspace` names: a `postgres://` or `postgresql://` URL is a PostgreSQL
+    /// workspace, whose artifacts go to `artifacts` (required: there is no folder of the
+    /// workspace to put them in); anything else without `://` is a local folder, which keeps
+    /// its artifacts inside and refuses `artifacts`. Other URL schemes are refused.
+    pub fn parse(workspace: &str, artifacts: Option<&Path>) -> Result<WorkspaceLocation> {
+        let artifacts = artifacts.filter(|a| !a.as_os_str().is_empty());
+        match url_scheme(workspace) {
+            None => match artifacts {
+                None => Ok(WorkspaceLocation::Folder(PathBuf::from(workspace))),
+                Some(dir) => Err(AutotabError::config(format!(
+                    "--artifacts {} (AUTOTAB_ARTIFACTS) is for a PostgreSQL workspace; the \
+                     folder workspace {workspace} keeps its artifacts in {}: leave \
+                     --artifacts out, or give --workspace postgres://...",
+                    dir.display(),
+                    Path::new(workspace).join(ARTIFACTS_DIR).display()
+                ))),
+            },
+            Some(scheme) if is_postgres(scheme) => {
+                let Some(dir) = artifacts else {
+                    return Err(AutotabError::config(format!(
+                        "PostgreSQL workspace {} needs a folder for its artifacts (model \
+                         bundles, reports): give --artifacts DIR or set AUTOTAB_ARTIFACTS, a \
+                         path that every machine using the workspace can read and write (a \
+                         shared file system)",
+                        redact_url(workspace)
+                    )));
+                };
+                Ok(WorkspaceLocation::Postgres {
+                    url: workspace.to_string(),
+                    artifacts: dir.to_path_buf(),
+                })
+            }
+            Some(scheme) => Err(AutotabError::config(format!(
+                "workspace {}: '{scheme}://' URLs are not supported; use a local folder \
+                 (--workspace DIR) or a PostgreSQL database (--workspace postgres://...)",
+                redact_url(workspace)
+            ))),
+        }
+    }
+
+    /// The folder that holds the artifacts.
+    pub fn artifacts_root(&self) -> PathBuf {
+        match self {
+            WorkspaceLocation::Folder(dir) => dir.join(ARTIFACTS_DIR),
+            WorkspaceLocation::Postgres { artifacts, .. } => artifacts.clone(),
+        }
+    }
+}
+
+impl From<&Path> for WorkspaceLocation {
+    /// A local folder workspace.
+    fn from(dir: &Path) -> WorkspaceLocation {
+        WorkspaceLocation::Folder(dir.to_path_buf())
+    }
+}
+
+impl std::fmt::Display for WorkspaceLocation {
+    /// The folder, or the URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkspaceLocation::Folder(dir) => write!(f, "{}", dir.display()),
+            WorkspaceLocation::Postgres { url, .. } => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
 /// An autotab workspace: experiments, runs and registered models (its [`Store`]) and the
 /// files they refer to (its [`ArtifactStore`]).
 ///
-/// A local workspace is a folder holding `store.sqlite` and `artifacts/`. A `Workspace` can
-/// be shared (`&Workspace`, `Arc`) by the engine's worker threads, and other processes may
-/// open the same workspace at the same time.
+/// A local workspace is a folder holding `store.sqlite` and `artifacts/`; a PostgreSQL
+/// workspace is a database (the URL's `search_path` schema) and a shared artifacts folder
+/// ([`WorkspaceLocation`]). A `Workspace` can be shared (`&Workspace`, `Arc`) by the engine's
+/// worker threads, and other processes (on other machines, for PostgreSQL) may open the same
+/// workspace at the same time.
 #[derive(Debug)]
 pub struct Workspace {
-    location: PathBuf,
+    location: WorkspaceLocation,
     pub(crate) store: Box<dyn Store>,
     pub(crate) artifacts: Box<dyn ArtifactStore>,
     owner: ProcessOwner,
 }
 
 impl Workspace {
-    /// Opens the workspace at `location`, creating the folder and the store if missing.
+    /// Opens the folder workspace at `location`, creating the folder and the store if
+    /// missing (see [`Workspace::open_at`]).
+    pub fn open(location: &Path) -> Result<Workspace> {
+        Workspace::open_at(&WorkspaceLocation::from(location))
+    }
+
+    /// Opens the folder workspace at `location` for commands that only look at what it
+    /// holds (see [`Workspace::open_existing_at`]).
+    pub fn open_existing(location: &Path) -> Result<Workspace> {
+        Workspace::open_existing_at(&WorkspaceLocation::from(location))
+    }
+
+    /// Opens the workspace at `location`, creating it if missing: a folder and its SQLite
+    /// store, or the tables in a PostgreSQL database (the database itself must exist) and
+    /// the artifacts folder.
     ///
     /// Parent runs left `running` by a process of this host that no longer exists are marked
-    /// `interrupted`. Fails with a clear error if the store was written by a newer autotab, or
-    /// if `location` is a database URL (only local folders are supported so far).
-    pub fn open(location: &Path) -> Result<Workspace> {
-        refuse_url(location)?;
-        let artifacts = LocalArtifacts::create(&location.join(ARTIFACTS_DIR))?;
-        let store = SqliteStore::open(location)?;
-        Workspace::assemble(location, Box::new(store), Box::new(artifacts))
+    /// `interrupted`. Fails with a clear error if the store was written by a newer autotab,
+    /// or if the PostgreSQL server cannot be reached (naming the URL without its password).
+    pub fn open_at(location: &WorkspaceLocation) -> Result<Workspace> {
+        let (store, artifacts): (Box<dyn Store>, _) = match location {
+            WorkspaceLocation::Folder(dir) => {
+                refuse_url(dir)?;
+                // Creates the folder too, which the store needs.
+                let artifacts = LocalArtifacts::create(&location.artifacts_root())?;
+                (Box::new(SqliteStore::open(dir)?), artifacts)
+            }
+            WorkspaceLocation::Postgres { url, artifacts } => {
+                let store = open_postgres(url, true)?;
+                (store, LocalArtifacts::create(artifacts)?)
+            }
+        };
+        Workspace::assemble(location, store, Box::new(artifacts))
     }
 
     /// Opens the workspace at `location` for commands that only look at what it holds: a
     /// missing workspace is an error ("no workspace at ..."), and nothing is created.
-    pub fn open_existing(location: &Path) -> Result<Workspace> {
-        refuse_url(location)?;
-        let missing = |what: &str| {
-            AutotabError::Store(format!(
-                "no workspace at {}: {what} (run `autotab run` to create one, or point \
-                 --workspace / AUTOTAB_WORKSPACE at an existing one)",
-                location.display()
-            ))
+    pub fn open_existing_at(location: &WorkspaceLocation) -> Result<Workspace> {
+        let store: Box<dyn Store> = match location {
+            WorkspaceLocation::Folder(dir) => {
+                refuse_url(dir)?;
+                Box::new(open_existing_folder(dir)?)
+            }
+            WorkspaceLocation::Postgres { url, .. } => open_postgres(url, false)?,
         };
-        if !location.is_dir() {
-            return Err(missing("no such folder"));
-        }
-        if !location.join(SqliteStore::FILE_NAME).is_file() {
-            return Err(missing(&format!(
-                "the folder has no {}",
-                SqliteStore::FILE_NAME
-            )));
-        }
-        let artifacts = LocalArtifacts::existing(&location.join(ARTIFACTS_DIR));
-        let store = SqliteStore::open_existing(location)?;
-        Workspace::assemble(location, Box::new(store), Box::new(artifacts))
+        let artifacts = LocalArtifacts::existing(&location.artifacts_root());
+        Workspace::assemble(location, store, Box::new(artifacts))
     }
 
     /// The workspace over `store` and `artifacts`, after marking the stale runs interrupted.
     fn assemble(
-        location: &Path,
+        location: &WorkspaceLocation,
         store: Box<dyn Store>,
         artifacts: Box<dyn ArtifactStore>,
     ) -> Result<Workspace> {
         store.interrupt_stale_runs(&|owner| owner.liveness() == Liveness::Dead)?;
         Ok(Workspace {
-            location: location.to_path_buf(),
+            location: location.clone(),
             store,
             artifacts,
             owner: ProcessOwner::current(),
         })
     }
 
-    /// The workspace folder.
-    pub fn root(&self) -> &Path {
+    /// Where the workspace is.
+    pub fn location(&self) -> &WorkspaceLocation {
         &self.location
     }
 
@@ -103,7 +204,7 @@ impl Workspace {
                         }
                     })
                     .collect();
-                self.location.join(ARTIFACTS_DIR).join("runs").join(safe)
+                self.location.artifacts_root().join("runs").join(safe)
             })
     }
 
@@ -192,29 +293,82 @@ impl Workspace {
     }
 }
 
-/// A database URL as workspace: a clear "not supported yet" error.
+/// The folder workspace at `dir`, which must exist and hold a store.
+fn open_existing_folder(dir: &Path) -> Result<SqliteStore> {
+    let missing = |what: &str| {
+        AutotabError::Store(format!(
+            "no workspace at {}: {what} (run `autotab run` to create one, or point \
+             --workspace / AUTOTAB_WORKSPACE at an existing one)",
+            dir.display()
+        ))
+    };
+    if !dir.is_dir() {
+        return Err(missing("no such folder"));
+    }
+    if !dir.join(SqliteStore::FILE_NAME).is_file() {
+        return Err(missing(&format!(
+            "the folder has no {}",
+            SqliteStore::FILE_NAME
+        )));
+    }
+    SqliteStore::open_existing(dir)
+}
+
+/// The PostgreSQL store at `url` (created if `create`).
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &str, create: bool) -> Result<Box<dyn Store>> {
+    let store = if create {
+        PostgresStore::open(url)?
+    } else {
+        PostgresStore::open_existing(url)?
+    };
+    Ok(Box::new(store))
+}
+
+/// Without the `postgres` feature: an error saying how to get it.
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(url: &str, _create: bool) -> Result<Box<dyn Store>> {
+    Err(AutotabError::config(format!(
+        "workspace {}: this autotab was built without PostgreSQL support (cargo feature \
+         `postgres`, on by default): rebuild it without --no-default-features",
+        redact_url(url)
+    )))
+}
+
+/// The scheme of `text` when it is a URL (`scheme://...`).
+fn url_scheme(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+fn is_postgres(scheme: &str) -> bool {
+    ["postgres", "postgresql"]
+        .iter()
+        .any(|p| scheme.eq_ignore_ascii_case(p))
+}
+
+/// A folder path that is a URL: a clear error (a URL is given as a [`WorkspaceLocation`]).
 fn refuse_url(location: &Path) -> Result<()> {
     let text = location.to_string_lossy();
-    let Some((scheme, rest)) = text.split_once("://") else {
+    let Some(scheme) = url_scheme(&text) else {
         return Ok(());
     };
-    // Never print a password given in the URL.
-    let text = match rest.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://***@{host}"),
-        None => text.to_string(),
-    };
-    let postgres = ["postgres", "postgresql"]
-        .iter()
-        .any(|p| scheme.eq_ignore_ascii_case(p));
-    Err(AutotabError::config(if postgres {
+    Err(AutotabError::config(if is_postgres(scheme) {
         format!(
-            "workspace {text}: PostgreSQL workspaces are not supported yet; use a local \
-             folder (--workspace DIR)"
+            "workspace {}: a PostgreSQL URL is not a folder; open it as \
+             WorkspaceLocation::parse(url, Some(artifacts folder)) (--workspace URL \
+             --artifacts DIR)",
+            redact_url(&text)
         )
     } else {
         format!(
-            "workspace {text}: '{scheme}://' URLs are not supported; use a local folder \
-             (--workspace DIR)"
+            "workspace {}: '{scheme}://' URLs are not supported; use a local folder \
+             (--workspace DIR) or a PostgreSQL database (--workspace postgres://...)",
+            redact_url(&text)
         )
     }))
 }
