@@ -226,6 +226,53 @@ pub(crate) fn name_list(names: &[String]) -> String {
     }
 }
 
+/// `value` as JSON text; `what` names it in the error.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| store_err(format!("cannot encode the {what}: {e}")))
+}
+
+/// JSON text stored for run `run_id`, decoded.
+pub(crate) fn from_json(text: &str, run_id: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text)
+        .map_err(|e| store_err(format!("stored JSON of run {run_id} is damaged: {e}")))
+}
+
+/// A count or index as the stores' 64-bit integer.
+pub(crate) fn to_i64(n: usize, what: &str) -> Result<i64> {
+    i64::try_from(n).map_err(|_| store_err(format!("{what} {n} is too large to store")))
+}
+
+/// `n` as a count or index read back from a store.
+pub(crate) fn to_usize(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// A [`ChildRunRecord`] with its params encoded, ready for either store to insert.
+pub(crate) struct ChildRow<'a> {
+    pub(crate) child: &'a ChildRunRecord,
+    pub(crate) id: RunId,
+    pub(crate) index: i64,
+    pub(crate) params: Vec<(&'a String, String)>,
+    pub(crate) duration_secs: f64,
+}
+
+impl<'a> ChildRow<'a> {
+    /// Encodes `child` of run `parent` (outside the store's transaction).
+    pub(crate) fn encode(parent: &RunId, child: &'a ChildRunRecord) -> Result<ChildRow<'a>> {
+        let mut params = Vec::with_capacity(child.params.len());
+        for (name, value) in &child.params {
+            params.push((name, to_json(value, &format!("param '{name}'"))?));
+        }
+        Ok(ChildRow {
+            child,
+            id: parent.child(child.index),
+            index: to_i64(child.index, "trial index")?,
+            params,
+            duration_secs: (child.ended - child.started).num_milliseconds().max(0) as f64 / 1000.0,
+        })
+    }
+}
+
 /// The current time as RFC 3339 with milliseconds, UTC.
 pub(crate) fn now_rfc3339() -> String {
     rfc3339(Utc::now())

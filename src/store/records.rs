@@ -355,6 +355,41 @@ pub struct NewDataset<'a> {
     pub tags: &'a BTreeMap<String, String>,
 }
 
+impl NewModel<'_> {
+    /// The record of this model registered as `version`, its bundle at `artifact`.
+    pub(crate) fn record(&self, version: u32, artifact: String, created: String) -> ModelRecord {
+        ModelRecord {
+            name: self.name.to_string(),
+            version,
+            artifact,
+            run_id: self.run_id.map(str::to_string),
+            description: self.description.map(str::to_string),
+            tags: self.tags.clone(),
+            metrics: self.metrics.clone(),
+            created,
+        }
+    }
+}
+
+impl NewDataset<'_> {
+    /// The record of this dataset registered as `version`.
+    pub(crate) fn record(&self, version: u32, created: String) -> DatasetRecord {
+        DatasetRecord {
+            name: self.name.to_string(),
+            version,
+            location: self.location.to_string(),
+            format: self.format.to_string(),
+            schema: self.schema.clone(),
+            rows: self.rows,
+            columns: self.columns,
+            sha256: self.sha256.to_string(),
+            description: self.description.map(str::to_string),
+            tags: self.tags.clone(),
+            created,
+        }
+    }
+}
+
 /// One registered dataset version as the store holds it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DatasetRecord {

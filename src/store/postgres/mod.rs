@@ -24,7 +24,7 @@ use super::records::{
     ChildRunRecord, DatasetRecord, DatasetRegistration, ExperimentSummary, ModelRecord, NewDataset,
     NewModel, NewRun, RunDetail, RunId, RunListEntry, RunStatus,
 };
-use super::{redact_url, store_err, ProcessOwner, PublishModel, Store};
+use super::{redact_url, store_err, to_json, ChildRow, ProcessOwner, PublishModel, Store};
 use crate::error::{AutotabError, Result};
 
 /// The store schema version this build writes and understands (the same numbering as the
@@ -264,7 +264,7 @@ impl Store for PostgresStore {
     }
 
     fn log_child_run(&self, parent: &RunId, child: &ChildRunRecord) -> Result<RunId> {
-        let row = runs::ChildRow::encode(parent, child)?;
+        let row = ChildRow::encode(parent, child)?;
         self.write(|db| runs::log_child_run(db, parent, &row))
     }
 
@@ -399,21 +399,6 @@ impl Db<'_> {
             ))
         })
     }
-}
-
-/// `value` as JSON text; `what` names it in the error.
-fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| store_err(format!("cannot encode the {what}: {e}")))
-}
-
-/// A count or index as PostgreSQL's `BIGINT`.
-fn to_i64(n: usize, what: &str) -> Result<i64> {
-    i64::try_from(n).map_err(|_| store_err(format!("{what} {n} is too large to store")))
-}
-
-/// `n` as a count or index read back from the store.
-fn to_usize(n: i64) -> usize {
-    usize::try_from(n).unwrap_or(0)
 }
 
 /// A stored version number (`BIGINT`) as a registry version.

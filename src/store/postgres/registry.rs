@@ -17,12 +17,13 @@ use std::path::Path;
 use postgres::Row;
 
 use super::runs::run_exists;
-use super::{to_i64, to_usize, to_version, Db};
+use super::{to_version, Db};
 use crate::error::Result;
 use crate::store::records::{
     DatasetRecord, DatasetRegistration, ModelRecord, NewDataset, NewModel,
 };
 use crate::store::{name_list, now_rfc3339, pick_versions, store_err, PublishModel};
+use crate::store::{to_i64, to_usize};
 
 /// What the `path` column holds in front of an artifact key (as in the SQLite store).
 const PATH_PREFIX: &str = "artifacts/";
@@ -74,16 +75,7 @@ pub(super) fn register_model(
         ],
         "insert the model version",
     )?;
-    Ok(ModelRecord {
-        name: name.to_string(),
-        version,
-        artifact,
-        run_id: model.run_id.map(str::to_string),
-        description: model.description.map(str::to_string),
-        tags: model.tags.clone(),
-        metrics: model.metrics.clone(),
-        created,
-    })
+    Ok(model.record(version, artifact, created))
 }
 
 /// Columns read into a [`ModelRecord`] (see [`model_record`]).
@@ -245,19 +237,7 @@ pub(super) fn register_dataset(
         "insert the dataset version",
     )?;
     Ok(DatasetRegistration {
-        record: DatasetRecord {
-            name: name.to_string(),
-            version,
-            location: dataset.location.to_string(),
-            format: dataset.format.to_string(),
-            schema: dataset.schema.clone(),
-            rows: dataset.rows,
-            columns: dataset.columns,
-            sha256: dataset.sha256.to_string(),
-            description: dataset.description.map(str::to_string),
-            tags: dataset.tags.clone(),
-            created,
-        },
+        record: dataset.record(version, created),
         created: true,
     })
 }

@@ -9,13 +9,15 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use postgres::Row;
 
-use super::{to_i64, to_json, to_usize, Db};
+use super::Db;
 use crate::error::Result;
 use crate::store::records::{
-    ChildRun, ChildRunRecord, DataFingerprint, ExperimentSummary, NewRun, RunDetail, RunId,
-    RunListEntry, RunStatus,
+    ChildRun, DataFingerprint, ExperimentSummary, NewRun, RunDetail, RunId, RunListEntry, RunStatus,
 };
-use crate::store::{name_list, no_such_run, now_rfc3339, rfc3339, store_err, ProcessOwner};
+use crate::store::{
+    from_json, name_list, no_such_run, now_rfc3339, rfc3339, store_err, to_i64, to_json, to_usize,
+    ChildRow, ProcessOwner,
+};
 
 /// A [`NewRun`] with its JSON documents and counts encoded, ready to insert (encoded before
 /// the transaction starts, so that it is held as briefly as possible).
@@ -82,31 +84,6 @@ pub(super) fn start_run(db: &mut Db<'_>, row: &NewRunRow<'_>) -> Result<RunId> {
         if inserted == 1 {
             return Ok(id);
         }
-    }
-}
-
-/// A [`ChildRunRecord`] with its params encoded, ready to insert.
-pub(super) struct ChildRow<'a> {
-    child: &'a ChildRunRecord,
-    id: RunId,
-    index: i64,
-    params: Vec<(&'a String, String)>,
-    duration_secs: f64,
-}
-
-impl<'a> ChildRow<'a> {
-    pub(super) fn encode(parent: &RunId, child: &'a ChildRunRecord) -> Result<ChildRow<'a>> {
-        let mut params = Vec::with_capacity(child.params.len());
-        for (name, value) in &child.params {
-            params.push((name, to_json(value, &format!("param '{name}'"))?));
-        }
-        Ok(ChildRow {
-            child,
-            id: parent.child(child.index),
-            index: to_i64(child.index, "trial index")?,
-            params,
-            duration_secs: (child.ended - child.started).num_milliseconds().max(0) as f64 / 1000.0,
-        })
     }
 }
 
@@ -590,9 +567,4 @@ fn experiment_names(db: &mut Db<'_>) -> Result<Vec<String>> {
         "list the experiments",
     )?;
     rows.iter().map(|r| db.get(r, 0)).collect()
-}
-
-fn from_json(text: &str, run_id: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text)
-        .map_err(|e| store_err(format!("stored JSON of run {run_id} is damaged: {e}")))
 }

@@ -4,11 +4,11 @@
 
 use rusqlite::{OptionalExtension, Transaction};
 
-use super::runs::to_json;
-use super::{to_i64, to_usize, SqlContext};
+use super::SqlContext;
 use crate::error::Result;
 use crate::store::records::{DatasetRecord, DatasetRegistration, NewDataset};
 use crate::store::{name_list, now_rfc3339, store_err};
+use crate::store::{to_i64, to_json, to_usize};
 
 /// Columns read into a [`DatasetRecord`] (see [`query_datasets`]).
 const DATASET_SELECT: &str = "SELECT name, version, location, format, schema_json, n_rows, \
@@ -67,19 +67,7 @@ pub(super) fn register(
     )
     .ctx("insert the dataset version")?;
     Ok(DatasetRegistration {
-        record: DatasetRecord {
-            name: name.to_string(),
-            version,
-            location: dataset.location.to_string(),
-            format: dataset.format.to_string(),
-            schema: dataset.schema.clone(),
-            rows: dataset.rows,
-            columns: dataset.columns,
-            sha256: dataset.sha256.to_string(),
-            description: dataset.description.map(str::to_string),
-            tags: dataset.tags.clone(),
-            created,
-        },
+        record: dataset.record(version, created),
         created: true,
     })
 }

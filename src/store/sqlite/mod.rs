@@ -21,7 +21,7 @@ use super::records::{
     ChildRunRecord, DatasetRecord, DatasetRegistration, ExperimentSummary, ModelRecord, NewDataset,
     NewModel, NewRun, RunDetail, RunId, RunListEntry, RunStatus,
 };
-use super::{store_err, ProcessOwner, PublishModel, Store};
+use super::{store_err, to_json, to_usize, ChildRow, ProcessOwner, PublishModel, Store};
 use crate::error::Result;
 
 /// The store schema version this build writes and understands.
@@ -214,7 +214,7 @@ impl Store for SqliteStore {
     }
 
     fn log_child_run(&self, parent: &RunId, child: &ChildRunRecord) -> Result<RunId> {
-        let row = runs::ChildRow::encode(parent, child)?;
+        let row = ChildRow::encode(parent, child)?;
         self.write(|tx| runs::log_child_run(tx, parent, &row))
     }
 
@@ -223,7 +223,7 @@ impl Store for SqliteStore {
     }
 
     fn log_param(&self, run: &RunId, name: &str, value: &serde_json::Value) -> Result<()> {
-        let value = runs::to_json(value, &format!("param '{name}'"))?;
+        let value = to_json(value, &format!("param '{name}'"))?;
         self.write(|tx| runs::log_param(tx, run, name, &value))
     }
 
@@ -237,7 +237,7 @@ impl Store for SqliteStore {
         status: RunStatus,
         outcome: &serde_json::Value,
     ) -> Result<()> {
-        let outcome = runs::to_json(outcome, "run outcome")?;
+        let outcome = to_json(outcome, "run outcome")?;
         self.write(|tx| runs::finish_run(tx, run, status, &outcome))
     }
 
@@ -415,16 +415,6 @@ fn migrate(tx: &Transaction<'_>, db: &Path) -> Result<()> {
     )
     .ctx("record the store's schema version")?;
     Ok(())
-}
-
-/// A count or index as SQLite's integer.
-fn to_i64(n: usize, what: &str) -> Result<i64> {
-    i64::try_from(n).map_err(|_| store_err(format!("{what} {n} is too large to store")))
-}
-
-/// `n` as a count or index read back from the store.
-fn to_usize(n: i64) -> usize {
-    usize::try_from(n).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use rusqlite::{OptionalExtension, Transaction};
 
-use super::runs::{run_exists, to_json};
+use super::runs::run_exists;
 use super::SqlContext;
 use crate::error::Result;
 use crate::store::records::{ModelRecord, NewModel};
+use crate::store::to_json;
 use crate::store::{name_list, now_rfc3339, pick_versions, store_err, PublishModel};
 
 /// What the `path` column holds in front of an artifact key.
@@ -84,16 +85,7 @@ pub(super) fn register(
         ],
     )
     .ctx("insert the model version")?;
-    Ok(ModelRecord {
-        name: name.to_string(),
-        version,
-        artifact,
-        run_id: model.run_id.map(str::to_string),
-        description: model.description.map(str::to_string),
-        tags: model.tags.clone(),
-        metrics: model.metrics.clone(),
-        created,
-    })
+    Ok(model.record(version, artifact, created))
 }
 
 /// Columns read into a [`ModelRecord`] (see [`query_models`]).

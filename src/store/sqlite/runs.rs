@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use rusqlite::{OptionalExtension, Row, Transaction};
 
-use super::{to_i64, to_usize, SqlContext};
+use super::SqlContext;
 use crate::error::Result;
 use crate::store::records::{
-    ChildRun, ChildRunRecord, DataFingerprint, ExperimentSummary, NewRun, RunDetail, RunId,
-    RunListEntry, RunStatus,
+    ChildRun, DataFingerprint, ExperimentSummary, NewRun, RunDetail, RunId, RunListEntry, RunStatus,
 };
-use crate::store::{name_list, no_such_run, now_rfc3339, rfc3339, store_err, ProcessOwner};
+use crate::store::{
+    from_json, name_list, no_such_run, now_rfc3339, rfc3339, store_err, to_i64, to_json, to_usize,
+    ChildRow, ProcessOwner,
+};
 
 /// A [`NewRun`] with its JSON documents and counts encoded, ready to insert (encoded before
 /// the transaction starts, so that it is held as briefly as possible).
@@ -76,31 +78,6 @@ pub(super) fn start_run(tx: &Transaction<'_>, row: &NewRunRow<'_>) -> Result<Run
     )
     .ctx("insert the run")?;
     Ok(id)
-}
-
-/// A [`ChildRunRecord`] with its params encoded, ready to insert.
-pub(super) struct ChildRow<'a> {
-    child: &'a ChildRunRecord,
-    id: RunId,
-    index: i64,
-    params: Vec<(&'a String, String)>,
-    duration_secs: f64,
-}
-
-impl<'a> ChildRow<'a> {
-    pub(super) fn encode(parent: &RunId, child: &'a ChildRunRecord) -> Result<ChildRow<'a>> {
-        let mut params = Vec::with_capacity(child.params.len());
-        for (name, value) in &child.params {
-            params.push((name, to_json(value, &format!("param '{name}'"))?));
-        }
-        Ok(ChildRow {
-            child,
-            id: parent.child(child.index),
-            index: to_i64(child.index, "trial index")?,
-            params,
-            duration_secs: (child.ended - child.started).num_milliseconds().max(0) as f64 / 1000.0,
-        })
-    }
 }
 
 pub(super) fn log_child_run(
@@ -604,14 +581,4 @@ fn experiment_names(tx: &Transaction<'_>) -> Result<Vec<String>> {
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
         .ctx("list the experiments")?;
     Ok(names)
-}
-
-/// `value` as JSON text; `what` names it in the error.
-pub(super) fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| store_err(format!("cannot encode the {what}: {e}")))
-}
-
-fn from_json(text: &str, run_id: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text)
-        .map_err(|e| store_err(format!("stored JSON of run {run_id} is damaged: {e}")))
 }
