@@ -22,7 +22,7 @@ use crate::models::{Algorithm, Estimator, FitContext, FittedModel, Params, Targe
 /// as `run_anchor.py` does for statsmodels).
 pub const ETS_MAX_HISTORY: usize = 5000;
 
-/// Most training rows a regression learner gets in one fit (rows are sampled evenly).
+/// Most training rows a regression learner gets in one fit (about: rows are sampled at random).
 pub const MAX_TRAIN_ROWS: usize = 12_000;
 
 /// One forecasting method with its settings.

@@ -21,6 +21,7 @@ use crate::error::AutotabError;
 use crate::leaderboard::rank_by_loss;
 use crate::metrics::Metric;
 use crate::models::{Algorithm, ParamValue, Params};
+use crate::search::executor::{fold_deadline, run_isolated};
 use crate::search::{low_cost_params, random_params, EarlyStopping, CONVERGENCE_MIN_TRIALS};
 
 /// One finished (or failed) trial.
@@ -217,15 +218,14 @@ fn run_trial(
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut scores = Vec::new();
         let mut forecasts = Vec::new();
-        // As the tabular trial does: fold `i` must end by its share of the trial's time, so a
+        // As in a tabular trial, fold `i` must end by its share of the trial's time, so a
         // learner that stops at its deadline (forests stop adding trees) finishes every fold
         // smaller rather than spending the whole trial on the first and failing the rest.
-        let n_folds = folds.len().max(1) as u32;
         for (i, fold) in folds.iter().enumerate() {
             let fold_ctx = Context {
-                deadline: ctx.deadline.map(|d| {
-                    started + d.saturating_duration_since(started) * (i as u32 + 1) / n_folds
-                }),
+                deadline: ctx
+                    .deadline
+                    .map(|d| fold_deadline(started, d, i, folds.len())),
                 ..*ctx
             };
             let f = forecast_fold(&trial.forecaster, &fold_ctx, fold)?;
@@ -307,19 +307,11 @@ pub fn run_search(
                     deadline: Some(deadline),
                     ..*ctx
                 };
-                // With several trials at once, each runs on a rayon pool of its own, as the
-                // tabular executor does: otherwise a learner's parallel loops queue behind
-                // another trial's on the global pool (a 2 s boosting trial beside a random
-                // forest was held past its 15 s deadline on nyc_energy).
-                let own_pool = isolate
-                    .then(crate::search::executor::trial_thread)
-                    .and_then(|r| r.ok());
-                let trial = match own_pool {
-                    Some(pool) => {
-                        pool.install(|| run_trial(index, spec, &trial_ctx, folds, metric))
-                    }
-                    None => run_trial(index, spec, &trial_ctx, folds, metric),
-                };
+                // On the global pool, a 2 s boosting trial beside a random forest was held past
+                // its 15 s deadline on nyc_energy.
+                let trial = run_isolated(isolate, || {
+                    run_trial(index, spec, &trial_ctx, folds, metric)
+                });
                 if sender.send(trial).is_err() {
                     break;
                 }

@@ -67,10 +67,30 @@ impl WorkerPool {
     }
 }
 
-/// A one-thread pool for one trial (see [`Executor::launch`]; the forecasting search uses it
-/// the same way).
-pub(crate) fn trial_thread() -> std::result::Result<rayon::ThreadPool, rayon::ThreadPoolBuildError>
-{
+/// Runs one trial's `work`: with `isolate` (several trials at once), on a one-thread pool of
+/// its own, so a learner's parallel loops never steal another trial's work while they wait,
+/// which would hold a trial past its deadline by however long the stolen work takes. Used by
+/// the tabular [`Executor`] and the forecasting search.
+pub(crate) fn run_isolated<R: Send>(isolate: bool, work: impl FnOnce() -> R + Send) -> R {
+    match isolate.then(trial_thread).and_then(|r| r.ok()) {
+        Some(own) => own.install(work),
+        None => work(),
+    }
+}
+
+/// When fold `fold` (from 0) of `n_folds` must end: each fold gets its share of the trial's
+/// time from `start` to `deadline`, so iterative learners stop in time for the later folds.
+pub(crate) fn fold_deadline(
+    start: Instant,
+    deadline: Instant,
+    fold: usize,
+    n_folds: usize,
+) -> Instant {
+    start + deadline.saturating_duration_since(start) * (fold as u32 + 1) / n_folds.max(1) as u32
+}
+
+/// A one-thread pool for one trial (see [`run_isolated`]).
+fn trial_thread() -> std::result::Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .thread_name(|_| "autotab-trial".into())
@@ -159,13 +179,7 @@ impl<'a> Executor<'a> {
                 search_start,
                 rows: proposal.rows,
             };
-            // With several trials at once, each runs on a thread of its own: a learner's
-            // parallel loops then never steal another trial's work while they wait, which
-            // would hold a trial past its deadline by however long the stolen work takes.
-            let output = match isolate.then(trial_thread).and_then(|r| r.ok()) {
-                Some(own) => own.install(|| trial::run_trial(job)),
-                None => trial::run_trial(job),
-            };
+            let output = run_isolated(isolate, || trial::run_trial(job));
             // The receiver is gone when the search ended first; nothing to do then.
             let _ = tx.send(output);
         });

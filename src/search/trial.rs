@@ -359,12 +359,8 @@ fn train_and_score(job: &TrialJob) -> Result<FoldResults> {
         models: Vec::with_capacity(job.folds.len()),
     };
     let start = Instant::now();
-    let n_folds = job.folds.len() as u32;
     for (f, fold) in job.folds.iter().enumerate() {
-        // Each fold gets its share of the trial's time, so iterative learners stop in time
-        // for the later folds.
-        let fold_deadline =
-            start + job.deadline.saturating_duration_since(start) * (f as u32 + 1) / n_folds;
+        let fold_deadline = super::executor::fold_deadline(start, job.deadline, f, job.folds.len());
         if Instant::now() >= job.deadline {
             return Err(AutotabError::Budget(format!(
                 "deadline reached after {f} of {} folds",
