@@ -23,7 +23,7 @@ use crate::metrics::Metric;
 use crate::models::Params;
 use crate::registry::ModelVersion;
 use crate::scoring::{save_bundle, BundleInfo};
-use crate::search::{TrialRecord, TrialStatus};
+use crate::search::{TrialBackend, TrialRecord, TrialStatus};
 use crate::tracking::ChildRun;
 use crate::tracking::{ChildRunRecord, DataFingerprint, RunId, RunStatus, Workspace};
 
@@ -89,6 +89,9 @@ struct Recorder<'a> {
     run: Option<RunId>,
     metric: Option<Metric>,
     store_error: Option<AutotabError>,
+    /// A run already recorded (submitted to the queue) that this recorder continues, instead
+    /// of starting a new one.
+    adopt: Option<RunId>,
 }
 
 impl Recorder<'_> {
@@ -103,6 +106,7 @@ impl RunObserver for Recorder<'_> {
     fn schema(&mut self, start: &RunStart) {
         self.metric = Some(start.metric);
         let schema_json = serde_json::to_value(start.schema).unwrap_or_default();
+        let adopt = self.adopt.take();
         let started = fingerprint(
             start.spec.data.training.path(),
             start.rows,
@@ -110,6 +114,10 @@ impl RunObserver for Recorder<'_> {
             schema_json,
         )
         .and_then(|fp| {
+            if let Some(id) = adopt {
+                check_submitted_data(self.workspace, &id, start.spec, &fp)?;
+                return Ok((id, fp));
+            }
             let spec_json = serde_json::to_value(start.spec).unwrap_or_default();
             let id = self
                 .workspace
@@ -167,6 +175,30 @@ impl RunObserver for Recorder<'_> {
             self.keep(r);
         }
         self.inner.message(message);
+    }
+}
+
+/// Refuses to continue submitted run `id` when the bytes of its training data (`fp`, as read
+/// here) are not those fingerprinted when it was submitted.
+pub(crate) fn check_submitted_data(
+    workspace: &Workspace,
+    id: &RunId,
+    spec: &JobSpec,
+    fp: &DataFingerprint,
+) -> Result<()> {
+    let detail = workspace.get_run(id.as_str())?;
+    match detail.fingerprint {
+        Some(submitted) if submitted.sha256 != fp.sha256 => {
+            Err(AutotabError::InvalidData(format!(
+                "run {id}: the training data {} read on this machine is not what was submitted \
+             (sha256 {} when submitted, {} here): every worker must read the same file, on a \
+             shared file system",
+                spec.data.training.path().display(),
+                submitted.sha256,
+                fp.sha256
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -291,16 +323,63 @@ pub fn run_tracked(
     register: Option<&Registration>,
     observer: &mut dyn RunObserver,
 ) -> Result<TrackedRun> {
-    let test_data = load_test_data(spec)?;
+    run_recorded(spec, workspace, output, register, observer, None)
+}
+
+/// Runs the submitted run `run_id` (recorded as queued by `distributed::submit`) as
+/// [`run_tracked`] does, with its trials on `remote` (the workers' queue) and its bundle in the
+/// run's artifacts. A run whose training data are not the bytes submitted fails.
+pub fn run_submitted(
+    spec: &JobSpec,
+    workspace: &Workspace,
+    run_id: &RunId,
+    register: Option<&Registration>,
+    observer: &mut dyn RunObserver,
+    remote: &mut dyn TrialBackend,
+) -> Result<TrackedRun> {
+    run_recorded(
+        spec,
+        workspace,
+        None,
+        register,
+        observer,
+        Some((run_id.clone(), remote)),
+    )
+}
+
+fn run_recorded(
+    spec: &JobSpec,
+    workspace: &Workspace,
+    output: Option<&Path>,
+    register: Option<&Registration>,
+    observer: &mut dyn RunObserver,
+    submitted: Option<(RunId, &mut dyn TrialBackend)>,
+) -> Result<TrackedRun> {
+    let (adopt, remote) = match submitted {
+        Some((id, remote)) => (Some(id), Some(remote)),
+        None => (None, None),
+    };
+    let test_data = load_test_data(spec).inspect_err(|e| {
+        // A failure before the engine starts still ends a submitted run.
+        if let Some(id) = &adopt {
+            mark_failed(workspace, id, e);
+        }
+    })?;
     let mut recorder = Recorder {
         workspace,
         inner: observer,
         run: None,
         metric: None,
         store_error: None,
+        adopt: adopt.clone(),
     };
-    let result = engine::run(spec, &mut recorder);
-    let run_id = recorder.run.clone();
+    let result = match remote {
+        Some(remote) => engine::run_remote(spec, &mut recorder, remote),
+        None => engine::run(spec, &mut recorder),
+    };
+    // A submitted run is already recorded: it fails with the error even when the engine
+    // stopped before the recorder adopted it.
+    let run_id = recorder.run.clone().or(adopt);
     let result = match recorder.store_error.take() {
         Some(e) => Err(e),
         None => result,

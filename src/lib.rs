@@ -5,6 +5,7 @@
 
 pub mod data;
 pub mod datasets;
+pub mod distributed;
 pub mod engine;
 pub mod ensemble;
 pub mod error;

@@ -12,6 +12,7 @@ mod report;
 mod run;
 mod runs;
 mod serve;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +89,9 @@ enum Command {
     /// Per-row TreeSHAP contributions of a tree model per raw column (and permutation
     /// importance when the table holds the label).
     Explain(explain::ExplainArgs),
+    /// Claim and run the trials of runs submitted with `run --submit` to a shared PostgreSQL
+    /// workspace (and coordinate those runs), until idle for --idle-exit.
+    Worker(worker::WorkerArgs),
     /// Write a run's HTML report (summary, data, leaderboard, search progress, model
     /// quality charts, feature importance) to a file.
     Report(report::ReportArgs),
@@ -110,6 +114,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(args) => data::execute(args, workspace),
         Command::Explain(args) => explain::execute(args, workspace),
         Command::Report(args) => report::execute(args, workspace),
+        Command::Worker(args) => worker::execute(args, workspace),
     }
 }
 

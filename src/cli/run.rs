@@ -86,7 +86,7 @@ pub struct RunArgs {
     /// Experiment-level early stopping: convergence (the default: stop once the best score
     /// stopped improving for half the run), azure (Azure's count rule) or off.
     #[arg(long, value_name = "RULE", value_parser = parse_early_stopping)]
-    early_stopping: Option<Option<EarlyStopping>>,
+    early_stopping: Option<EarlyStoppingArg>,
     /// Turn experiment-level early stopping off (same as `--early-stopping off`).
     #[arg(long, conflicts_with = "early_stopping")]
     no_early_stopping: bool,
@@ -117,6 +117,11 @@ pub struct RunArgs {
     /// Description of the registered model.
     #[arg(long)]
     description: Option<String>,
+    /// Queue the run in a shared PostgreSQL workspace instead of running it here: prints its
+    /// run id and returns; `autotab worker` processes claim and run it (data paths must be
+    /// readable by every worker).
+    #[arg(long)]
+    submit: bool,
     /// Print one JSON summary object as the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -143,8 +148,15 @@ fn parse_time(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
-fn parse_early_stopping(s: &str) -> Result<Option<EarlyStopping>, String> {
-    EarlyStopping::parse(s).map_err(|e| e.to_string())
+/// The value of `--early-stopping`: a rule, or `None` for `off`. (A newtype: clap reads a
+/// field of type `Option<Option<T>>` as a flag whose value may be left out.)
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct EarlyStoppingArg(Option<EarlyStopping>);
+
+fn parse_early_stopping(s: &str) -> Result<EarlyStoppingArg, String> {
+    EarlyStopping::parse(s)
+        .map(EarlyStoppingArg)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_final_model(s: &str) -> Result<FinalModel, String> {
@@ -188,7 +200,7 @@ impl RunArgs {
             early_stopping: if self.no_early_stopping {
                 Some(None)
             } else {
-                self.early_stopping
+                self.early_stopping.map(|rule| rule.0)
             },
             early_stopping_min_trials: self.early_stopping_min_trials,
             early_stopping_patience: self.early_stopping_patience,
@@ -340,6 +352,35 @@ fn cancel_on_ctrl_c(workspace: &WorkspaceLocation, run_id: Arc<Mutex<Option<Stri
     });
 }
 
+/// `run --submit`: queues the job and prints its run id (with --json, `{"run_id": ...}`).
+fn submit(
+    spec: &JobSpec,
+    workspace: &Workspace,
+    register: Option<&Registration>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let run_id =
+        autotab::distributed::submit(workspace, spec, register).context("cannot submit the run")?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"run_id": run_id.as_str(), "status": "queued"})
+        );
+    } else {
+        println!(
+            "submitted run {run_id}: {} (label '{}', budget {:.0}s, {} concurrent trial(s) over \
+             all workers)",
+            spec.data.training,
+            spec.data.label,
+            spec.limits.timeout.as_secs_f64(),
+            spec.limits.max_concurrent_trials
+        );
+        println!("start workers with: autotab worker --workspace <the same workspace>");
+        println!("follow it with:     autotab runs show {run_id}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the job in the workspace, saves (and registers) the bundle, prints the leaderboard
 /// and, with --json, the summary.
 pub fn execute(args: RunArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCode> {
@@ -353,6 +394,17 @@ pub fn execute(args: RunArgs, workspace: &WorkspaceArg) -> anyhow::Result<ExitCo
         super::mlflow::exporter(uri)?;
     }
     let mlflow = args.mlflow_tracking_uri.as_deref();
+    if args.submit {
+        if args.output.is_some() || mlflow.is_some() {
+            anyhow::bail!(
+                "--output and --mlflow-tracking-uri are not used with --submit: a submitted \
+                 run's bundle goes into its artifacts (export it later with `autotab runs \
+                 export`)"
+            );
+        }
+        let workspace = Workspace::open_at(&location)?;
+        return submit(&spec, &workspace, register.as_ref(), args.json);
+    }
     if spec.task == Some(Task::Forecasting) {
         for note in &notes {
             println!("  note: {note}");

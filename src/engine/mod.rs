@@ -29,13 +29,13 @@ use crate::ensemble::{
     choose_stack, choose_voting, EnsembleKind, EnsembleRecord, Learner, MetaLearner,
 };
 use crate::error::{AutotabError, Result};
-use crate::job::JobSpec;
+use crate::job::{FinalModel, JobSpec};
 use crate::leaderboard::rank_by_loss;
 use crate::models::{Algorithm, Params};
 use crate::pipeline::Pipeline;
 use crate::search::{
     run_search, CostFrugalScheduler, Fidelity, PreparedFold, SearchInputs, SearchOutcome,
-    SearchSettings, WorkerPool,
+    SearchSettings, TrialBackend, WorkerPool,
 };
 use crate::task::Task;
 use finalize::{FoldModels, RefitCost, Refitter};
@@ -102,8 +102,14 @@ impl<'o> AutoMl<'o> {
             return forecast::fit_forecasting(&self.job, data, started, observer)
                 .map(|o| FitOutcome::Forecasting(Box::new(o)));
         }
-        run_on(&self.job, JobTable::training(data.clone()), clock, observer)
-            .map(|o| FitOutcome::Tabular(Box::new(o)))
+        run_on(
+            &self.job,
+            JobTable::training(data.clone()),
+            clock,
+            observer,
+            None,
+        )
+        .map(|o| FitOutcome::Tabular(Box::new(o)))
     }
 
     /// Searches, ensembles and refits on the job's own training (and validation) data.
@@ -243,7 +249,89 @@ impl FitOutcome {
 pub fn run(spec: &JobSpec, observer: &mut dyn RunObserver) -> Result<RunOutcome> {
     let clock = RunClock::start(spec)?;
     let table = load_job_table(spec)?;
-    run_on(spec, table, clock, observer)
+    run_on(spec, table, clock, observer, None)
+}
+
+/// Runs a whole AutoML job as [`run`] does, except that its trials run on `remote` (a
+/// distributed run's queue of trial rows) instead of this process's pool. The folds' models
+/// stay where the trials ran, so the winner is always refit on all rows here.
+pub fn run_remote(
+    spec: &JobSpec,
+    observer: &mut dyn RunObserver,
+    remote: &mut dyn TrialBackend,
+) -> Result<RunOutcome> {
+    let clock = RunClock::start(spec)?;
+    let table = load_job_table(spec)?;
+    run_on(spec, table, clock, observer, Some(remote))
+}
+
+/// What reading and preparing a job's training data found (see [`inspect_job`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobInspection {
+    /// Rows with a label.
+    pub rows: usize,
+    /// Columns of the table.
+    pub columns: usize,
+    /// The inferred schema, as JSON (what a run records with its data fingerprint).
+    pub schema: serde_json::Value,
+}
+
+/// Reads and prepares the training data of `spec` as a run does (label found and encoded, task
+/// and metric inferred, schema inferred), without searching: what a submitted run is checked
+/// with before it is queued.
+pub fn inspect_job(spec: &JobSpec) -> Result<JobInspection> {
+    let data = load::prepare(spec, load_job_table(spec)?)?;
+    Ok(JobInspection {
+        rows: data.data.n_rows(),
+        columns: data.data.columns().len(),
+        schema: serde_json::to_value(&data.schema).unwrap_or_default(),
+    })
+}
+
+/// The folds of a run as a process that runs its trials elsewhere (a worker of a distributed
+/// run) prepares them: the same stages as [`run`] up to the featurized folds.
+#[derive(Debug)]
+pub struct TrialFolds {
+    /// The featurized folds.
+    pub folds: Arc<Vec<PreparedFold>>,
+    /// Rows of the training table.
+    pub n_rows: usize,
+    /// The primary metric.
+    pub metric: crate::metrics::Metric,
+    /// [`folds_digest`] of the folds, to compare with the coordinator's.
+    pub digest: String,
+}
+
+/// Loads, plans and featurizes the folds of `spec` on `pool` exactly as [`run`] does, for a
+/// worker that runs some of its trials.
+pub fn prepare_trial_folds(spec: &JobSpec, pool: &WorkerPool) -> Result<TrialFolds> {
+    let clock = RunClock::start(spec)?;
+    let data = load::prepare(spec, load_job_table(spec)?)?;
+    let plan = plan::plan(spec, &data)?;
+    let folds = folds::featurize_folds(pool, &data, &plan, spec.seed, clock.hard_end)?;
+    let digest = folds_digest(&folds.splits, folds.n_features());
+    Ok(TrialFolds {
+        folds: Arc::new(folds.prepared),
+        n_rows: data.data.n_rows(),
+        metric: data.metric,
+        digest,
+    })
+}
+
+/// A SHA-256 of the folds' rows and the number of features: two processes that read the same
+/// data with the same job and autotab build the same digest.
+pub fn folds_digest(splits: &[crate::validation::Fold], n_features: usize) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update((n_features as u64).to_le_bytes());
+    for fold in splits {
+        hash.update((fold.train.len() as u64).to_le_bytes());
+        hash.update((fold.valid.len() as u64).to_le_bytes());
+        for &row in &fold.valid {
+            hash.update((row as u64).to_le_bytes());
+        }
+    }
+    hex::encode(hash.finalize())
 }
 
 /// When the run started and when it must end.
@@ -301,10 +389,18 @@ fn run_on(
     table: JobTable,
     clock: RunClock,
     observer: &mut dyn RunObserver,
+    mut remote: Option<&mut dyn TrialBackend>,
 ) -> Result<RunOutcome> {
     let data = load::prepare(spec, table)?;
-    let plan = plan::plan(spec, &data)?;
+    let mut plan = plan::plan(spec, &data)?;
     announce(spec, &data, &plan, observer);
+    if remote.is_some() && plan.final_model != FinalModel::Refit {
+        plan.final_model = FinalModel::Refit;
+        observer.message(
+            "the trials run on workers, which keep their folds' models: the winner is refit on \
+             all rows",
+        );
+    }
     let pool = worker_pool(spec.limits.max_concurrent_trials, observer)?;
     let folds = folds::featurize_folds(&pool, &data, &plan, spec.seed, clock.hard_end)?;
     observer.message(&format!(
@@ -313,6 +409,9 @@ fn run_on(
         folds.seconds,
         folds.n_features()
     ));
+    if let Some(remote) = remote.as_mut() {
+        remote.folds_ready(&folds_digest(&folds.splits, folds.n_features()))?;
+    }
     let cost = RefitCost::new(
         data.data.n_rows(),
         folds.mean_train_rows(),
@@ -325,7 +424,9 @@ fn run_on(
         featurizers,
         ..
     } = folds;
-    let mut search = search_stage(spec, &pool, &data, &plan, prepared, clock, cost, observer)?;
+    let mut search = search_stage(
+        spec, &pool, &data, &plan, prepared, clock, cost, observer, remote,
+    )?;
     let scored = ensemble_stage(spec, &data, &plan, &search, &splits, clock);
     if let Some(reason) = &scored.stack_error {
         observer.message(&format!("no stack ensemble: {reason}"));
@@ -566,6 +667,7 @@ fn search_stage(
     clock: RunClock,
     cost: RefitCost,
     observer: &mut dyn RunObserver,
+    remote: Option<&mut dyn TrialBackend>,
 ) -> Result<SearchOutcome> {
     let budget = spec.limits.timeout.as_secs_f64();
     let settings = SearchSettings {
@@ -582,6 +684,7 @@ fn search_stage(
         folds: Arc::new(folds),
         n_rows: data.data.n_rows(),
         metric: data.metric,
+        remote,
     };
     let mut scheduler = CostFrugalScheduler::new(plan.algorithms.clone(), spec.seed)
         .with_fidelity(Fidelity::for_rows(smallest_fold).filter(|_| spec.training.sample));

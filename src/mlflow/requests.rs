@@ -117,9 +117,11 @@ fn cut(text: &str, max: usize) -> String {
 }
 
 /// MLflow's run status for an autotab status (`None` for a run still in progress: it stays
-/// `RUNNING`). An interrupted run is `KILLED`, as a canceled one.
+/// `RUNNING`). An interrupted run is `KILLED`, as a canceled one; a queued run is
+/// `SCHEDULED`.
 pub fn run_status(status: RunStatus) -> &'static str {
     match status {
+        RunStatus::Queued => "SCHEDULED",
         RunStatus::Running => "RUNNING",
         RunStatus::Completed => "FINISHED",
         RunStatus::Failed => "FAILED",

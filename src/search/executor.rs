@@ -9,7 +9,6 @@ use super::scheduler::Proposal;
 use super::trial::{self, PreparedFold, TrialOutput, TrialRecord, TrialStatus};
 use crate::error::{AutotabError, Result};
 use crate::metrics::Metric;
-use crate::models::{Algorithm, Params};
 
 /// Stack of each worker thread (reserved, not committed, until used): some library learners
 /// recurse deeply (tree building, cover trees).
@@ -102,10 +101,59 @@ fn trial_thread() -> std::result::Result<rayon::ThreadPool, rayon::ThreadPoolBui
 #[derive(Debug)]
 struct InFlight {
     index: usize,
-    algorithm: Algorithm,
-    params: Params,
-    rows: Option<usize>,
+    proposal: Proposal,
     launched_at: Instant,
+}
+
+/// Where a search's trials run: launched with a deadline, collected as they finish, abandoned
+/// when time is up. The search loop ([`super::run_search`]) drives one; this process's
+/// [`WorkerPool`] is the default, and a distributed run's queue of trial rows
+/// (`crate::distributed`) is another.
+pub trait TrialBackend {
+    /// Most trials to have in flight at once.
+    fn capacity(&self) -> usize;
+
+    /// Starts trial `index` of `proposal` with `seed`; it must finish by `deadline`.
+    fn launch(&mut self, index: usize, proposal: Proposal, deadline: Instant, seed: u64);
+
+    /// Trials launched and not yet collected.
+    fn running(&self) -> usize;
+
+    /// The next finished trial, or `None` if none finished by `until`.
+    fn next_finished(&mut self, until: Instant) -> Option<TrialOutput>;
+
+    /// Gives up on every running trial: they are recorded as timed out and their results, if
+    /// they ever come, are dropped.
+    fn abandon_all(&mut self) -> Vec<TrialRecord>;
+
+    /// The run's folds are featurized (`digest`: see `engine::folds_digest`), before any
+    /// launch: a backend whose trials run in other processes lets them check they built the
+    /// same folds.
+    fn folds_ready(&mut self, _digest: &str) -> crate::error::Result<()> {
+        Ok(())
+    }
+}
+
+/// The record of a trial given up on because the time budget ran out.
+pub(crate) fn abandoned_record(
+    index: usize,
+    proposal: &Proposal,
+    seconds: f64,
+    started_at: f64,
+) -> TrialRecord {
+    TrialRecord {
+        index,
+        algorithm: proposal.algorithm,
+        params: proposal.params.clone(),
+        status: TrialStatus::TimedOut("still running when the time budget ran out".into()),
+        score: None,
+        score_std: None,
+        fold_scores: Vec::new(),
+        seconds,
+        fit_seconds_per_fold: 0.0,
+        started_at,
+        train_rows: proposal.rows,
+    }
 }
 
 /// Launches trials on a [`WorkerPool`] and hands back their outputs as they finish.
@@ -141,25 +189,21 @@ impl<'a> Executor<'a> {
             in_flight: Vec::new(),
         }
     }
+}
 
-    /// Trials running now.
-    pub(crate) fn running(&self) -> usize {
+impl TrialBackend for Executor<'_> {
+    fn capacity(&self) -> usize {
+        self.pool.threads
+    }
+
+    fn running(&self) -> usize {
         self.in_flight.len()
     }
 
-    /// Starts trial `index` of `proposal`, which must finish by `deadline`.
-    pub(crate) fn launch(
-        &mut self,
-        index: usize,
-        proposal: Proposal,
-        deadline: Instant,
-        seed: u64,
-    ) {
+    fn launch(&mut self, index: usize, proposal: Proposal, deadline: Instant, seed: u64) {
         self.in_flight.push(InFlight {
             index,
-            algorithm: proposal.algorithm,
-            params: proposal.params.clone(),
-            rows: proposal.rows,
+            proposal: proposal.clone(),
             launched_at: Instant::now(),
         });
         let folds = Arc::clone(&self.folds);
@@ -185,31 +229,23 @@ impl<'a> Executor<'a> {
         });
     }
 
-    /// The next finished trial, or `None` if none finished by `until`.
-    pub(crate) fn next_finished(&mut self, until: Instant) -> Option<TrialOutput> {
+    fn next_finished(&mut self, until: Instant) -> Option<TrialOutput> {
         let timeout = until.saturating_duration_since(Instant::now());
         let output = self.rx.recv_timeout(timeout).ok()?;
         self.in_flight.retain(|f| f.index != output.record.index);
         Some(output)
     }
 
-    /// Gives up on every running trial: they are recorded as timed out and left to finish on
-    /// their own (their results are dropped).
-    pub(crate) fn abandon_all(&mut self) -> Vec<TrialRecord> {
+    fn abandon_all(&mut self) -> Vec<TrialRecord> {
         self.in_flight
             .drain(..)
-            .map(|f| TrialRecord {
-                index: f.index,
-                algorithm: f.algorithm,
-                params: f.params,
-                status: TrialStatus::TimedOut("still running when the time budget ran out".into()),
-                score: None,
-                score_std: None,
-                fold_scores: Vec::new(),
-                seconds: f.launched_at.elapsed().as_secs_f64(),
-                fit_seconds_per_fold: 0.0,
-                started_at: f.launched_at.duration_since(self.start).as_secs_f64(),
-                train_rows: f.rows,
+            .map(|f| {
+                abandoned_record(
+                    f.index,
+                    &f.proposal,
+                    f.launched_at.elapsed().as_secs_f64(),
+                    f.launched_at.duration_since(self.start).as_secs_f64(),
+                )
             })
             .collect()
     }

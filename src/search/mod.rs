@@ -7,7 +7,7 @@ pub mod portfolio;
 mod sampler;
 mod scheduler;
 mod stopping;
-mod trial;
+pub(crate) mod trial;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-pub use executor::WorkerPool;
+pub use executor::{TrialBackend, WorkerPool};
 pub use sampler::{low_cost_params, random_params, Sampler};
 pub use scheduler::{CostFrugalScheduler, Fidelity, Proposal, Scheduler};
 pub use trial::{PreparedFold, TrialOutput, TrialRecord, TrialStatus};
@@ -192,7 +192,7 @@ impl Launcher {
     /// Launches the scheduler's next proposal; returns the reason to stop when none may run.
     fn launch_next(
         &mut self,
-        executor: &mut Executor,
+        executor: &mut dyn TrialBackend,
         scheduler: &mut dyn Scheduler,
         rules: &StopRules,
     ) -> Option<StopReason> {
@@ -219,7 +219,7 @@ impl Launcher {
 }
 
 /// How many out-of-fold prediction sets are kept for ensembling.
-const KEEP_OOF: usize = 40;
+pub const KEEP_OOF: usize = 40;
 /// How many trials' fold models are kept for bagging: as many as the voting ensemble chooses
 /// its members from (`ensemble::VOTING_CANDIDATES`), so that any voting ensemble can be
 /// shipped as its folds' models.
@@ -228,7 +228,7 @@ pub const KEEP_FOLD_MODELS: usize = 15;
 const GRACE: Duration = Duration::from_millis(500);
 
 /// What the search needs besides its settings: the prepared folds and how they score.
-pub struct SearchInputs<'a> {
+pub struct SearchInputs<'a, 'r> {
     /// The run's worker threads.
     pub pool: &'a WorkerPool,
     /// Featurized folds, shared read-only by the trials.
@@ -237,6 +237,9 @@ pub struct SearchInputs<'a> {
     pub n_rows: usize,
     /// The primary metric.
     pub metric: Metric,
+    /// Where the trials run instead of `pool` (a distributed run's queue), or `None` for the
+    /// pool.
+    pub remote: Option<&'r mut dyn TrialBackend>,
 }
 
 /// Runs the search. `reserve` estimates, from the best trial so far, how many seconds must be
@@ -254,8 +257,15 @@ pub fn run_search(
     let start = Instant::now();
     let end = settings.end.unwrap_or(start + Duration::from_secs(3600));
     let metric = inputs.metric;
-    let concurrency = inputs.pool.threads();
-    let mut executor = Executor::new(inputs.pool, inputs.folds, inputs.n_rows, metric, start);
+    let mut local;
+    let executor: &mut dyn TrialBackend = match inputs.remote {
+        Some(remote) => remote,
+        None => {
+            local = Executor::new(inputs.pool, inputs.folds, inputs.n_rows, metric, start);
+            &mut local
+        }
+    };
+    let concurrency = executor.capacity();
     let mut rules = StopRules::new(settings, metric);
     // Without a user limit a trial may take a quarter of the budget, so that two expensive
     // samples cannot hold every slot until the end.
@@ -277,7 +287,7 @@ pub fn run_search(
     let mut stop: Option<StopReason> = None;
     loop {
         while stop.is_none() && executor.running() < concurrency {
-            stop = launcher.launch_next(&mut executor, scheduler, &rules);
+            stop = launcher.launch_next(executor, scheduler, &rules);
         }
         if executor.running() == 0 {
             break;

@@ -17,6 +17,7 @@ pub(crate) mod conformance;
 mod owner;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod queue;
 pub mod records;
 mod sqlite;
 
@@ -28,6 +29,7 @@ use crate::error::{AutotabError, Result};
 pub use self::postgres::PostgresStore;
 pub use artifacts::{ArtifactStore, LocalArtifacts, StagedArtifact};
 pub use owner::{Liveness, ProcessOwner};
+pub use queue::{ClaimedRun, ClaimedTrial, FinishedTrial, QueuedTrial, TrialResult, WorkQueue};
 pub use records::{
     ChildRun, ChildRunRecord, DataFingerprint, DatasetRecord, DatasetRegistration,
     ExperimentSummary, ModelRecord, NewDataset, NewModel, NewRun, RunDetail, RunId, RunListEntry,
@@ -136,6 +138,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         picked
             .pop()
             .ok_or_else(|| store_err(format!("no registered dataset named '{name}'")))
+    }
+
+    /// The queue of distributed runs, for a store that several machines share (PostgreSQL);
+    /// `None` for one that cannot coordinate workers (SQLite).
+    fn queue(&self) -> Option<&dyn WorkQueue> {
+        None
     }
 }
 

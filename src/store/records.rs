@@ -18,6 +18,8 @@ use crate::error::{AutotabError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
+    /// Submitted to a shared workspace's queue; no worker has claimed it yet.
+    Queued,
     /// In progress (or its process died and no open has noticed yet).
     Running,
     /// Finished normally.
@@ -34,6 +36,7 @@ impl RunStatus {
     /// The lowercase name stored and printed by the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
+            RunStatus::Queued => "queued",
             RunStatus::Running => "running",
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
@@ -46,6 +49,7 @@ impl RunStatus {
     /// store otherwise.
     pub fn parse(s: &str) -> Result<RunStatus> {
         Ok(match s {
+            "queued" => RunStatus::Queued,
             "running" => RunStatus::Running,
             "completed" => RunStatus::Completed,
             "failed" => RunStatus::Failed,

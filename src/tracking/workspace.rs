@@ -186,6 +186,24 @@ impl Workspace {
         &self.location
     }
 
+    /// The process this workspace handle records as the owner of the runs it starts.
+    pub fn owner(&self) -> &ProcessOwner {
+        &self.owner
+    }
+
+    /// The queue of distributed runs (`crate::distributed`): a PostgreSQL workspace's; a
+    /// folder workspace has none, which is a clear error naming `what` needed it.
+    pub fn queue(&self, what: &str) -> Result<&dyn crate::store::WorkQueue> {
+        self.store.queue().ok_or_else(|| {
+            AutotabError::config(format!(
+                "{what} needs a shared PostgreSQL workspace (--workspace postgres://... with \
+                 --artifacts, or AUTOTAB_WORKSPACE); the folder workspace {} runs trials in \
+                 one process only",
+                self.location
+            ))
+        })
+    }
+
     /// The folder for the artifacts of run `run_id` (`<root>/artifacts/runs/<run_id>`).
     /// It is not created here.
     pub fn artifacts_dir(&self, run_id: &str) -> PathBuf {

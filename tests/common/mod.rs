@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod scoring;
 
 /// A temporary workspace folder, removed on drop.

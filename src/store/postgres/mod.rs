@@ -12,14 +12,17 @@
 //!   `REPEATABLE READ` read-only transaction (one snapshot). Tracking is in `runs.rs`, the
 //!   model registry and registered datasets in `registry.rs`.
 
+mod queue;
 mod registry;
 mod runs;
 
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use ::postgres::types::{FromSql, ToSql};
 use ::postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
 
+use super::queue::{ClaimedRun, ClaimedTrial, FinishedTrial, QueuedTrial, TrialResult, WorkQueue};
 use super::records::{
     ChildRunRecord, DatasetRecord, DatasetRegistration, ExperimentSummary, ModelRecord, NewDataset,
     NewModel, NewRun, RunDetail, RunId, RunListEntry, RunStatus,
@@ -28,8 +31,9 @@ use super::{redact_url, store_err, to_json, ChildRow, ProcessOwner, PublishModel
 use crate::error::{AutotabError, Result};
 
 /// The store schema version this build writes and understands (the same numbering as the
-/// SQLite store: version 2 has the registered datasets).
-pub(crate) const SCHEMA_VERSION: i32 = 2;
+/// SQLite store up to version 2, which has the registered datasets; version 3, the queue of
+/// distributed runs, exists only here).
+pub(crate) const SCHEMA_VERSION: i32 = 3;
 
 /// The key of the transaction-level advisory lock held while the schema is created or
 /// upgraded ("autotab" in ASCII), so that concurrent openers apply each migration once.
@@ -134,7 +138,7 @@ CREATE TABLE datasets (
 
 /// The migrations, in order: `MIGRATIONS[i]` takes a store from version `i` to `i + 1`
 /// (version 0 is an empty schema).
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [SCHEMA_V1, SCHEMA_V2, queue::SCHEMA_V3];
 
 /// Most idle clients kept for reuse; more are opened when needed and closed after use.
 const MAX_IDLE: usize = 4;
@@ -345,6 +349,92 @@ impl Store for PostgresStore {
 
     fn dataset_versions(&self, name: &str) -> Result<Vec<DatasetRecord>> {
         self.read(|db| registry::dataset_versions(db, name))
+    }
+
+    fn queue(&self) -> Option<&dyn WorkQueue> {
+        Some(self)
+    }
+}
+
+impl WorkQueue for PostgresStore {
+    fn submit(&self, run: &NewRun<'_>, request: &serde_json::Value) -> Result<RunId> {
+        let row = runs::NewRunRow::encode(run)?;
+        let request = to_json(request, "submission")?;
+        self.write(|db| queue::submit(db, &row, &request))
+    }
+
+    fn claim_run(
+        &self,
+        worker: &str,
+        owner: &ProcessOwner,
+        lease: Duration,
+    ) -> Result<Option<ClaimedRun>> {
+        self.write(|db| queue::claim_run(db, worker, owner, lease))
+    }
+
+    fn renew_run(&self, run: &RunId, worker: &str, lease: Duration) -> Result<bool> {
+        self.write(|db| queue::renew_run(db, run, worker, lease))
+    }
+
+    fn open_trials(&self, run: &RunId, folds_digest: &str, search_start: f64) -> Result<()> {
+        self.write(|db| queue::open_trials(db, run, folds_digest, search_start))
+    }
+
+    fn push_trial(&self, run: &RunId, trial: &QueuedTrial) -> Result<()> {
+        self.write(|db| queue::push_trial(db, run, trial))
+    }
+
+    fn claim_trial(
+        &self,
+        worker: &str,
+        lease: Duration,
+        skip: &[RunId],
+    ) -> Result<Option<ClaimedTrial>> {
+        self.write(|db| queue::claim_trial(db, worker, lease, skip))
+    }
+
+    fn renew_trial(
+        &self,
+        run: &RunId,
+        index: usize,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<bool> {
+        self.write(|db| queue::renew_trial(db, run, index, worker, lease))
+    }
+
+    fn release_trial(&self, run: &RunId, index: usize, worker: &str) -> Result<()> {
+        self.write(|db| queue::release_trial(db, run, index, worker))
+    }
+
+    fn complete_trial(
+        &self,
+        run: &RunId,
+        index: usize,
+        worker: &str,
+        result: &TrialResult,
+    ) -> Result<bool> {
+        self.write(|db| queue::complete_trial(db, run, index, worker, result))
+    }
+
+    fn trials_better_than(&self, run: &RunId, loss: f64) -> Result<usize> {
+        self.read(|db| queue::trials_better_than(db, run, loss))
+    }
+
+    fn collect_trials(&self, run: &RunId) -> Result<Vec<FinishedTrial>> {
+        self.write(|db| queue::collect_trials(db, run))
+    }
+
+    fn abandon_trials(&self, run: &RunId) -> Result<Vec<usize>> {
+        self.write(|db| queue::abandon_trials(db, run))
+    }
+
+    fn finish_submission(&self, run: &RunId, worker: &str) -> Result<()> {
+        self.write(|db| queue::finish_submission(db, run, worker))
+    }
+
+    fn abandon_trial(&self, run: &RunId, index: usize) -> Result<bool> {
+        self.write(|db| queue::abandon_trial(db, run, index))
     }
 }
 

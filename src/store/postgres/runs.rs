@@ -31,6 +31,11 @@ pub(super) struct NewRunRow<'a> {
 }
 
 impl<'a> NewRunRow<'a> {
+    /// The job spec, as stored.
+    pub(super) fn spec_text(&self) -> &str {
+        &self.spec
+    }
+
     pub(super) fn encode(run: &'a NewRun<'a>) -> Result<NewRunRow<'a>> {
         Ok(NewRunRow {
             run,

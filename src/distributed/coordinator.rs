@@ -1,0 +1,380 @@
+//! The coordinator of a submitted run: the engine's ordinary run, recorded as it goes, whose
+//! search launches its trials as queue rows ([`QueueBackend`]) that workers claim.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::wire;
+use super::SubmitRequest;
+use crate::engine::RunObserver;
+use crate::error::{AutotabError, Result};
+use crate::experiment::{run_submitted, TrackedRun};
+use crate::job::JobSpec;
+use crate::search::executor::abandoned_record;
+use crate::search::{Proposal, TrialBackend, TrialOutput, TrialRecord, TrialStatus};
+use crate::store::{ClaimedRun, QueuedTrial, RunId, RunStatus, WorkQueue};
+use crate::tracking::Workspace;
+
+/// Seconds since the Unix epoch on this machine's clock.
+pub(crate) fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A trial queued and not collected yet.
+#[derive(Debug)]
+struct Queued {
+    proposal: Proposal,
+    launched: Instant,
+    deadline: Instant,
+}
+
+/// How long after its deadline a trial not reported is given up (its worker died and no
+/// other could run it again in time).
+const LATE: Duration = Duration::from_secs(2);
+
+/// The search's trials as rows of the run's queue: [`TrialBackend::launch`] queues a row,
+/// [`TrialBackend::next_finished`] polls for rows that workers completed.
+pub struct QueueBackend<'w> {
+    workspace: &'w Workspace,
+    queue: &'w dyn WorkQueue,
+    run: RunId,
+    capacity: usize,
+    poll: Duration,
+    start: Instant,
+    in_flight: BTreeMap<usize, Queued>,
+    ready: VecDeque<TrialOutput>,
+    last_error: Option<String>,
+}
+
+impl<'w> QueueBackend<'w> {
+    /// The queue of run `run` in `workspace`, with at most `capacity` trials queued or running
+    /// at once (the run's `max_concurrent_trials`, over all workers), polled every `poll`.
+    pub fn new(
+        workspace: &'w Workspace,
+        run: RunId,
+        capacity: usize,
+        poll: Duration,
+    ) -> Result<QueueBackend<'w>> {
+        Ok(QueueBackend {
+            queue: workspace.queue("a distributed run")?,
+            workspace,
+            run,
+            capacity: capacity.max(1),
+            poll,
+            start: Instant::now(),
+            in_flight: BTreeMap::new(),
+            ready: VecDeque::new(),
+            last_error: None,
+        })
+    }
+
+    /// Writes `line` to the run's log (best effort: the log is for people).
+    fn log(&self, line: &str) {
+        let _ = self.workspace.append_log(&self.run, line);
+    }
+
+    /// A store error while polling: logged once per distinct message, then retried.
+    fn note_error(&mut self, what: &str, e: &AutotabError) {
+        let message = format!("{what}: {e}");
+        if self.last_error.as_deref() != Some(message.as_str()) {
+            self.log(&format!("warning: {message} (retrying)"));
+            self.last_error = Some(message);
+        }
+    }
+
+    /// Moves the trials workers completed into `ready`.
+    fn collect(&mut self) {
+        let finished = match self.queue.collect_trials(&self.run) {
+            Ok(f) => f,
+            Err(e) => return self.note_error("cannot collect the finished trials", &e),
+        };
+        for trial in finished {
+            let Some(queued) = self.in_flight.remove(&trial.index) else {
+                continue;
+            };
+            let output = match decode_result(&trial.result, &queued) {
+                Ok(output) => output,
+                Err(e) => TrialOutput {
+                    record: failed_record(trial.index, &queued, e.to_string()),
+                    oof: None,
+                    fold_models: None,
+                },
+            };
+            if trial.attempts > 1 {
+                self.log(&format!(
+                    "trial {} ran again, on worker {} (claim {}): the worker that claimed it \
+                     before stopped renewing its lease",
+                    trial.index, trial.worker, trial.attempts
+                ));
+            }
+            self.ready.push_back(output);
+        }
+    }
+
+    /// Gives up on trials past their deadline that no worker reported: their worker died and
+    /// none could run them again in time.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let late: Vec<usize> = self
+            .in_flight
+            .iter()
+            .filter(|(_, q)| now > q.deadline + LATE)
+            .map(|(i, _)| *i)
+            .collect();
+        for index in late {
+            match self.queue.abandon_trial(&self.run, index) {
+                // Finished after all: the next collect has it.
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(e) => {
+                    self.note_error("cannot give up a late trial", &e);
+                    continue;
+                }
+            }
+            if let Some(queued) = self.in_flight.remove(&index) {
+                let mut record = abandoned_record(
+                    index,
+                    &queued.proposal,
+                    queued.launched.elapsed().as_secs_f64(),
+                    queued.launched.duration_since(self.start).as_secs_f64(),
+                );
+                record.status = TrialStatus::TimedOut(
+                    "no worker reported it by its deadline (its worker stopped, and no other \
+                     could run it again in time)"
+                        .into(),
+                );
+                self.log(&format!("trial {index}: given up, no worker reported it"));
+                self.ready.push_back(TrialOutput {
+                    record,
+                    oof: None,
+                    fold_models: None,
+                });
+            }
+        }
+    }
+}
+
+/// The output of a trial from what its worker wrote.
+fn decode_result(result: &crate::store::TrialResult, queued: &Queued) -> Result<TrialOutput> {
+    let record: TrialRecord = serde_json::from_value(result.record.clone()).map_err(|e| {
+        AutotabError::Store(format!(
+            "a worker wrote an unreadable trial record ({e}); do all workers run the same \
+             autotab version?"
+        ))
+    })?;
+    if record.algorithm != queued.proposal.algorithm {
+        return Err(AutotabError::Store(format!(
+            "a worker reported {} for a trial queued as {}",
+            record.algorithm.name(),
+            queued.proposal.algorithm.name()
+        )));
+    }
+    let oof = match (&record.status, &result.oof) {
+        (TrialStatus::Completed, Some(bytes)) => Some(wire::decode_predictions(bytes)?),
+        _ => None,
+    };
+    Ok(TrialOutput {
+        record,
+        oof,
+        fold_models: None,
+    })
+}
+
+fn failed_record(index: usize, queued: &Queued, reason: String) -> TrialRecord {
+    let mut record = abandoned_record(index, &queued.proposal, 0.0, 0.0);
+    record.status = TrialStatus::Failed(reason);
+    record
+}
+
+impl TrialBackend for QueueBackend<'_> {
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn launch(&mut self, index: usize, proposal: Proposal, deadline: Instant, seed: u64) {
+        let now = Instant::now();
+        let time_limit = deadline.saturating_duration_since(now);
+        let trial = QueuedTrial {
+            index,
+            proposal: wire::encode_proposal(&proposal),
+            seed,
+            time_limit,
+            not_after: epoch_now() + time_limit.as_secs_f64(),
+        };
+        let queued = Queued {
+            proposal,
+            launched: now,
+            deadline,
+        };
+        match self.queue.push_trial(&self.run, &trial) {
+            Ok(()) => {
+                self.in_flight.insert(index, queued);
+            }
+            Err(e) => {
+                let record = failed_record(index, &queued, format!("cannot queue it: {e}"));
+                self.ready.push_back(TrialOutput {
+                    record,
+                    oof: None,
+                    fold_models: None,
+                });
+            }
+        }
+    }
+
+    fn running(&self) -> usize {
+        self.in_flight.len() + self.ready.len()
+    }
+
+    fn next_finished(&mut self, until: Instant) -> Option<TrialOutput> {
+        loop {
+            if let Some(output) = self.ready.pop_front() {
+                return Some(output);
+            }
+            self.collect();
+            self.expire();
+            if !self.ready.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return None;
+            }
+            std::thread::sleep(self.poll.min(until - now));
+        }
+    }
+
+    fn abandon_all(&mut self) -> Vec<TrialRecord> {
+        if let Err(e) = self.queue.abandon_trials(&self.run) {
+            self.note_error("cannot give up the open trials", &e);
+        }
+        let start = self.start;
+        let mut records: Vec<TrialRecord> = self.ready.drain(..).map(|o| o.record).collect();
+        records.extend(
+            std::mem::take(&mut self.in_flight)
+                .into_iter()
+                .map(|(i, q)| {
+                    abandoned_record(
+                        i,
+                        &q.proposal,
+                        q.launched.elapsed().as_secs_f64(),
+                        q.launched.duration_since(start).as_secs_f64(),
+                    )
+                }),
+        );
+        records
+    }
+
+    fn folds_ready(&mut self, digest: &str) -> Result<()> {
+        self.start = Instant::now();
+        self.queue.open_trials(&self.run, digest, epoch_now())
+    }
+}
+
+/// Settings of a coordinator.
+#[derive(Debug, Clone)]
+pub struct CoordinatorOptions {
+    /// The worker's name, as its claims record it.
+    pub worker: String,
+    /// How long a claim holds without renewal.
+    pub lease: Duration,
+    /// How often the queue is polled for finished trials.
+    pub poll: Duration,
+}
+
+/// Coordinates the claimed run: runs it with [`run_submitted`] (its trials on the queue), its
+/// claim renewed meanwhile; the submission is finished whatever the outcome. A run claimed
+/// again (its first coordinator died) is failed with the reason: its search cannot resume.
+pub fn coordinate(
+    workspace: &Workspace,
+    claimed: &ClaimedRun,
+    options: &CoordinatorOptions,
+    observer: &mut dyn RunObserver,
+) -> Result<TrackedRun> {
+    let queue = workspace.queue("a distributed run")?;
+    let run = &claimed.run_id;
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            renew_while(&done, options.lease, || {
+                queue.renew_run(run, &options.worker, options.lease)
+            })
+        });
+        let result = coordinate_claimed(workspace, claimed, options, observer);
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    if let Err(e) = queue.finish_submission(run, &options.worker) {
+        let _ = workspace.append_log(run, &format!("warning: cannot close the submission: {e}"));
+    }
+    result
+}
+
+fn coordinate_claimed(
+    workspace: &Workspace,
+    claimed: &ClaimedRun,
+    options: &CoordinatorOptions,
+    observer: &mut dyn RunObserver,
+) -> Result<TrackedRun> {
+    let run = &claimed.run_id;
+    let fail = |e: AutotabError| {
+        let _ = workspace.finish_run(
+            run,
+            RunStatus::Failed,
+            &serde_json::json!({"error": e.to_string()}),
+        );
+        e
+    };
+    if claimed.attempt > 1 {
+        return Err(fail(AutotabError::config(format!(
+            "run {run}: its first coordinator stopped before finishing it (claim {} of the \
+             run); a search cannot resume elsewhere: submit the run again",
+            claimed.attempt
+        ))));
+    }
+    let spec: JobSpec = serde_json::from_value(claimed.spec.clone()).map_err(|e| {
+        fail(AutotabError::config(format!(
+            "run {run}: its submitted job spec is unreadable ({e}); was it submitted by another \
+             version of autotab?"
+        )))
+    })?;
+    let request: SubmitRequest = serde_json::from_value(claimed.request.clone()).map_err(|e| {
+        fail(AutotabError::config(format!(
+            "run {run}: its submission is unreadable ({e})"
+        )))
+    })?;
+    let _ = workspace.append_log(run, &format!("coordinated by worker {}", options.worker));
+    let mut backend = QueueBackend::new(
+        workspace,
+        run.clone(),
+        spec.limits.max_concurrent_trials,
+        options.poll,
+    )?;
+    let register = request.register.map(crate::experiment::Registration::from);
+    run_submitted(
+        &spec,
+        workspace,
+        run,
+        register.as_ref(),
+        observer,
+        &mut backend,
+    )
+}
+
+/// Calls `renew` every third of `lease` until `done`; stops early when the claim is lost.
+pub(crate) fn renew_while(done: &AtomicBool, lease: Duration, renew: impl Fn() -> Result<bool>) {
+    let step = Duration::from_millis(50);
+    let every = lease / 3;
+    let mut since = Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(step);
+        if since.elapsed() >= every {
+            since = Instant::now();
+            // A lost claim (`false`) or a store error: keep trying while the work goes on; the
+            // result is refused later if another process took the claim over.
+            let _ = renew();
+        }
+    }
+}
