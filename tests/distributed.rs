@@ -107,23 +107,37 @@ fn three_workers_finish_a_submitted_run_when_one_is_killed_mid_trial() {
         .collect();
     let mut db = client(&ws);
 
-    // Kill a worker while it holds a trial: freeze w2, look at its claims, and kill it if it
-    // holds a running trial (otherwise let it go on and look again).
-    let victim = workers.iter().position(|(n, _)| n == "w2").unwrap();
+    // Kill a worker that does not coordinate the run while it holds a trial: freeze it, look
+    // at its claims, and kill it if it holds a running trial (otherwise let it go on and look
+    // again).
+    let coordinator = loop {
+        let row = db
+            .query_opt(
+                "SELECT worker FROM submissions WHERE run_id = $1 AND trials_open",
+                &[&run],
+            )
+            .unwrap();
+        if let Some(row) = row {
+            break row.get::<_, String>(0);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let victim = workers.iter().position(|(n, _)| *n != coordinator).unwrap();
+    let victim_name = workers[victim].0.clone();
     let pid = workers[victim].1.id();
     let give_up = Instant::now() + Duration::from_secs(14);
     let killed_trial: i64 = loop {
         assert!(
             Instant::now() < give_up,
-            "w2 never held a running trial:\n{}",
-            worker_log(&ws, "w2")
+            "{victim_name} never held a running trial:\n{}",
+            worker_log(&ws, &victim_name)
         );
         signal(pid, "-STOP");
         let held = db
             .query_opt(
-                "SELECT idx FROM trial_queue WHERE run_id = $1 AND worker = 'w2' \
+                "SELECT idx FROM trial_queue WHERE run_id = $1 AND worker = $2 \
                  AND state = 'running'",
-                &[&run],
+                &[&run, &victim_name],
             )
             .unwrap();
         if let Some(row) = held {
@@ -164,12 +178,16 @@ fn three_workers_finish_a_submitted_run_when_one_is_killed_mid_trial() {
     let (state, worker, attempts): (String, Option<String>, i64) =
         (row.get(0), row.get(1), row.get(2));
     assert_eq!(state, "done", "trial {killed_trial} was not run again");
-    assert_ne!(worker.as_deref(), Some("w2"));
+    assert_ne!(worker.as_deref(), Some(victim_name.as_str()));
     assert!(
         attempts >= 2,
         "trial {killed_trial} claimed {attempts} time(s)"
     );
-    let logs = format!("{}{}", worker_log(&ws, "w1"), worker_log(&ws, "w3"));
+    let logs: String = ["w1", "w2", "w3"]
+        .iter()
+        .filter(|n| **n != victim_name)
+        .map(|n| worker_log(&ws, n))
+        .collect();
     assert!(
         logs.contains(&format!("trial {killed_trial}: ")) && logs.contains("(claim 2"),
         "no worker says it re-claimed trial {killed_trial}:\n{logs}"

@@ -2,7 +2,7 @@
 //! search launches its trials as queue rows ([`QueueBackend`]) that workers claim.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::wire;
@@ -28,11 +28,19 @@ pub(crate) fn epoch_now() -> f64 {
 struct Queued {
     proposal: Proposal,
     launched: Instant,
-    deadline: Instant,
+    /// The latest any claim of it may run to.
+    not_after: Instant,
 }
 
-/// How long after its deadline a trial not reported is given up (its worker died and no
-/// other could run it again in time).
+/// Trials queued or running per trial allowed to run.
+const QUEUE_DEPTH: usize = 2;
+
+/// The first wait between two polls of the queue; it doubles up to the poll interval while
+/// nothing comes.
+pub(crate) const FIRST_POLL: Duration = Duration::from_millis(5);
+
+/// How long after the latest end of any claim a trial not reported is given up (its worker
+/// died and no other could run it again in time).
 const LATE: Duration = Duration::from_secs(2);
 
 /// The search's trials as rows of the run's queue: [`TrialBackend::launch`] queues a row,
@@ -41,30 +49,34 @@ pub struct QueueBackend<'w> {
     workspace: &'w Workspace,
     queue: &'w dyn WorkQueue,
     run: RunId,
-    capacity: usize,
+    /// Most trials running at once, over all workers (the run's `max_concurrent_trials`).
+    max_running: usize,
     poll: Duration,
     start: Instant,
+    /// When the search ends: the latest a trial may run, on its first claim or a later one.
+    search_end: Instant,
     in_flight: BTreeMap<usize, Queued>,
     ready: VecDeque<TrialOutput>,
     last_error: Option<String>,
 }
 
 impl<'w> QueueBackend<'w> {
-    /// The queue of run `run` in `workspace`, with at most `capacity` trials queued or running
-    /// at once (the run's `max_concurrent_trials`, over all workers), polled every `poll`.
+    /// The queue of run `run` in `workspace`, with at most `max_running` trials running at once
+    /// over all workers (the run's `max_concurrent_trials`), polled every `poll`.
     pub fn new(
         workspace: &'w Workspace,
         run: RunId,
-        capacity: usize,
+        max_running: usize,
         poll: Duration,
     ) -> Result<QueueBackend<'w>> {
         Ok(QueueBackend {
             queue: workspace.queue("a distributed run")?,
             workspace,
             run,
-            capacity: capacity.max(1),
+            max_running: max_running.max(1),
             poll,
             start: Instant::now(),
+            search_end: Instant::now(),
             in_flight: BTreeMap::new(),
             ready: VecDeque::new(),
             last_error: None,
@@ -121,7 +133,7 @@ impl<'w> QueueBackend<'w> {
         let late: Vec<usize> = self
             .in_flight
             .iter()
-            .filter(|(_, q)| now > q.deadline + LATE)
+            .filter(|(_, q)| now > q.not_after + LATE)
             .map(|(i, _)| *i)
             .collect();
         for index in late {
@@ -191,23 +203,29 @@ fn failed_record(index: usize, queued: &Queued, reason: String) -> TrialRecord {
 
 impl TrialBackend for QueueBackend<'_> {
     fn capacity(&self) -> usize {
-        self.capacity
+        // As many trials again wait in the queue as may run, so a worker that finishes one
+        // finds the next without waiting for the coordinator; the claims keep the running
+        // ones to `max_running`.
+        QUEUE_DEPTH * self.max_running
     }
 
     fn launch(&mut self, index: usize, proposal: Proposal, deadline: Instant, seed: u64) {
+        // Each claim gets the trial's time limit from when it is claimed, so a trial whose
+        // worker died runs again in full, until the search's end at the latest.
         let now = Instant::now();
         let time_limit = deadline.saturating_duration_since(now);
+        let not_after = self.search_end.max(deadline);
         let trial = QueuedTrial {
             index,
             proposal: wire::encode_proposal(&proposal),
             seed,
             time_limit,
-            not_after: epoch_now() + time_limit.as_secs_f64(),
+            not_after: epoch_now() + not_after.saturating_duration_since(now).as_secs_f64(),
         };
         let queued = Queued {
             proposal,
             launched: now,
-            deadline,
+            not_after,
         };
         match self.queue.push_trial(&self.run, &trial) {
             Ok(()) => {
@@ -229,6 +247,8 @@ impl TrialBackend for QueueBackend<'_> {
     }
 
     fn next_finished(&mut self, until: Instant) -> Option<TrialOutput> {
+        // Polls soon after a result (trials finish in bursts), then less and less often.
+        let mut wait = FIRST_POLL;
         loop {
             if let Some(output) = self.ready.pop_front() {
                 return Some(output);
@@ -242,7 +262,8 @@ impl TrialBackend for QueueBackend<'_> {
             if now >= until {
                 return None;
             }
-            std::thread::sleep(self.poll.min(until - now));
+            std::thread::sleep(wait.min(until - now));
+            wait = (wait * 2).min(self.poll);
         }
     }
 
@@ -267,9 +288,11 @@ impl TrialBackend for QueueBackend<'_> {
         records
     }
 
-    fn folds_ready(&mut self, digest: &str) -> Result<()> {
+    fn begin(&mut self, digest: &str, search_end: Instant) -> Result<()> {
         self.start = Instant::now();
-        self.queue.open_trials(&self.run, digest, epoch_now())
+        self.search_end = search_end;
+        self.queue
+            .open_trials(&self.run, digest, epoch_now(), self.max_running)
     }
 }
 
@@ -295,15 +318,15 @@ pub fn coordinate(
 ) -> Result<TrackedRun> {
     let queue = workspace.queue("a distributed run")?;
     let run = &claimed.run_id;
-    let done = AtomicBool::new(false);
     let result = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            renew_while(&done, options.lease, || {
+        let (done, heartbeat) = mpsc::channel();
+        scope.spawn(move || {
+            renew_until(heartbeat, options.lease, || {
                 queue.renew_run(run, &options.worker, options.lease)
             })
         });
         let result = coordinate_claimed(workspace, claimed, options, observer);
-        done.store(true, Ordering::Relaxed);
+        drop(done);
         result
     });
     if let Err(e) = queue.finish_submission(run, &options.worker) {
@@ -363,18 +386,17 @@ fn coordinate_claimed(
     )
 }
 
-/// Calls `renew` every third of `lease` until `done`; stops early when the claim is lost.
-pub(crate) fn renew_while(done: &AtomicBool, lease: Duration, renew: impl Fn() -> Result<bool>) {
-    let step = Duration::from_millis(50);
+/// Calls `renew` every third of `lease` until `done` is dropped (or sends), which ends it at
+/// once: the caller's work is not held up by a sleeping heartbeat.
+pub(crate) fn renew_until(
+    done: mpsc::Receiver<()>,
+    lease: Duration,
+    renew: impl Fn() -> Result<bool>,
+) {
     let every = lease / 3;
-    let mut since = Instant::now();
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(step);
-        if since.elapsed() >= every {
-            since = Instant::now();
-            // A lost claim (`false`) or a store error: keep trying while the work goes on; the
-            // result is refused later if another process took the claim over.
-            let _ = renew();
-        }
+    while let Err(mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(every) {
+        // A lost claim (`false`) or a store error: keep trying while the work goes on; the
+        // result is refused later if another process took the claim over.
+        let _ = renew();
     }
 }

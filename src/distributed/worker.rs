@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::coordinator::{self, epoch_now, renew_while, CoordinatorOptions};
+use super::coordinator::{self, epoch_now, renew_until, CoordinatorOptions, FIRST_POLL};
 use super::wire;
 use crate::engine::{prepare_trial_folds, Quiet, RunObserver, TrialFolds};
 use crate::error::{AutotabError, Result};
@@ -220,12 +220,15 @@ impl Shared<'_> {
             .elapsed()
     }
 
-    fn pause(&self) {
-        std::thread::sleep(self.options.poll);
+    /// Waits `wait` before looking for work again, and doubles it up to the poll interval.
+    fn pause(&self, wait: &mut Duration) {
+        std::thread::sleep(*wait);
+        *wait = (*wait * 2).min(self.options.poll);
     }
 
     /// One trial slot: claims and runs trials until the worker stops.
     fn trial_slot(&self) {
+        let mut wait = FIRST_POLL;
         while !self.stop.load(Ordering::Relaxed) {
             let refused = self
                 .refused
@@ -236,11 +239,15 @@ impl Shared<'_> {
                 .queue
                 .claim_trial(&self.options.name, self.options.lease, &refused)
             {
-                Ok(Some(claimed)) => self.working(|| self.run_claimed(&claimed)),
-                Ok(None) => self.pause(),
+                Ok(Some(claimed)) => {
+                    self.working(|| self.run_claimed(&claimed));
+                    // Its run's next trial is queued as soon as the coordinator sees this one.
+                    wait = FIRST_POLL;
+                }
+                Ok(None) => self.pause(&mut wait),
                 Err(e) => {
                     (self.events)(WorkerEvent::Error(e.to_string()));
-                    self.pause();
+                    self.pause(&mut wait);
                 }
             }
         }
@@ -249,6 +256,7 @@ impl Shared<'_> {
     /// The coordinator thread: claims and coordinates queued runs until the worker stops.
     fn coordinator(&self) {
         let owner = self.workspace.owner().clone();
+        let mut wait = self.options.poll;
         while !self.stop.load(Ordering::Relaxed) {
             match self
                 .queue
@@ -260,7 +268,7 @@ impl Shared<'_> {
                     let options = CoordinatorOptions {
                         worker: self.options.name.clone(),
                         lease: self.options.lease,
-                        poll: Duration::from_millis(50),
+                        poll: Duration::from_millis(100),
                     };
                     let mut quiet = Quiet;
                     let observer: &mut dyn RunObserver = &mut quiet;
@@ -280,10 +288,10 @@ impl Shared<'_> {
                     self.runs.fetch_add(1, Ordering::Relaxed);
                     (self.events)(WorkerEvent::Coordinated { run, result });
                 }),
-                Ok(None) => self.pause(),
+                Ok(None) => self.pause(&mut wait),
                 Err(e) => {
                     (self.events)(WorkerEvent::Error(e.to_string()));
-                    self.pause();
+                    self.pause(&mut wait);
                 }
             }
         }
@@ -329,15 +337,15 @@ impl Shared<'_> {
             rows: proposal.rows,
         };
         let lease = self.options.lease;
-        let done = AtomicBool::new(false);
         let output = std::thread::scope(|scope| {
-            scope.spawn(|| {
-                renew_while(&done, lease, || {
+            let (done, heartbeat) = std::sync::mpsc::channel::<()>();
+            scope.spawn(move || {
+                renew_until(heartbeat, lease, || {
                     self.queue.renew_trial(run, index, name, lease)
                 })
             });
             let output = run_isolated(true, || run_trial(job));
-            done.store(true, Ordering::Relaxed);
+            drop(done);
             output
         });
         let record = output.record;

@@ -410,7 +410,8 @@ fn run_on(
         folds.n_features()
     ));
     if let Some(remote) = remote.as_mut() {
-        remote.folds_ready(&folds_digest(&folds.splits, folds.n_features()))?;
+        let digest = folds_digest(&folds.splits, folds.n_features());
+        remote.begin(&digest, clock.search_end())?;
     }
     let cost = RefitCost::new(
         data.data.n_rows(),

@@ -126,10 +126,11 @@ pub trait TrialBackend {
     /// they ever come, are dropped.
     fn abandon_all(&mut self) -> Vec<TrialRecord>;
 
-    /// The run's folds are featurized (`digest`: see `engine::folds_digest`), before any
-    /// launch: a backend whose trials run in other processes lets them check they built the
-    /// same folds.
-    fn folds_ready(&mut self, _digest: &str) -> crate::error::Result<()> {
+    /// The search is about to start, with the run's folds featurized (`digest`: see
+    /// `engine::folds_digest`) and ending at `search_end`: a backend whose trials run in other
+    /// processes lets them check they built the same folds, and may run a trial again (its
+    /// worker died) until `search_end`.
+    fn begin(&mut self, _digest: &str, _search_end: Instant) -> crate::error::Result<()> {
         Ok(())
     }
 }

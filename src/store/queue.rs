@@ -102,9 +102,15 @@ pub trait WorkQueue: Send + Sync {
     /// Extends `worker`'s lease on coordinating `run`; `false` when it lost the claim.
     fn renew_run(&self, run: &RunId, worker: &str, lease: Duration) -> Result<bool>;
 
-    /// The coordinator's search begins: workers may now claim the run's trials, and check their
-    /// folds against `folds_digest`.
-    fn open_trials(&self, run: &RunId, folds_digest: &str, search_start: f64) -> Result<()>;
+    /// The coordinator's search begins: workers may now claim the run's trials, at most
+    /// `max_running` at once, and check their folds against `folds_digest`.
+    fn open_trials(
+        &self,
+        run: &RunId,
+        folds_digest: &str,
+        search_start: f64,
+        max_running: usize,
+    ) -> Result<()>;
 
     /// Queues a trial of `run`.
     fn push_trial(&self, run: &RunId, trial: &QueuedTrial) -> Result<()>;

@@ -376,8 +376,14 @@ impl WorkQueue for PostgresStore {
         self.write(|db| queue::renew_run(db, run, worker, lease))
     }
 
-    fn open_trials(&self, run: &RunId, folds_digest: &str, search_start: f64) -> Result<()> {
-        self.write(|db| queue::open_trials(db, run, folds_digest, search_start))
+    fn open_trials(
+        &self,
+        run: &RunId,
+        folds_digest: &str,
+        search_start: f64,
+        max_running: usize,
+    ) -> Result<()> {
+        self.write(|db| queue::open_trials(db, run, folds_digest, search_start, max_running))
     }
 
     fn push_trial(&self, run: &RunId, trial: &QueuedTrial) -> Result<()> {

@@ -28,6 +28,7 @@ CREATE TABLE submissions (
     lease_until     DOUBLE PRECISION,
     attempts        BIGINT NOT NULL DEFAULT 0,
     trials_open     BOOLEAN NOT NULL DEFAULT FALSE,
+    max_running     BIGINT NOT NULL DEFAULT 1,
     folds_digest    TEXT,
     search_start    DOUBLE PRECISION
 );
@@ -153,11 +154,18 @@ pub(super) fn open_trials(
     run: &RunId,
     folds_digest: &str,
     search_start: f64,
+    max_running: usize,
 ) -> Result<()> {
     db.execute(
-        "UPDATE submissions SET trials_open = TRUE, folds_digest = $2, search_start = $3
+        "UPDATE submissions SET trials_open = TRUE, folds_digest = $2, search_start = $3,
+             max_running = $4
          WHERE run_id = $1",
-        &[&run.as_str(), &folds_digest, &search_start],
+        &[
+            &run.as_str(),
+            &folds_digest,
+            &search_start,
+            &to_i64(max_running.max(1), "concurrent trials")?,
+        ],
         "open the run's trials",
     )?;
     Ok(())
@@ -191,14 +199,19 @@ pub(super) fn claim_trial(
     skip: &[RunId],
 ) -> Result<Option<ClaimedTrial>> {
     let skip: Vec<&str> = skip.iter().map(RunId::as_str).collect();
+    // The submission's row is locked too, so two claims of one run's trials take turns (the
+    // second skips the run this time) and its running trials never exceed `max_running`.
     let found = db.query_opt(
         &format!(
             "SELECT t.run_id, t.idx FROM trial_queue t JOIN submissions s ON s.run_id = t.run_id
              WHERE s.state = 'running' AND s.trials_open AND t.not_after > {NOW}
                AND (t.state = 'pending' OR (t.state = 'running' AND t.lease_until < {NOW}))
                AND NOT (t.run_id = ANY($1))
+               AND (SELECT COUNT(*) FROM trial_queue r
+                    WHERE r.run_id = t.run_id AND r.state = 'running'
+                      AND r.lease_until >= {NOW}) < s.max_running
              ORDER BY s.submitted, t.idx LIMIT 1
-             FOR UPDATE OF t SKIP LOCKED"
+             FOR UPDATE OF t, s SKIP LOCKED"
         ),
         &[&skip],
         "look for a pending trial",
