@@ -310,3 +310,88 @@ fn submit_and_worker_refuse_what_they_cannot_do() {
         );
     }
 }
+
+#[test]
+fn a_run_whose_coordinator_is_killed_is_taken_over_by_another_worker() {
+    let Some(ws) = PgWorkspace::new("a_run_whose_coordinator_is_killed") else {
+        return;
+    };
+    let run = submit(
+        &ws,
+        "14s",
+        "datasets/heart_failure.csv",
+        &["--early-stopping", "off", "--register", "hf-takeover"],
+    );
+    let mut db = client(&ws);
+    // w1 alone first, so that it coordinates; then two more workers.
+    let mut first = spawn_worker(&ws, "w1", &[]);
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while db
+        .query_opt(
+            "SELECT 1 FROM submissions WHERE run_id = $1 AND worker = 'w1' AND trials_open",
+            &[&run],
+        )
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < give_up, "w1 never coordinated the run");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let others: Vec<Child> = ["w2", "w3"]
+        .iter()
+        .map(|name| spawn_worker(&ws, name, &[]))
+        .collect();
+    // Kill the coordinator once trials are recorded.
+    let recorded = |db: &mut postgres::Client| -> i64 {
+        db.query_one("SELECT COUNT(*) FROM runs WHERE parent_id = $1", &[&run])
+            .unwrap()
+            .get(0)
+    };
+    while recorded(&mut db) < 5 {
+        assert!(Instant::now() < give_up, "no trials recorded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(first.id(), "-KILL");
+    let _ = first.wait();
+    let before = recorded(&mut db);
+
+    for (name, mut child) in ["w2", "w3"].iter().zip(others) {
+        let exit = child.wait().unwrap();
+        assert!(exit.success(), "{name} failed:\n{}", worker_log(&ws, name));
+    }
+    let shown = show(&ws, &run);
+    assert_eq!(status(&shown), "completed", "{shown}");
+    let children = shown["children"].as_array().unwrap().len() as i64;
+    assert!(
+        children > before,
+        "{children} child runs after the takeover, {before} before"
+    );
+    let row = db
+        .query_one(
+            "SELECT worker, attempts FROM submissions WHERE run_id = $1",
+            &[&run],
+        )
+        .unwrap();
+    let (worker, attempts): (String, i64) = (row.get(0), row.get(1));
+    assert_ne!(worker, "w1");
+    assert_eq!(attempts, 2);
+    let log: Vec<String> = db
+        .query(
+            "SELECT line FROM run_logs WHERE run_id = $1 ORDER BY id",
+            &[&run],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        log.iter().any(|l| l.starts_with("taken over by worker")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(|l| l.starts_with("resumed the search")),
+        "{log:#?}"
+    );
+    let models = ws.json(&["models", "list", "--json"]);
+    assert!(models.to_string().contains("hf-takeover"), "{models}");
+}

@@ -1,7 +1,7 @@
 //! The coordinator of a submitted run: the engine's ordinary run, recorded as it goes, whose
 //! search launches its trials as queue rows ([`QueueBackend`]) that workers claim.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +12,7 @@ use crate::error::{AutotabError, Result};
 use crate::experiment::{run_submitted, TrackedRun};
 use crate::job::JobSpec;
 use crate::search::executor::abandoned_record;
-use crate::search::{Proposal, TrialBackend, TrialOutput, TrialRecord, TrialStatus};
+use crate::search::{Proposal, Resumed, TrialBackend, TrialOutput, TrialRecord, TrialStatus};
 use crate::store::{ClaimedRun, QueuedTrial, RunId, RunStatus, WorkQueue};
 use crate::tracking::Workspace;
 
@@ -58,6 +58,8 @@ pub struct QueueBackend<'w> {
     in_flight: BTreeMap<usize, Queued>,
     ready: VecDeque<TrialOutput>,
     last_error: Option<String>,
+    /// Whether an earlier coordinator ran this run's search before (see [`Resumed`]).
+    resuming: bool,
 }
 
 impl<'w> QueueBackend<'w> {
@@ -80,7 +82,15 @@ impl<'w> QueueBackend<'w> {
             in_flight: BTreeMap::new(),
             ready: VecDeque::new(),
             last_error: None,
+            resuming: false,
         })
+    }
+
+    /// Takes the search over from an earlier coordinator: [`TrialBackend::resume`] then returns
+    /// the trials it left in the queue.
+    pub fn resuming(mut self) -> Self {
+        self.resuming = true;
+        self
     }
 
     /// Writes `line` to the run's log (best effort: the log is for people).
@@ -288,6 +298,75 @@ impl TrialBackend for QueueBackend<'_> {
         records
     }
 
+    fn resume(&mut self) -> Resumed {
+        if !self.resuming {
+            return Resumed::default();
+        }
+        let rows = match self.queue.trials_of(&self.run) {
+            Ok(rows) => rows,
+            Err(e) => {
+                self.note_error("cannot read the earlier coordinator's trials", &e);
+                return Resumed::default();
+            }
+        };
+        let recorded: BTreeSet<usize> = self
+            .workspace
+            .get_run(self.run.as_str())
+            .map(|d| d.children.iter().map(|c| c.index).collect())
+            .unwrap_or_default();
+        let now = Instant::now();
+        let epoch = epoch_now();
+        let mut resumed = Resumed::default();
+        for row in rows {
+            let index = row.trial.index;
+            resumed.next_index = resumed.next_index.max(index + 1);
+            let Ok(proposal) = wire::decode_proposal(&row.trial.proposal, self.run.as_str(), index)
+            else {
+                continue;
+            };
+            resumed.proposed.push(proposal.clone());
+            let queued = Queued {
+                proposal,
+                launched: now,
+                not_after: now
+                    + Duration::try_from_secs_f64((row.trial.not_after - epoch).max(0.0))
+                        .unwrap_or_default(),
+            };
+            match (row.state.as_str(), &row.result) {
+                ("done", Some(result)) => {
+                    let output = decode_result(result, &queued).unwrap_or_else(|e| TrialOutput {
+                        record: failed_record(index, &queued, e.to_string()),
+                        oof: None,
+                        fold_models: None,
+                    });
+                    resumed.finished.push((output, recorded.contains(&index)));
+                }
+                ("pending" | "running", _) => {
+                    self.in_flight.insert(index, queued);
+                }
+                _ => {
+                    let mut record = abandoned_record(index, &queued.proposal, 0.0, 0.0);
+                    record.status = TrialStatus::TimedOut(
+                        "given up by the earlier coordinator (no worker reported it)".into(),
+                    );
+                    let output = TrialOutput {
+                        record,
+                        oof: None,
+                        fold_models: None,
+                    };
+                    resumed.finished.push((output, recorded.contains(&index)));
+                }
+            }
+        }
+        self.log(&format!(
+            "resumed the search: {} finished trial(s) and {} still queued from the earlier \
+             coordinator",
+            resumed.finished.len(),
+            self.in_flight.len()
+        ));
+        resumed
+    }
+
     fn begin(&mut self, digest: &str, search_end: Instant) -> Result<()> {
         self.start = Instant::now();
         self.search_end = search_end;
@@ -350,14 +429,7 @@ fn coordinate_claimed(
         );
         e
     };
-    if claimed.attempt > 1 {
-        return Err(fail(AutotabError::config(format!(
-            "run {run}: its first coordinator stopped before finishing it (claim {} of the \
-             run); a search cannot resume elsewhere: submit the run again",
-            claimed.attempt
-        ))));
-    }
-    let spec: JobSpec = serde_json::from_value(claimed.spec.clone()).map_err(|e| {
+    let mut spec: JobSpec = serde_json::from_value(claimed.spec.clone()).map_err(|e| {
         fail(AutotabError::config(format!(
             "run {run}: its submitted job spec is unreadable ({e}); was it submitted by another \
              version of autotab?"
@@ -368,13 +440,29 @@ fn coordinate_claimed(
             "run {run}: its submission is unreadable ({e})"
         )))
     })?;
-    let _ = workspace.append_log(run, &format!("coordinated by worker {}", options.worker));
     let mut backend = QueueBackend::new(
         workspace,
         run.clone(),
         spec.limits.max_concurrent_trials,
         options.poll,
     )?;
+    if claimed.attempt > 1 {
+        // Its first coordinator stopped: the search goes on from the queue's trials, in what
+        // is left of the budget (at least a second, to ensemble and refit what exists).
+        let left = (spec.limits.timeout.as_secs_f64() - claimed.elapsed).max(1.0);
+        let _ = workspace.append_log(
+            run,
+            &format!(
+                "taken over by worker {} (claim {}): its earlier coordinator stopped; {left:.1}s \
+                 of the budget left",
+                options.worker, claimed.attempt
+            ),
+        );
+        spec.limits.timeout = Duration::from_secs_f64(left);
+        backend = backend.resuming();
+    } else {
+        let _ = workspace.append_log(run, &format!("coordinated by worker {}", options.worker));
+    }
     let register = request.register.map(crate::experiment::Registration::from);
     run_submitted(
         &spec,

@@ -559,14 +559,17 @@ fn ensemble_stage(
     splits: &[crate::validation::Fold],
     clock: RunClock,
 ) -> ScoredEnsembles {
-    let voting = choose_voting(
-        search,
-        splits,
-        &data.targets,
-        data.metric,
-        search.trials.len(),
-    )
-    .filter(|_| plan.ensembles);
+    // The ensembles take the numbers after the trials' (contiguous unless a resumed
+    // distributed search left gaps).
+    let next_index = search
+        .trials
+        .iter()
+        .map(|t| t.index + 1)
+        .max()
+        .unwrap_or(0)
+        .max(search.trials.len());
+    let voting = choose_voting(search, splits, &data.targets, data.metric, next_index)
+        .filter(|_| plan.ensembles);
     let stack = plan
         .stack
         .then(|| {
@@ -576,7 +579,7 @@ fn ensemble_stage(
                 splits,
                 &data.targets,
                 data.metric,
-                search.trials.len() + usize::from(voting.is_some()),
+                next_index + usize::from(voting.is_some()),
                 Some(clock.hard_end),
                 spec.seed,
             )

@@ -133,6 +133,25 @@ pub trait TrialBackend {
     fn begin(&mut self, _digest: &str, _search_end: Instant) -> crate::error::Result<()> {
         Ok(())
     }
+
+    /// What an earlier attempt at this search left (a distributed run whose first coordinator
+    /// stopped), asked once after [`TrialBackend::begin`]; nothing by default.
+    fn resume(&mut self) -> Resumed {
+        Resumed::default()
+    }
+}
+
+/// The trials of an earlier attempt at the same search (a distributed run taken over after its
+/// first coordinator stopped), which the search counts as its own.
+#[derive(Debug, Default)]
+pub struct Resumed {
+    /// Every trial proposed before (the scheduler does not propose them again).
+    pub proposed: Vec<Proposal>,
+    /// Finished trials, in index order, each with whether it is already recorded (the
+    /// observer saw it in the earlier attempt).
+    pub finished: Vec<(TrialOutput, bool)>,
+    /// The index of this search's first launch.
+    pub next_index: usize,
 }
 
 /// The record of a trial given up on because the time budget ran out.

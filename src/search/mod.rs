@@ -9,13 +9,14 @@ mod scheduler;
 mod stopping;
 pub(crate) mod trial;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-pub use executor::{TrialBackend, WorkerPool};
+pub use executor::{Resumed, TrialBackend, WorkerPool};
 pub use sampler::{low_cost_params, random_params, Sampler};
 pub use scheduler::{CostFrugalScheduler, Fidelity, Proposal, Scheduler};
 pub use trial::{PreparedFold, TrialOutput, TrialRecord, TrialStatus};
@@ -285,20 +286,33 @@ pub fn run_search(
         seed: settings.seed,
     };
     let mut stop: Option<StopReason> = None;
+    // An earlier attempt's trials (see `Resumed`) count first, as if this search ran them.
+    let resumed = executor.resume();
+    launcher.launched = resumed.next_index;
+    for proposal in &resumed.proposed {
+        scheduler.replay(proposal);
+    }
+    let mut earlier: VecDeque<(TrialOutput, bool)> = resumed.finished.into();
     loop {
-        while stop.is_none() && executor.running() < concurrency {
-            stop = launcher.launch_next(executor, scheduler, &rules);
-        }
-        if executor.running() == 0 {
-            break;
-        }
-        let Some(output) = executor.next_finished(end + GRACE) else {
-            for record in executor.abandon_all() {
-                on_trial(&record);
-                trials.push(record);
+        let (output, recorded) = match earlier.pop_front() {
+            Some(earlier) => earlier,
+            None => {
+                while stop.is_none() && executor.running() < concurrency {
+                    stop = launcher.launch_next(executor, scheduler, &rules);
+                }
+                if executor.running() == 0 {
+                    break;
+                }
+                let Some(output) = executor.next_finished(end + GRACE) else {
+                    for record in executor.abandon_all() {
+                        on_trial(&record);
+                        trials.push(record);
+                    }
+                    stop.get_or_insert(StopReason::TimeBudget);
+                    break;
+                };
+                (output, false)
             }
-            stop.get_or_insert(StopReason::TimeBudget);
-            break;
         };
         let record = output.record;
         let loss = record.score.map(|s| metric.to_loss(s));
@@ -326,7 +340,9 @@ pub fn run_search(
                 );
             }
         }
-        on_trial(&record);
+        if !recorded {
+            on_trial(&record);
+        }
         trials.push(record);
     }
     trials.sort_by_key(|t| t.index);

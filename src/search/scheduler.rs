@@ -39,6 +39,10 @@ pub trait Scheduler: Send {
     fn strong_start_done(&self) -> bool {
         true
     }
+
+    /// `proposal` was proposed by an earlier attempt at this search (a resumed distributed
+    /// run): it is not to be proposed again.
+    fn replay(&mut self, _proposal: &Proposal) {}
 }
 
 /// The default search: the strong start ([`super::portfolio`], cheapest first), then
@@ -246,6 +250,18 @@ impl Scheduler for CostFrugalScheduler {
     fn strong_start_done(&self) -> bool {
         self.start.is_empty()
     }
+
+    fn replay(&mut self, proposal: &Proposal) {
+        if let Some(at) = self
+            .start
+            .iter()
+            .position(|(a, p)| *a == proposal.algorithm && *p == proposal.params)
+        {
+            self.start.remove(at);
+        }
+        self.sampler
+            .issue(proposal.algorithm, proposal.params.clone());
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +318,30 @@ mod tests {
             (second.algorithm, second.params),
             (Algorithm::GradientBoosting, boosting)
         );
+        assert!(s.strong_start_done());
+    }
+
+    #[test]
+    fn a_replayed_start_configuration_is_not_proposed_again() {
+        let algorithms = vec![Algorithm::GradientBoosting, Algorithm::RandomForest];
+        let start: Vec<(Algorithm, Params)> = crate::search::portfolio::PORTFOLIO
+            .iter()
+            .filter(|e| algorithms.contains(&e.algorithm))
+            .take(3)
+            .map(|e| (e.algorithm, e.params()))
+            .collect();
+        assert_eq!(start.len(), 3);
+        let mut s = CostFrugalScheduler::new(algorithms, 3).with_start(start.clone());
+        s.replay(&Proposal {
+            algorithm: start[1].0,
+            params: start[1].1.clone(),
+            rows: None,
+        });
+        let proposed: Vec<(Algorithm, Params)> = (0..2)
+            .map(|_| s.propose(1e6).unwrap())
+            .map(|p| (p.algorithm, p.params))
+            .collect();
+        assert_eq!(proposed, vec![start[0].clone(), start[2].clone()]);
         assert!(s.strong_start_done());
     }
 

@@ -29,7 +29,9 @@ use crate::error::{AutotabError, Result};
 pub use self::postgres::PostgresStore;
 pub use artifacts::{ArtifactStore, LocalArtifacts, StagedArtifact};
 pub use owner::{Liveness, ProcessOwner};
-pub use queue::{ClaimedRun, ClaimedTrial, FinishedTrial, QueuedTrial, TrialResult, WorkQueue};
+pub use queue::{
+    ClaimedRun, ClaimedTrial, FinishedTrial, QueueRow, QueuedTrial, TrialResult, WorkQueue,
+};
 pub use records::{
     ChildRun, ChildRunRecord, DataFingerprint, DatasetRecord, DatasetRegistration,
     ExperimentSummary, ModelRecord, NewDataset, NewModel, NewRun, RunDetail, RunId, RunListEntry,

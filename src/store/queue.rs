@@ -26,6 +26,20 @@ pub struct ClaimedRun {
     pub request: serde_json::Value,
     /// 1 for the first claim; more when an earlier coordinator's lease ran out.
     pub attempt: u32,
+    /// Seconds since the run was first claimed (0 on the first claim), by the server's clock:
+    /// the part of the run's budget an earlier coordinator used.
+    pub elapsed: f64,
+}
+
+/// A trial of a run as the queue holds it, whatever its state (see [`WorkQueue::trials_of`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueRow {
+    /// The trial as it was queued.
+    pub trial: QueuedTrial,
+    /// `pending`, `running`, `done` or `abandoned`.
+    pub state: String,
+    /// What its worker wrote, once done.
+    pub result: Option<TrialResult>,
 }
 
 /// A trial its coordinator queues.
@@ -147,6 +161,10 @@ pub trait WorkQueue: Send + Sync {
     /// The finished trials of `run` not collected yet, in index order; they are marked
     /// collected.
     fn collect_trials(&self, run: &RunId) -> Result<Vec<FinishedTrial>>;
+
+    /// Every trial of `run` in the queue, in index order (what a coordinator taking the run
+    /// over resumes from).
+    fn trials_of(&self, run: &RunId) -> Result<Vec<QueueRow>>;
 
     /// Gives up on the trials of `run` still pending or running; returns their indices.
     fn abandon_trials(&self, run: &RunId) -> Result<Vec<usize>>;

@@ -22,7 +22,9 @@ use std::time::Duration;
 use ::postgres::types::{FromSql, ToSql};
 use ::postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
 
-use super::queue::{ClaimedRun, ClaimedTrial, FinishedTrial, QueuedTrial, TrialResult, WorkQueue};
+use super::queue::{
+    ClaimedRun, ClaimedTrial, FinishedTrial, QueueRow, QueuedTrial, TrialResult, WorkQueue,
+};
 use super::records::{
     ChildRunRecord, DatasetRecord, DatasetRegistration, ExperimentSummary, ModelRecord, NewDataset,
     NewModel, NewRun, RunDetail, RunId, RunListEntry, RunStatus,
@@ -437,6 +439,10 @@ impl WorkQueue for PostgresStore {
 
     fn finish_submission(&self, run: &RunId, worker: &str) -> Result<()> {
         self.write(|db| queue::finish_submission(db, run, worker))
+    }
+
+    fn trials_of(&self, run: &RunId) -> Result<Vec<QueueRow>> {
+        self.read(|db| queue::trials_of(db, run))
     }
 
     fn abandon_trial(&self, run: &RunId, index: usize) -> Result<bool> {

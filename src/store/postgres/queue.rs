@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::runs::NewRunRow;
 use super::Db;
 use crate::error::Result;
-use crate::store::queue::{ClaimedRun, ClaimedTrial, FinishedTrial, QueuedTrial, TrialResult};
+use crate::store::queue::{
+    ClaimedRun, ClaimedTrial, FinishedTrial, QueueRow, QueuedTrial, TrialResult,
+};
 use crate::store::records::RunId;
 use crate::store::{from_json, store_err, to_i64, to_json, to_usize, ProcessOwner};
 
@@ -27,6 +29,7 @@ CREATE TABLE submissions (
     worker          TEXT,
     lease_until     DOUBLE PRECISION,
     attempts        BIGINT NOT NULL DEFAULT 0,
+    first_claimed   DOUBLE PRECISION,
     trials_open     BOOLEAN NOT NULL DEFAULT FALSE,
     max_running     BIGINT NOT NULL DEFAULT 1,
     folds_digest    TEXT,
@@ -101,9 +104,9 @@ pub(super) fn claim_run(
     let row = db.query_one(
         &format!(
             "UPDATE submissions SET state = 'running', worker = $2, lease_until = {NOW} + $3,
-                 attempts = attempts + 1
+                 attempts = attempts + 1, first_claimed = COALESCE(first_claimed, {NOW})
              WHERE run_id = $1
-             RETURNING spec_json, request_json, attempts"
+             RETURNING spec_json, request_json, attempts, {NOW} - first_claimed"
         ),
         &[&run_id, &worker, &secs(lease)],
         "claim the run",
@@ -111,6 +114,7 @@ pub(super) fn claim_run(
     let spec: String = db.get(&row, 0)?;
     let request: String = db.get(&row, 1)?;
     let attempts: i64 = db.get(&row, 2)?;
+    let elapsed: f64 = db.get(&row, 3)?;
     db.execute(
         "UPDATE runs SET status = 'running', started = $2, ended = NULL, error = NULL,
              owner_host = $3, owner_pid = $4, owner_start = $5
@@ -129,6 +133,7 @@ pub(super) fn claim_run(
         request: from_json(&request, &run_id)?,
         run_id: RunId::parse(&run_id),
         attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
+        elapsed: elapsed.max(0.0),
     }))
 }
 
@@ -365,6 +370,44 @@ pub(super) fn collect_trials(db: &mut Db<'_>, run: &RunId) -> Result<Vec<Finishe
     }
     finished.sort_by_key(|t| t.index);
     Ok(finished)
+}
+
+pub(super) fn trials_of(db: &mut Db<'_>, run: &RunId) -> Result<Vec<QueueRow>> {
+    let rows = db.query(
+        "SELECT idx, proposal_json, seed, time_limit_secs, not_after, state, record_json, loss,
+             oof
+         FROM trial_queue WHERE run_id = $1 ORDER BY idx",
+        &[&run.as_str()],
+        "read the run's queued trials",
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let idx: i64 = db.get(&row, 0)?;
+        let proposal: String = db.get(&row, 1)?;
+        let seed: i64 = db.get(&row, 2)?;
+        let time_limit: f64 = db.get(&row, 3)?;
+        let record: Option<String> = db.get(&row, 6)?;
+        let result = match record {
+            Some(record) => Some(TrialResult {
+                record: from_json(&record, run.as_str())?,
+                loss: db.get(&row, 7)?,
+                oof: db.get(&row, 8)?,
+            }),
+            None => None,
+        };
+        out.push(QueueRow {
+            trial: QueuedTrial {
+                index: to_usize(idx),
+                proposal: from_json(&proposal, run.as_str())?,
+                seed: seed as u64,
+                time_limit: Duration::try_from_secs_f64(time_limit).unwrap_or_default(),
+                not_after: db.get(&row, 4)?,
+            },
+            state: db.get(&row, 5)?,
+            result,
+        });
+    }
+    Ok(out)
 }
 
 pub(super) fn abandon_trials(db: &mut Db<'_>, run: &RunId) -> Result<Vec<usize>> {
