@@ -59,9 +59,25 @@ impl S3Location {
     /// `.` and `-`, and a prefix of non-empty `/`-separated names other than `.` and `..`
     /// (one trailing `/` is allowed).
     pub fn parse(url: &str) -> Result<S3Location> {
+        // Credentials in the URL (`s3://key:secret@bucket`) are never repeated in a message.
+        let shown = match url.split_once("://") {
+            Some((scheme, rest)) => match rest.split('/').next().and_then(|b| b.rsplit_once('@')) {
+                Some((_, host)) => {
+                    let tail = rest.split_once('/').map_or("", |(_, t)| t);
+                    let tail = if tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!("/{tail}")
+                    };
+                    format!("{scheme}://***@{host}{tail}")
+                }
+                None => url.to_string(),
+            },
+            None => url.to_string(),
+        };
         let bad = |what: String| {
             AutotabError::config(format!(
-                "artifacts location {url}: {what}; expected s3://bucket or s3://bucket/prefix"
+                "artifacts location {shown}: {what}; expected s3://bucket or s3://bucket/prefix"
             ))
         };
         let rest = match url.split_once("://") {
@@ -78,16 +94,22 @@ impl S3Location {
         if bucket.is_empty() {
             return Err(bad("no bucket name".to_string()));
         }
+        if bucket.contains('@') {
+            return Err(bad(
+                "credentials do not belong in the URL (use the AWS_* environment variables)"
+                    .to_string(),
+            ));
+        }
         if !bucket_ok {
             return Err(bad(format!(
                 "'{bucket}' is not a valid bucket name (3 to 63 lowercase letters, digits, '.' \
                  and '-', starting and ending with a letter or digit)"
             )));
         }
-        if bucket.contains('@') || url.contains(['?', '#']) {
+        if url.contains(['?', '#']) {
             return Err(bad(
-                "credentials, queries and fragments do not belong in the URL (use the AWS_* \
-                 environment variables)"
+                "queries and fragments do not belong in the URL (S3 settings come from the \
+                 AWS_* environment variables)"
                     .to_string(),
             ));
         }
@@ -140,6 +162,7 @@ impl std::fmt::Display for S3Location {
 /// Checks an artifact key for S3: non-empty `/`-separated names, none `.` or `..`, none
 /// starting with `.` (hidden names are the store's own: staging prefixes, cache markers) and
 /// none the commit marker's name.
+#[cfg(any(feature = "s3", test))]
 pub(crate) fn check_key(location: &S3Location, key: &str) -> Result<()> {
     let valid = key.split('/').all(|part| {
         !part.is_empty() && !part.starts_with('.') && !part.contains('\\') && part != COMMIT_MARKER
@@ -806,6 +829,13 @@ mod tests {
 
     #[test]
     fn refuses_bad_urls_naming_them() {
+        let err = S3Location::parse("s3://key:s3cret@bucket/x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("s3://***@bucket/x") && !err.contains("s3cret"),
+            "{err}"
+        );
         for (url, expected) in [
             ("s3://", "no bucket name"),
             ("s3:///prefix", "no bucket name"),
@@ -813,7 +843,7 @@ mod tests {
             ("s3://ab/x", "not a valid bucket name"),
             ("s3://bucket/a//b", "prefix 'a//b' is invalid"),
             ("s3://bucket/../b", "is invalid"),
-            ("s3://user@bucket/x", "not a valid bucket name"),
+            ("s3://***@bucket/x", "credentials do not belong"),
             ("s3://bucket/x?y=1", "queries"),
             ("gs://bucket/x", "not an s3:// URL"),
         ] {
