@@ -584,3 +584,26 @@ fn a_run_with_artifacts_on_s3_is_scored_from_another_process() {
     assert_eq!(listed[0]["name"], "hf-s3");
     assert!(!tmp.path().join("cache-list/models").exists());
 }
+
+#[test]
+fn a_bad_s3_artifacts_url_is_a_clear_error_before_any_connection() {
+    // No server needed: the location is refused before the database or the bucket is asked.
+    let url = "postgres://autotab:s3cret@127.0.0.1:1/autotab";
+    for (artifacts, expected) in [
+        ("s3://Bad_Bucket/x", "not a valid bucket name"),
+        ("s3://bucket/a//b", "prefix 'a//b' is invalid"),
+        ("gs://bucket/x", "'gs://' URLs are not supported"),
+    ] {
+        let out = common::autotab_in(Path::new(url))
+            .args(["runs", "list", "--artifacts", artifacts])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "{artifacts}");
+        assert!(
+            stderr.contains(artifacts) && stderr.contains(expected),
+            "{artifacts}: {stderr}"
+        );
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+    }
+}

@@ -24,6 +24,7 @@ pub struct StagedArtifact {
     pub(crate) location: PathBuf,
     /// The files copied, by `/`-separated path relative to the folder, with their sizes
     /// (what an object store's commit lists in its marker; empty for [`LocalArtifacts`]).
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
     pub(crate) files: Vec<(String, u64)>,
 }
 

@@ -1,6 +1,6 @@
 //! The workspace handle: where it is ([`WorkspaceLocation`]: a folder, or a PostgreSQL
-//! database with shared artifacts, [`ArtifactsLocation`]), its [`Store`] and [`ArtifactStore`], and the
-//! process that opened it. Tracking calls check their input here and go to the store; registry calls
+//! database with shared artifacts, [`ArtifactsLocation`]), its [`Store`] and
+//! [`ArtifactStore`], and the process that opened it. Tracking calls check their input here and go to the store; registry calls
 //! are in [`crate::registry`].
 
 use std::path::{Path, PathBuf};
@@ -55,8 +55,9 @@ impl ArtifactsLocation {
         }
         if let Some(scheme) = url_scheme(&text) {
             return Err(AutotabError::config(format!(
-                "artifacts location {text}: '{scheme}://' URLs are not supported; give a shared \
-                 folder (--artifacts DIR) or an S3 bucket (--artifacts s3://bucket/prefix)"
+                "artifacts location {}: '{scheme}://' URLs are not supported; give a shared \
+                 folder (--artifacts DIR) or an S3 bucket (--artifacts s3://bucket/prefix)",
+                redact_url(&text)
             )));
         }
         Ok(ArtifactsLocation::Folder(artifacts.to_path_buf()))
