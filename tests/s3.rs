@@ -525,8 +525,9 @@ fn a_run_with_artifacts_on_s3_is_scored_from_another_process() {
         "DEATH_EVENT",
         "--max-trials",
         "2",
+        // Two trials end the search; the budget only matters on a loaded machine.
         "--timeout",
-        "10",
+        "30",
         "--experiment",
         "s3-heart",
         "--register",
