@@ -442,6 +442,7 @@ fn run_recorded(
     let (model_dir, registered, test_metrics) =
         finished.inspect_err(|e| mark_failed(workspace, &run_id, e))?;
     let report = write_report(workspace, run_id.as_str(), &report_data, observer);
+    workspace.sync_run_artifacts(run_id.as_str())?;
     Ok(TrackedRun {
         run_id,
         outcome,
@@ -774,6 +775,7 @@ pub fn run_forecasting_tracked(
             None
         }
     };
+    workspace.sync_run_artifacts(run_id.as_str())?;
     Ok(TrackedForecast {
         run_id,
         outcome,

@@ -40,4 +40,4 @@ pub use job::JobSpec;
 pub use pipeline::Pipeline;
 pub use scoring::Predictor;
 pub use task::Task;
-pub use tracking::{Workspace, WorkspaceLocation};
+pub use tracking::{ArtifactsLocation, Workspace, WorkspaceLocation};

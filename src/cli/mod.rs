@@ -37,8 +37,9 @@ pub struct Cli {
         default_value = "autotab-workspace"
     )]
     pub workspace: String,
-    /// Artifacts folder of a PostgreSQL workspace (model bundles, run outputs): a path every
-    /// machine using the workspace can read and write. A folder workspace keeps its own.
+    /// Artifacts of a PostgreSQL workspace (model bundles, run outputs): a folder every
+    /// machine using the workspace can read and write, or s3://bucket/prefix (credentials and
+    /// endpoint from the AWS_* variables). A folder workspace keeps its own.
     #[arg(long, global = true, env = "AUTOTAB_ARTIFACTS")]
     pub artifacts: Option<PathBuf>,
     #[command(subcommand)]

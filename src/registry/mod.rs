@@ -22,7 +22,8 @@ pub struct ModelVersion {
     pub name: String,
     /// Version, from 1.
     pub version: u32,
-    /// The bundle folder (`<workspace>/artifacts/models/<name>/<version>`).
+    /// The bundle folder (`<workspace>/artifacts/models/<name>/<version>`; with artifacts on
+    /// S3, its local copy).
     pub path: PathBuf,
     /// The run that produced it, if any.
     pub run_id: Option<String>,
@@ -124,12 +125,15 @@ impl Workspace {
         }
     }
 
-    /// The latest version of every registered model, by name.
+    /// The latest version of every registered model, by name. Their paths are where
+    /// [`Workspace::resolve_model`] puts the bundles: with artifacts on S3 nothing is
+    /// downloaded here, so a path may not exist yet.
     pub fn list_models(&self) -> Result<Vec<ModelVersion>> {
         self.model_versions_of(self.store.list_models()?)
     }
 
-    /// All versions of model `name`, oldest first; an error if there is none.
+    /// All versions of model `name`, oldest first; an error if there is none (paths as in
+    /// [`Workspace::list_models`]).
     pub fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         validate_name(name)?;
         self.model_versions_of(self.store.model_versions(name)?)
@@ -160,10 +164,29 @@ impl Workspace {
         Ok(deleted.len())
     }
 
-    /// A stored record with the local folder of its bundle.
+    /// Stored records with the local folders their bundles would have, fetching nothing.
+    fn model_versions_of(&self, records: Vec<ModelRecord>) -> Result<Vec<ModelVersion>> {
+        records
+            .into_iter()
+            .map(|record| {
+                let path = self.artifacts.local_path(&record.artifact)?;
+                Ok(ModelVersion::of(record, path))
+            })
+            .collect()
+    }
+
+    /// A stored record with the local folder of its bundle (fetched, with artifacts on S3).
     fn model_version(&self, record: ModelRecord) -> Result<ModelVersion> {
-        Ok(ModelVersion {
-            path: self.artifacts.locate(&record.artifact)?,
+        let path = self.artifacts.locate(&record.artifact)?;
+        Ok(ModelVersion::of(record, path))
+    }
+}
+
+impl ModelVersion {
+    /// The version `record` describes, its bundle in `path`.
+    fn of(record: ModelRecord, path: PathBuf) -> ModelVersion {
+        ModelVersion {
+            path,
             name: record.name,
             version: record.version,
             run_id: record.run_id,
@@ -171,11 +194,7 @@ impl Workspace {
             tags: record.tags,
             metrics: record.metrics,
             created: record.created,
-        })
-    }
-
-    fn model_versions_of(&self, records: Vec<ModelRecord>) -> Result<Vec<ModelVersion>> {
-        records.into_iter().map(|r| self.model_version(r)).collect()
+        }
     }
 }
 

@@ -5,6 +5,10 @@
 //! [`ArtifactStore::stage`] copies it somewhere invisible (slow, outside any lock), and
 //! [`ArtifactStore::commit`] makes it appear under its key atomically (fast, inside the
 //! transaction that picks the key).
+//!
+//! A key's local folder comes from [`ArtifactStore::locate`]. Run outputs are written into
+//! that folder; a store whose folders are copies of remote objects ([`super::S3Artifacts`])
+//! uploads them when [`ArtifactStore::sync`] is called once they are complete.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,8 +19,13 @@ use crate::error::{AutotabError, Result};
 /// A folder copied into an artifact store but not yet visible under a key.
 #[derive(Debug)]
 pub struct StagedArtifact {
-    /// Where the copy is, in the store's own terms (a folder for [`LocalArtifacts`]).
-    location: PathBuf,
+    /// Where the copy is, in the store's own terms (a folder for [`LocalArtifacts`], an
+    /// object prefix for S3).
+    pub(crate) location: PathBuf,
+    /// The files copied, by `/`-separated path relative to the folder, with their sizes
+    /// (what an object store's commit lists in its marker; empty for [`LocalArtifacts`]).
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    pub(crate) files: Vec<(String, u64)>,
 }
 
 /// Where a workspace keeps its artifact folders.
@@ -33,8 +42,24 @@ pub trait ArtifactStore: Send + Sync + std::fmt::Debug {
     fn discard(&self, staged: &StagedArtifact);
 
     /// A local folder with the content of `key`, to read from or (for run outputs) to write
-    /// into; it may not exist yet.
+    /// into; it may not exist yet. A store that keeps its folders elsewhere (S3) downloads
+    /// the key's committed content into a local copy first, when its copy is not current.
     fn locate(&self, key: &str) -> Result<PathBuf>;
+
+    /// The local folder [`ArtifactStore::locate`] gives for `key`, without fetching anything
+    /// (for listings: it may be missing or out of date). The default is `locate`.
+    fn local_path(&self, key: &str) -> Result<PathBuf> {
+        self.locate(key)
+    }
+
+    /// Makes what was written into the local folder of `key` (from
+    /// [`ArtifactStore::locate`]) the content of `key` for every machine: called once a run's
+    /// outputs are complete. A missing local folder is nothing to do. The default is a no-op,
+    /// right for stores whose local folder is the stored one ([`LocalArtifacts`]).
+    fn sync(&self, key: &str) -> Result<()> {
+        let _ = key;
+        Ok(())
+    }
 
     /// Deletes the folder under `key`; nothing there is not an error.
     fn delete(&self, key: &str) -> Result<()>;
@@ -113,7 +138,10 @@ impl ArtifactStore for LocalArtifacts {
             let _ = fs::remove_dir_all(&location);
             return Err(e);
         }
-        Ok(StagedArtifact { location })
+        Ok(StagedArtifact {
+            location,
+            files: Vec::new(),
+        })
     }
 
     fn commit(&self, staged: &StagedArtifact, key: &str) -> Result<()> {

@@ -6,7 +6,8 @@
 //!   feature `postgres`, on by default) keeps a shared workspace in a PostgreSQL database.
 //!   Both pass one conformance suite (`conformance.rs`).
 //! - [`ArtifactStore`]: folders (model bundles, run outputs) under string keys.
-//!   [`LocalArtifacts`] keeps them in a local folder.
+//!   [`LocalArtifacts`] keeps them in a local folder; `S3Artifacts` (cargo feature `s3`, on
+//!   by default) in an S3 bucket, with local copies ([`s3`]).
 //!
 //! [`Workspace`](crate::tracking::Workspace) joins the two; the engine and the CLI only see the
 //! workspace.
@@ -19,6 +20,7 @@ mod owner;
 mod postgres;
 pub mod queue;
 pub mod records;
+pub mod s3;
 mod sqlite;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -37,6 +39,9 @@ pub use records::{
     ExperimentSummary, ModelRecord, NewDataset, NewModel, NewRun, RunDetail, RunId, RunListEntry,
     RunStatus,
 };
+#[cfg(feature = "s3")]
+pub use s3::S3Artifacts;
+pub use s3::S3Location;
 pub use sqlite::SqliteStore;
 
 /// Called by [`Store::register_model`] inside its transaction, once the version is chosen:

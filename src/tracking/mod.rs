@@ -12,7 +12,7 @@ pub use crate::store::{
     ChildRun, ChildRunRecord, DataFingerprint, ExperimentSummary, RunDetail, RunId, RunListEntry,
     RunStatus,
 };
-pub use workspace::{Workspace, WorkspaceLocation};
+pub use workspace::{ArtifactsLocation, Workspace, WorkspaceLocation};
 
 #[cfg(test)]
 mod tests {
@@ -99,7 +99,7 @@ mod tests {
                 location,
                 WorkspaceLocation::Postgres {
                     url: url.to_string(),
-                    artifacts: shared.to_path_buf()
+                    artifacts: ArtifactsLocation::Folder(shared.to_path_buf())
                 }
             );
             assert_eq!(location.artifacts_root(), shared);
@@ -130,6 +130,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("'s3://' URLs are not supported"), "{err}");
+    }
+
+    #[test]
+    fn postgres_artifacts_may_be_an_s3_bucket() {
+        let url = "postgres://u:secret@db/autotab";
+        let location =
+            WorkspaceLocation::parse(url, Some(Path::new("s3://bucket/team/a/"))).unwrap();
+        let WorkspaceLocation::Postgres { artifacts, .. } = &location else {
+            panic!("{location:?}");
+        };
+        assert_eq!(
+            artifacts,
+            &ArtifactsLocation::S3(crate::store::S3Location {
+                bucket: "bucket".into(),
+                prefix: "team/a".into()
+            })
+        );
+        assert_eq!(artifacts.to_string(), "s3://bucket/team/a");
+        for (bad, expected) in [
+            ("s3://B/x", "not a valid bucket name"),
+            ("s3://", "no bucket name"),
+            ("s3://bucket/a//b", "is invalid"),
+            ("gs://bucket/x", "'gs://' URLs are not supported"),
+        ] {
+            let err = WorkspaceLocation::parse(url, Some(Path::new(bad)))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(bad) && err.contains(expected), "{bad}: {err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
+        // A folder workspace keeps its own artifacts, on S3 or not.
+        let err = WorkspaceLocation::parse("ws", Some(Path::new("s3://bucket/x")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is for a PostgreSQL workspace"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The workspace handle: where it is ([`WorkspaceLocation`]: a folder, or a PostgreSQL
-//! database with a shared artifacts folder), its [`Store`] and [`ArtifactStore`], and the
-//! process that opened it. Tracking calls check their input here and go to the store; registry calls
+//! database with shared artifacts, [`ArtifactsLocation`]), its [`Store`] and
+//! [`ArtifactStore`], and the process that opened it. Tracking calls check their input here and go to the store; registry calls
 //! are in [`crate::registry`].
 
 use std::path::{Path, PathBuf};
@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use crate::error::{AutotabError, Result};
 #[cfg(feature = "postgres")]
 use crate::store::PostgresStore;
+#[cfg(feature = "s3")]
+use crate::store::S3Artifacts;
 use crate::store::{
-    redact_url, ArtifactStore, ChildRunRecord, DataFingerprint, ExperimentSummary, Liveness,
-    LocalArtifacts, NewRun, ProcessOwner, RunDetail, RunId, RunListEntry, RunStatus, SqliteStore,
-    Store,
+    redact_url, s3, ArtifactStore, ChildRunRecord, DataFingerprint, ExperimentSummary, Liveness,
+    LocalArtifacts, NewRun, ProcessOwner, RunDetail, RunId, RunListEntry, RunStatus, S3Location,
+    SqliteStore, Store,
 };
 
 /// The folder of a local workspace that holds its artifacts.
@@ -23,21 +25,61 @@ pub enum WorkspaceLocation {
     /// A local folder holding `store.sqlite` and `artifacts/`.
     Folder(PathBuf),
     /// A shared PostgreSQL database (`postgres://` or `postgresql://` URL) for the records,
-    /// and a folder every machine using the workspace can read and write (a shared file
-    /// system) for the artifacts: model bundles and run outputs.
+    /// and artifacts (model bundles and run outputs) that every machine using the workspace
+    /// can read and write: a shared folder or an S3 bucket.
     Postgres {
         /// The connection URL (it may hold a password: the `Display` form hides it).
         url: String,
-        /// The artifacts folder.
-        artifacts: PathBuf,
+        /// Where the artifacts are.
+        artifacts: ArtifactsLocation,
     },
+}
+
+/// Where a PostgreSQL workspace keeps its artifacts: what `--artifacts` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactsLocation {
+    /// A folder every machine can read and write (a shared file system).
+    Folder(PathBuf),
+    /// An S3 bucket and prefix (`s3://bucket/prefix`; cargo feature `s3`), read through
+    /// local copies ([`crate::store::s3`]).
+    S3(S3Location),
+}
+
+impl ArtifactsLocation {
+    /// `s3://bucket/prefix` is S3 (checked: a bad bucket or prefix is an error naming the
+    /// URL); any other `scheme://` URL is refused; anything else is a folder.
+    pub fn parse(artifacts: &Path) -> Result<ArtifactsLocation> {
+        let text = artifacts.to_string_lossy();
+        if s3::is_s3_path(artifacts) {
+            return Ok(ArtifactsLocation::S3(S3Location::parse(&text)?));
+        }
+        if let Some(scheme) = url_scheme(&text) {
+            return Err(AutotabError::config(format!(
+                "artifacts location {}: '{scheme}://' URLs are not supported; give a shared \
+                 folder (--artifacts DIR) or an S3 bucket (--artifacts s3://bucket/prefix)",
+                redact_url(&text)
+            )));
+        }
+        Ok(ArtifactsLocation::Folder(artifacts.to_path_buf()))
+    }
+}
+
+impl std::fmt::Display for ArtifactsLocation {
+    /// The folder, or `s3://bucket/prefix`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArtifactsLocation::Folder(dir) => write!(f, "{}", dir.display()),
+            ArtifactsLocation::S3(location) => write!(f, "{location}"),
+        }
+    }
 }
 
 impl WorkspaceLocation {
     /// The location `workspace` names: a `postgres://` or `postgresql://` URL is a PostgreSQL
-    /// workspace, whose artifacts go to `artifacts` (required: there is no folder of the
-    /// workspace to put them in); anything else without `://` is a local folder, which keeps
-    /// its artifacts inside and refuses `artifacts`. Other URL schemes are refused.
+    /// workspace, whose artifacts go to `artifacts`, a shared folder or `s3://bucket/prefix`
+    /// (required: there is no folder of the workspace to put them in); anything else without
+    /// `://` is a local folder, which keeps its artifacts inside and refuses `artifacts`.
+    /// Other URL schemes are refused.
     pub fn parse(workspace: &str, artifacts: Option<&Path>) -> Result<WorkspaceLocation> {
         let artifacts = artifacts.filter(|a| !a.as_os_str().is_empty());
         match url_scheme(workspace) {
@@ -57,13 +99,14 @@ impl WorkspaceLocation {
                         "PostgreSQL workspace {} needs a folder for its artifacts (model \
                          bundles, reports): give --artifacts DIR or set AUTOTAB_ARTIFACTS, a \
                          path that every machine using the workspace can read and write (a \
-                         shared file system)",
+                         shared file system), or an S3 bucket (--artifacts \
+                         s3://bucket/prefix)",
                         redact_url(workspace)
                     )));
                 };
                 Ok(WorkspaceLocation::Postgres {
                     url: workspace.to_string(),
-                    artifacts: dir.to_path_buf(),
+                    artifacts: ArtifactsLocation::parse(dir)?,
                 })
             }
             Some(scheme) => Err(AutotabError::config(format!(
@@ -74,11 +117,15 @@ impl WorkspaceLocation {
         }
     }
 
-    /// The folder that holds the artifacts.
+    /// The folder that holds the artifacts: for S3, the local folder of their copies
+    /// ([`S3Location::default_cache`]).
     pub fn artifacts_root(&self) -> PathBuf {
         match self {
             WorkspaceLocation::Folder(dir) => dir.join(ARTIFACTS_DIR),
-            WorkspaceLocation::Postgres { artifacts, .. } => artifacts.clone(),
+            WorkspaceLocation::Postgres { artifacts, .. } => match artifacts {
+                ArtifactsLocation::Folder(dir) => dir.clone(),
+                ArtifactsLocation::S3(location) => location.default_cache(),
+            },
         }
     }
 }
@@ -131,39 +178,42 @@ impl Workspace {
 
     /// Opens the workspace at `location`, creating it if missing: a folder and its SQLite
     /// store, or the tables in a PostgreSQL database (the database itself must exist) and
-    /// the artifacts folder.
+    /// the artifacts folder (an S3 bucket must exist: it is listed once to check).
     ///
     /// Parent runs left `running` by a process of this host that no longer exists are marked
     /// `interrupted`. Fails with a clear error if the store was written by a newer autotab,
     /// or if the PostgreSQL server cannot be reached (naming the URL without its password).
     pub fn open_at(location: &WorkspaceLocation) -> Result<Workspace> {
-        let (store, artifacts): (Box<dyn Store>, _) = match location {
+        let (store, artifacts): (Box<dyn Store>, Box<dyn ArtifactStore>) = match location {
             WorkspaceLocation::Folder(dir) => {
                 refuse_url(dir)?;
                 // Creates the folder too, which the store needs.
                 let artifacts = LocalArtifacts::create(&location.artifacts_root())?;
-                (Box::new(SqliteStore::open(dir)?), artifacts)
+                (Box::new(SqliteStore::open(dir)?), Box::new(artifacts))
             }
             WorkspaceLocation::Postgres { url, artifacts } => {
                 let store = open_postgres(url, true)?;
-                (store, LocalArtifacts::create(artifacts)?)
+                (store, open_artifacts(artifacts, true)?)
             }
         };
-        Workspace::assemble(location, store, Box::new(artifacts))
+        Workspace::assemble(location, store, artifacts)
     }
 
     /// Opens the workspace at `location` for commands that only look at what it holds: a
     /// missing workspace is an error ("no workspace at ..."), and nothing is created.
     pub fn open_existing_at(location: &WorkspaceLocation) -> Result<Workspace> {
-        let store: Box<dyn Store> = match location {
+        let (store, artifacts): (Box<dyn Store>, Box<dyn ArtifactStore>) = match location {
             WorkspaceLocation::Folder(dir) => {
                 refuse_url(dir)?;
-                Box::new(open_existing_folder(dir)?)
+                let artifacts = LocalArtifacts::existing(&location.artifacts_root());
+                (Box::new(open_existing_folder(dir)?), Box::new(artifacts))
             }
-            WorkspaceLocation::Postgres { url, .. } => open_postgres(url, false)?,
+            WorkspaceLocation::Postgres { url, artifacts } => (
+                open_postgres(url, false)?,
+                open_artifacts(artifacts, false)?,
+            ),
         };
-        let artifacts = LocalArtifacts::existing(&location.artifacts_root());
-        Workspace::assemble(location, store, Box::new(artifacts))
+        Workspace::assemble(location, store, artifacts)
     }
 
     /// The workspace over `store` and `artifacts`, after marking the stale runs interrupted.
@@ -224,6 +274,13 @@ impl Workspace {
                     .collect();
                 self.location.artifacts_root().join("runs").join(safe)
             })
+    }
+
+    /// Makes the outputs written into [`Workspace::artifacts_dir`] of run `run_id` visible
+    /// to every machine: with artifacts on S3 they are uploaded (a local or shared folder
+    /// needs nothing). Called once the run's outputs are complete.
+    pub fn sync_run_artifacts(&self, run_id: &str) -> Result<()> {
+        self.artifacts.sync(&format!("runs/{run_id}"))
     }
 
     /// Starts a parent run in `experiment` (created if new), owned by the calling process.
@@ -330,6 +387,33 @@ fn open_existing_folder(dir: &Path) -> Result<SqliteStore> {
         )));
     }
     SqliteStore::open_existing(dir)
+}
+
+/// The artifact store of a PostgreSQL workspace: a shared folder (created if `create`), or
+/// an S3 bucket (checked by listing it if `create`).
+fn open_artifacts(artifacts: &ArtifactsLocation, create: bool) -> Result<Box<dyn ArtifactStore>> {
+    match artifacts {
+        ArtifactsLocation::Folder(dir) if create => Ok(Box::new(LocalArtifacts::create(dir)?)),
+        ArtifactsLocation::Folder(dir) => Ok(Box::new(LocalArtifacts::existing(dir))),
+        ArtifactsLocation::S3(location) => open_s3(location, create),
+    }
+}
+
+/// The S3 artifact store at `location`, with local copies in its default cache folder.
+#[cfg(feature = "s3")]
+fn open_s3(location: &S3Location, check: bool) -> Result<Box<dyn ArtifactStore>> {
+    let cache = location.default_cache();
+    Ok(Box::new(if check {
+        S3Artifacts::open(location, &cache)?
+    } else {
+        S3Artifacts::open_unchecked(location, &cache)?
+    }))
+}
+
+/// Without the `s3` feature: an error saying how to get it.
+#[cfg(not(feature = "s3"))]
+fn open_s3(location: &S3Location, _check: bool) -> Result<Box<dyn ArtifactStore>> {
+    Err(s3::unsupported(location))
 }
 
 /// The PostgreSQL store at `url` (created if `create`).
