@@ -10,7 +10,8 @@
 # usage: reports/distributed.sh POSTGRES_URL [DATA] [LABEL] [METRIC] [BUDGET_S] [WORKERS]
 #   e.g. reports/distributed.sh postgres://postgres@127.0.0.1:5432/postgres \
 #          datasets/heart_failure.csv DEATH_EVENT AUC_weighted 60 3
-# AUTOTAB_BIN overrides the binary (default target/release/autotab). Needs psql and python3.
+# AUTOTAB_BIN overrides the binary (default target/release/autotab); KILL=0 kills no worker.
+# Needs psql and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 URL=${1:?usage: reports/distributed.sh POSTGRES_URL [DATA] [LABEL] [METRIC] [BUDGET_S] [WORKERS]}
@@ -65,6 +66,7 @@ done
 pid=${pids[$((victim - 1))]}
 killed=""
 killed_at=""
+[ "${KILL:-1}" = 0 ] && killed=none
 while [ -z "$killed" ]; do
   kill -STOP "$pid"
   held=$(q "SELECT idx FROM trial_queue WHERE run_id = '$run' AND worker = 'w$victim' AND state = 'running' LIMIT 1")
@@ -85,10 +87,18 @@ status=$(echo "$shown" | field "d['summary']['status']")
 trials=$(echo "$shown" | field "len([c for c in d['children'] if 'Ensemble' not in c['algorithm']])")
 score=$(echo "$shown" | field "round(d['summary']['metrics']['$METRIC'], 4)")
 winner=$(echo "$shown" | field "sorted(d['children'], key=lambda c: -c['metrics'].get('$METRIC', -1e9))[0]['algorithm']")
-rerun=$(q "SELECT worker || ', claim ' || attempts || ', ' || state FROM trial_queue WHERE run_id = '$run' AND idx = $killed")
+rerun=none
+[ "$killed" != none ] && rerun=$(q "SELECT worker || ', claim ' || attempts || ', ' || state FROM trial_queue WHERE run_id = '$run' AND idx = $killed")
 wall=$(python3 -c "print(round($t1 - $t0, 1))")
 { for p in "${pids[@]}"; do wait "$p" || true; done; } 2>/dev/null
-echo "| $WORKERS workers (submitted; w$victim SIGKILLed at ${killed_at}s holding trial $killed) | $wall | $trials | $(python3 -c "print(round($trials / $wall, 1))") | $score | $winner | run $status; trial $killed re-run by $rerun; coordinator $coordinator |"
+if [ "$killed" = none ]; then
+  what="$WORKERS workers (submitted; none killed)"
+  notes="run $status; coordinator $coordinator"
+else
+  what="$WORKERS workers (submitted; w$victim SIGKILLed at ${killed_at}s holding trial $killed)"
+  notes="run $status; trial $killed re-run by $rerun; coordinator $coordinator"
+fi
+echo "| $what | $wall | $trials | $(python3 -c "print(round($trials / $wall, 1))") | $score | $winner | $notes |"
 for i in $(seq 1 "$WORKERS"); do
   echo "w$i: $(grep -c ' claimed' "$TMP/w$i.log" || true) claims; $(tail -1 "$TMP/w$i.log")" >&2
 done
