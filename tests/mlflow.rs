@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{autotab, json_summary, succeed, TempWorkspace};
+use common::{autotab, free_port, json_summary, succeed, TempWorkspace};
 
 /// Longest wait for the server's `/health` (it starts slowly on a loaded machine).
 const STARTUP: Duration = Duration::from_secs(300);
@@ -95,27 +95,8 @@ impl MlflowServer {
 
 impl Drop for MlflowServer {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
+        common::stop_process_group(&mut self.child, Duration::from_secs(15));
     }
-}
-
-/// A loopback port nothing listens on (bound and released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// What the MLflow Python client reads back of experiment `name`: every active run with its

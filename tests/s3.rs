@@ -55,7 +55,7 @@ impl Moto {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let log = fs::File::create(dir.path().join("moto.log")).unwrap();
         let mut cmd = Command::new("python3");
         cmd.args([
@@ -179,35 +179,8 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = quiet_kill("-TERM", &group);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = quiet_kill("-KILL", &group);
-        let _ = self.child.wait();
+        common::stop_process_group(&mut self.child, Duration::from_secs(10));
     }
-}
-
-/// Sends `signal` to the process group `group` (`-<pid>`), quietly: it may be gone already.
-fn quiet_kill(signal: &str, group: &str) -> std::io::Result<std::process::ExitStatus> {
-    Command::new("kill")
-        .args([signal, "--", group])
-        .stderr(Stdio::null())
-        .status()
-}
-
-/// A loopback port nothing listens on (bound and released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A folder `<parent>/<name>` holding `files` (relative paths, nested folders created).
@@ -464,39 +437,10 @@ fn a_run_with_artifacts_on_s3_is_scored_from_another_process() {
     let Some(moto) = Moto::start("s3_end_to_end", "autotab-e2e") else {
         return;
     };
-    let required = std::env::var("AUTOTAB_REQUIRE_POSTGRES").as_deref() == Ok("1");
-    let base = match std::env::var("AUTOTAB_TEST_POSTGRES") {
-        Ok(base) if !base.trim().is_empty() => base,
-        _ => {
-            assert!(
-                !required,
-                "AUTOTAB_REQUIRE_POSTGRES=1 but AUTOTAB_TEST_POSTGRES is not set"
-            );
-            println!("skipped s3_end_to_end: set AUTOTAB_TEST_POSTGRES to a PostgreSQL URL");
-            return;
-        }
+    let Some(ws) = common::postgres::PgWorkspace::new("s3_end_to_end") else {
+        return;
     };
-    let schema = format!(
-        "autotab_s3_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_subsec_nanos()
-    );
-    let mut client = postgres::Client::connect(&base, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to AUTOTAB_TEST_POSTGRES: {e}"));
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .unwrap();
-    struct DropSchema(String, String);
-    impl Drop for DropSchema {
-        fn drop(&mut self) {
-            if let Ok(mut c) = postgres::Client::connect(&self.0, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1));
-            }
-        }
-    }
-    let _drop = DropSchema(base.clone(), schema.clone());
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let url = ws.url();
     let tmp = tempfile::tempdir().unwrap();
     let artifacts = "s3://autotab-e2e/shared/ws";
     // The binary with the workspace and the S3 settings in flags and environment, and a

@@ -67,6 +67,37 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// A loopback port nothing listens on (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Stops a server started in a process group of its own (`process_group(0)`): SIGTERM to the
+/// group, up to `grace` for it to exit, then SIGKILL, then reaps it. Quiet: it may be gone.
+pub fn stop_process_group(child: &mut std::process::Child, grace: std::time::Duration) {
+    let group = format!("-{}", child.id());
+    let kill = |signal: &str| {
+        Command::new("kill")
+            .args([signal, "--", &group])
+            .stderr(std::process::Stdio::null())
+            .status()
+    };
+    let _ = kill("-TERM");
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = kill("-KILL");
+    let _ = child.wait();
+}
+
 /// Runs `cmd`, asserts it succeeded (showing its stdout and stderr otherwise), returns stdout.
 pub fn succeed(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
