@@ -100,13 +100,37 @@ fn midpoint(a: f64, b: f64) -> f64 {
 /// A feature matrix quantised once, shared read-only by every tree-based trial on a fold.
 ///
 /// Each feature has at most 255 value bins plus its own NaN bin, stored as `u8` column by column.
+///
+/// Histograms are built per *slot*: a feature on its own, or a bundle of mutually exclusive
+/// binary features (LightGBM's exclusive feature bundling), typically the one-hot columns of a
+/// categorical. A bundle's byte column holds 0 where every member is at its bin 0, and `i + 1`
+/// where member `i` is at its bin 1, so one pass over it builds all its members' histograms:
+/// member `i`'s bin 1 is the bundle's bin `i + 1`, its bin 0 the leaf's total minus that.
 #[derive(Debug, Clone)]
 pub struct BinnedData {
     n_rows: usize,
     /// Column-major bins: feature `f` occupies `f * n_rows .. (f + 1) * n_rows`.
     bins: Vec<u8>,
     mappers: Vec<BinMapper>,
+    /// The histogram slots, in feature order (a bundle where its first member is).
+    slots: Vec<Slot>,
+    /// Each feature's slot, and its bin in the slot's bundle (0 for a feature on its own).
+    feature_slot: Vec<(u32, u8)>,
+    /// Column-major bundle columns, `n_rows` each.
+    bundle_bins: Vec<u8>,
 }
+
+/// One histogram column: a feature, or a bundle of exclusive binary features.
+#[derive(Debug, Clone)]
+struct Slot {
+    /// The features, in order (one for a feature on its own).
+    features: Vec<u32>,
+    /// The bundle's column in `bundle_bins`, `None` for a feature on its own.
+    bundle: Option<usize>,
+}
+
+/// Most members of a bundle: bins `0..=254` plus the (never used) NaN bin fit in a byte.
+const MAX_BUNDLE: usize = 254;
 
 impl BinnedData {
     /// Chooses each feature's bins from a sample of at most 200,000 rows (drawn with `seed`)
@@ -131,7 +155,7 @@ impl BinnedData {
                 BinMapper::from_sample(values, max_bins)
             })
             .collect();
-        Self::with_mappers(x, mappers)
+        Self::with_mappers(x, mappers).with_bundles()
     }
 
     /// Quantises other rows (a validation part, a test set) with this data's bin boundaries.
@@ -182,7 +206,139 @@ impl BinnedData {
             n_rows: n,
             bins,
             mappers,
+            slots: (0..p as u32)
+                .map(|f| Slot {
+                    features: vec![f],
+                    bundle: None,
+                })
+                .collect(),
+            feature_slot: (0..p as u32).map(|f| (f, 0)).collect(),
+            bundle_bins: Vec::new(),
         }
+    }
+
+    /// Bundles mutually exclusive binary features (no row has two of them at bin 1, no NaN,
+    /// bin 0 the more frequent), greedily in feature order, into shared histogram slots.
+    fn with_bundles(mut self) -> BinnedData {
+        let n = self.n_rows;
+        let p = self.mappers.len();
+        // Rows at bin 1 of each candidate feature.
+        let ones: Vec<Option<Vec<u32>>> = (0..p)
+            .into_par_iter()
+            .map(|f| {
+                if self.mappers[f].n_value_bins() != 2 {
+                    return None;
+                }
+                let col = self.column(f);
+                if col.contains(&2) {
+                    return None;
+                }
+                let rows: Vec<u32> = (0..n as u32).filter(|&r| col[r as usize] == 1).collect();
+                (rows.len() * 2 <= n).then_some(rows)
+            })
+            .collect();
+        // Greedy first fit: each candidate joins the first bundle none of whose rows it uses.
+        let mut bundles: Vec<(Vec<u32>, Vec<bool>)> = Vec::new();
+        for (f, rows) in ones.iter().enumerate() {
+            let Some(rows) = rows else { continue };
+            let fit = bundles.iter().position(|(members, used)| {
+                members.len() < MAX_BUNDLE && rows.iter().all(|&r| !used[r as usize])
+            });
+            let b = fit.unwrap_or_else(|| {
+                bundles.push((Vec::new(), vec![false; n]));
+                bundles.len() - 1
+            });
+            let (members, used) = &mut bundles[b];
+            members.push(f as u32);
+            for &r in rows {
+                used[r as usize] = true;
+            }
+        }
+        bundles.retain(|(members, _)| members.len() >= 2);
+        if bundles.is_empty() {
+            return self;
+        }
+        let mut bundle_bins = vec![0u8; n * bundles.len()];
+        let mut first_of = vec![None; p];
+        for (b, (members, _)) in bundles.iter().enumerate() {
+            let column = &mut bundle_bins[b * n..(b + 1) * n];
+            for (i, &f) in members.iter().enumerate() {
+                if let Some(rows) = &ones[f as usize] {
+                    for &r in rows {
+                        column[r as usize] = i as u8 + 1;
+                    }
+                }
+            }
+            first_of[members[0] as usize] = Some(b);
+        }
+        let mut in_bundle = vec![false; p];
+        for (members, _) in &bundles {
+            for &f in members {
+                in_bundle[f as usize] = true;
+            }
+        }
+        let mut slots = Vec::new();
+        let mut feature_slot = vec![(0u32, 0u8); p];
+        for f in 0..p {
+            if let Some(b) = first_of[f] {
+                let members = bundles[b].0.clone();
+                for (i, &m) in members.iter().enumerate() {
+                    feature_slot[m as usize] = (slots.len() as u32, i as u8 + 1);
+                }
+                slots.push(Slot {
+                    features: members,
+                    bundle: Some(b),
+                });
+            } else if !in_bundle[f] {
+                feature_slot[f] = (slots.len() as u32, 0);
+                slots.push(Slot {
+                    features: vec![f as u32],
+                    bundle: None,
+                });
+            }
+        }
+        self.slots = slots;
+        self.feature_slot = feature_slot;
+        self.bundle_bins = bundle_bins;
+        self
+    }
+
+    /// Number of histogram slots (features on their own and bundles).
+    pub(crate) fn n_slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The byte column histograms of slot `c` are built from.
+    #[inline]
+    pub(crate) fn slot_column(&self, c: usize) -> &[u8] {
+        let slot = &self.slots[c];
+        match slot.bundle {
+            Some(b) => &self.bundle_bins[b * self.n_rows..(b + 1) * self.n_rows],
+            None => self.column(slot.features[0] as usize),
+        }
+    }
+
+    /// Value bins of slot `c`'s column (its NaN bin has this index).
+    #[inline]
+    pub(crate) fn slot_value_bins(&self, c: usize) -> usize {
+        let slot = &self.slots[c];
+        match slot.bundle {
+            Some(_) => slot.features.len() + 1,
+            None => self.mappers[slot.features[0] as usize].n_value_bins(),
+        }
+    }
+
+    /// The features of slot `c`, in order.
+    #[inline]
+    pub(crate) fn slot_features(&self, c: usize) -> &[u32] {
+        &self.slots[c].features
+    }
+
+    /// Feature `f`'s slot, and its bin in the slot's bundle (0: the feature is on its own).
+    #[inline]
+    pub(crate) fn feature_slot(&self, f: usize) -> (usize, u8) {
+        let (c, b) = self.feature_slot[f];
+        (c as usize, b)
     }
 
     /// The given rows (in that order), with the same bin boundaries: an inner split of a fold
@@ -193,10 +349,19 @@ impl BinnedData {
             let col = self.column(f);
             bins.extend(rows.iter().map(|&r| col[r]));
         }
+        // Members exclusive on all rows stay exclusive on any of them.
+        let mut bundle_bins =
+            Vec::with_capacity(rows.len() * self.bundle_bins.len() / self.n_rows.max(1));
+        for column in self.bundle_bins.chunks(self.n_rows.max(1)) {
+            bundle_bins.extend(rows.iter().map(|&r| column[r]));
+        }
         BinnedData {
             n_rows: rows.len(),
             bins,
             mappers: self.mappers.clone(),
+            slots: self.slots.clone(),
+            feature_slot: self.feature_slot.clone(),
+            bundle_bins,
         }
     }
 

@@ -6,6 +6,14 @@
 //! ordered arrays first) and the larger child's is the parent's minus the smaller's. Building,
 //! subtracting and split finding are fused per feature and run in parallel over features on
 //! rayon's current pool. Histogram buffers come from a pool reused across leaves and trees.
+//!
+//! Histograms are kept per *slot* of the [`BinnedData`]: a feature, or a bundle of exclusive
+//! binary features whose members' histograms are read off the bundle's. Near the leaves of deep
+//! trees (and with few features tried per node) keeping histograms costs more than it saves:
+//! clearing and subtracting every bin of every slot, for a handful of rows. There a leaf's split
+//! is found from histograms of its tried features alone, built in one zeroed region from its
+//! rows and cleared again through the bins they touched (`Learner::find_sparse`); the choice
+//! is a cost comparison per leaf (`Learner::sparse_wins`).
 
 use rayon::prelude::*;
 
@@ -17,6 +25,10 @@ const BINS: usize = 256;
 
 /// Below this many (row, feature) cells a histogram is built on the calling thread.
 const PAR_MIN_CELLS: usize = 32_768;
+
+/// Cost of clearing and subtracting one histogram bin, relative to adding one row to a
+/// histogram, in the choice between kept and per-leaf histograms (`Learner::sparse_wins`).
+const SPARSE_BIN_COST: usize = 2;
 
 /// How the tree grows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +146,7 @@ struct Ctx<'a> {
     sig: Ordered<'a>,
     /// Rows of that child (`None`: all rows in order, signal not gathered).
     rows: Option<&'a [u32]>,
+    /// Which histogram slots (see [`BinnedData`]) hold a feature of the tree.
     active: &'a [bool],
     small: Child<'a>,
     large: Option<Child<'a>>,
@@ -152,6 +165,10 @@ struct Child<'a> {
 pub(crate) struct Learner {
     cfg: LearnerConfig,
     n_features: usize,
+    /// Histogram slots of the data (features on their own and bundles).
+    n_slots: usize,
+    slot_active: Vec<bool>,
+    n_active_slots: usize,
     stride: usize,
     indices: Vec<u32>,
     tmp: Vec<u32>,
@@ -169,6 +186,11 @@ pub(crate) struct Learner {
     active_list: Vec<usize>,
     shuffle: Vec<usize>,
     scratch: Vec<f64>,
+    /// One all-zero feature region: the histogram of a small leaf is built in it feature by
+    /// feature and cleared again by its rows (see [`Learner::find_sparse`]).
+    sparse: Vec<f64>,
+    /// Value bins (plus NaN) of the tree's features, summed; set by [`Learner::grow`].
+    active_bins: usize,
 }
 
 #[inline]
@@ -198,10 +220,14 @@ impl Learner {
     /// A learner for `data` producing `n_outputs` values per leaf.
     pub(crate) fn new(cfg: LearnerConfig, data: &BinnedData, n_outputs: usize) -> Learner {
         let n_features = data.n_features();
+        let n_slots = data.n_slots();
         let stride = n_outputs + 2;
         Learner {
             cfg,
             n_features,
+            n_slots,
+            slot_active: vec![false; n_slots],
+            n_active_slots: 0,
             stride,
             indices: Vec::with_capacity(data.n_rows()),
             tmp: vec![0; data.n_rows()],
@@ -216,7 +242,9 @@ impl Learner {
             active: vec![false; n_features],
             active_list: Vec::with_capacity(n_features),
             shuffle: Vec::with_capacity(n_features),
-            scratch: vec![0.0; 2 * stride],
+            scratch: vec![0.0; 5 * stride],
+            sparse: vec![0.0; BINS * stride],
+            active_bins: 0,
         }
     }
 
@@ -234,7 +262,7 @@ impl Learner {
     fn take_hist(&mut self) -> Vec<f64> {
         self.pool
             .pop()
-            .unwrap_or_else(|| vec![0.0; self.n_features * BINS * self.stride])
+            .unwrap_or_else(|| vec![0.0; self.n_slots * BINS * self.stride])
     }
 
     /// Grows one tree on `rows` (sorted, distinct; `None` = every row) using the features
@@ -269,6 +297,19 @@ impl Learner {
             self.active[f] = tree_features.get(f).copied().unwrap_or(false);
             if self.active[f] {
                 self.active_list.push(f);
+            }
+        }
+        self.active_bins = 0;
+        self.n_active_slots = 0;
+        for c in 0..self.n_slots {
+            let on = data
+                .slot_features(c)
+                .iter()
+                .any(|&f| self.active[f as usize]);
+            self.slot_active[c] = on;
+            if on {
+                self.n_active_slots += 1;
+                self.active_bins += data.slot_value_bins(c) + 1;
             }
         }
         let n = self.indices.len();
@@ -309,7 +350,15 @@ impl Learner {
             split: Split::NONE,
         });
         let root_can = self.can_split(0, 0, 1);
-        if root_can {
+        if root_can && self.sparse_wins(n) {
+            let root_seed = mix(seed);
+            self.fill_mask(0, root_seed);
+            let split = self.find_sparse(data, signal, 0, root_seed);
+            self.leaves[0].split = split;
+            if split.is_valid() {
+                self.frontier.push(0);
+            }
+        } else if root_can {
             let mut hist = self.take_hist();
             let root_seed = mix(seed);
             self.fill_mask(0, root_seed);
@@ -459,28 +508,37 @@ impl Learner {
         self.indices[w..end].copy_from_slice(&self.tmp[..tc]);
         let mid = w;
 
-        // Child sums from the parent's histogram of the split feature.
+        // Child sums: from the parent's histogram of the split feature, or from the rows of a
+        // leaf split without histograms.
         let r_id = self.leaves.len();
         self.sums.resize((r_id + 1) * s, 0.0);
         {
-            let parent_hist = self.leaves[l]
-                .hist
-                .as_ref()
-                .expect("a splittable leaf keeps its histogram");
-            let region = &parent_hist[f * BINS * s..(f + 1) * BINS * s];
-            let (lo, hi) = self.sums.split_at_mut(r_id * s);
-            let left = &mut self.scratch[..s];
+            let (left, view) = self.scratch.split_at_mut(s);
             left.fill(0.0);
-            for b in 0..=t as usize {
-                for c in 0..s {
-                    left[c] += region[b * s + c];
+            match self.leaves[l].hist.as_ref() {
+                Some(parent_hist) => {
+                    let c = data.feature_slot(f).0;
+                    let region = feature_region(
+                        data,
+                        &parent_hist[c * BINS * s..(c + 1) * BINS * s],
+                        f,
+                        &self.sums[l * s..(l + 1) * s],
+                        &mut view[..3 * s],
+                    );
+                    for b in 0..=t as usize {
+                        for c in 0..s {
+                            left[c] += region[b * s + c];
+                        }
+                    }
+                    if split.default_left {
+                        for c in 0..s {
+                            left[c] += region[nv * s + c];
+                        }
+                    }
                 }
+                None => add_rows(left, &self.indices[begin..mid], signal),
             }
-            if split.default_left {
-                for c in 0..s {
-                    left[c] += region[nv * s + c];
-                }
-            }
+            let (lo, hi) = self.sums.split_at_mut(r_id * s);
             let parent = &mut lo[l * s..(l + 1) * s];
             for c in 0..s {
                 hi[c] = parent[c] - left[c];
@@ -536,20 +594,35 @@ impl Learner {
         let leaves_after = self.leaves.len();
         let can_l = self.can_split(l, depth, leaves_after);
         let can_r = self.can_split(r_id, depth, leaves_after);
+        let seed_of = |leaf: usize| mix(seed ^ mix(leaf as u64 ^ ((node as u64) << 32)));
+        let sparse = parent_hist.is_none() || self.sparse_wins(end - begin);
+        if !can_l && !can_r || sparse {
+            if let Some(h) = parent_hist {
+                self.pool.push(h);
+            }
+            for (leaf, can) in [(l, can_l), (r_id, can_r)] {
+                if can {
+                    let leaf_seed = seed_of(leaf);
+                    self.fill_mask(0, leaf_seed);
+                    let sp = self.find_sparse(data, signal, leaf, leaf_seed);
+                    if sp.is_valid() {
+                        self.leaves[leaf].split = sp;
+                        self.frontier.push(leaf);
+                    }
+                }
+            }
+            return;
+        }
         let Some(mut parent_hist) = parent_hist else {
             return;
         };
-        if !can_l && !can_r {
-            self.pool.push(parent_hist);
-            return;
-        }
         let (small, large, can_small, can_large) = if mid - begin <= end - mid {
             (l, r_id, can_l, can_r)
         } else {
             (r_id, l, can_r, can_l)
         };
-        let seed_small = mix(seed ^ mix(small as u64 ^ ((node as u64) << 32)));
-        let seed_large = mix(seed ^ mix(large as u64 ^ ((node as u64) << 32)));
+        let seed_small = seed_of(small);
+        let seed_large = seed_of(large);
         self.fill_mask(0, seed_small);
         self.fill_mask(1, seed_large);
         let mut small_hist = self.take_hist();
@@ -582,6 +655,122 @@ impl Learner {
                 self.pool.push(hist);
             }
         }
+    }
+
+    /// Whether a leaf of `n` rows finds its children's splits (or its own) faster without
+    /// kept histograms: each tried feature's histogram built from the rows alone, against
+    /// the histogram route (clear and subtract every bin of every tree feature, and build the
+    /// smaller child over every tree feature). Deep forest trees and feature sampling per node
+    /// make the first one much cheaper near the leaves.
+    fn sparse_wins(&self, n: usize) -> bool {
+        let active = self.active_list.len();
+        let tried = ((self.cfg.feature_fraction_node.min(1.0) * active as f64).round() as usize)
+            .clamp(1, active.max(1));
+        2 * n * tried <= SPARSE_BIN_COST * self.active_bins + n * self.n_active_slots / 2
+    }
+
+    /// The best split of leaf `leaf` over the features in `masks[0]`, without a kept
+    /// histogram: each feature's histogram is built in the zeroed `sparse` region from the
+    /// leaf's rows, searched, and cleared again through the same rows.
+    fn find_sparse(&mut self, data: &BinnedData, signal: Signal, leaf: usize, seed: u64) -> Split {
+        let s = self.stride;
+        let (begin, end) = (self.leaves[leaf].begin, self.leaves[leaf].end);
+        let rows = &self.indices[begin..end];
+        let child = Child {
+            can_split: true,
+            mask: &self.masks[0],
+            sums: &self.sums[leaf * s..(leaf + 1) * s],
+            seed,
+        };
+        // The leaf's signal, gathered once in row order for every feature.
+        match signal {
+            Signal::Grad { g, h } => {
+                self.gh.clear();
+                self.gh.extend(
+                    rows.iter()
+                        .map(|&r| [g[r as usize] as f32, h[r as usize] as f32]),
+                );
+            }
+            Signal::Classes { labels, w, .. } => {
+                self.olab.clear();
+                self.ow.clear();
+                self.olab.extend(rows.iter().map(|&r| labels[r as usize]));
+                self.ow.extend(rows.iter().map(|&r| w[r as usize]));
+            }
+        }
+        let region = &mut self.sparse;
+        let mut touched = [0u8; BINS + 1];
+        let mut best = Split::NONE;
+        for c in 0..self.n_slots {
+            let features = data.slot_features(c);
+            if !features.iter().any(|&f| child.mask[f as usize]) {
+                continue;
+            }
+            let col = data.slot_column(c);
+            let nv = data.slot_value_bins(c);
+            let mut n_touched = 0;
+            match signal {
+                Signal::Grad { .. } => {
+                    for (&r, &[g, h]) in rows.iter().zip(&self.gh) {
+                        let b = col[r as usize];
+                        let j = b as usize * 3;
+                        touched[n_touched] = b;
+                        n_touched += (region[j + 2] == 0.0) as usize;
+                        region[j] += g as f64;
+                        region[j + 1] += h as f64;
+                        region[j + 2] += 1.0;
+                    }
+                }
+                Signal::Classes { k, .. } => {
+                    for ((&r, &y), &w) in rows.iter().zip(&self.olab).zip(&self.ow) {
+                        let b = col[r as usize];
+                        let j = b as usize * s;
+                        touched[n_touched] = b;
+                        n_touched += (region[j + k + 1] == 0.0) as usize;
+                        region[j + y as usize] -= w;
+                        region[j + k] += w;
+                        region[j + k + 1] += 1.0;
+                    }
+                }
+            }
+            let touched = &mut touched[..n_touched];
+            if features.len() == 1 {
+                touched.sort_unstable();
+                // The NaN bin, if touched, sorts last; it is not a value bin.
+                let values = touched.partition_point(|&b| (b as usize) < nv);
+                let f = features[0] as usize;
+                let sp = find(
+                    &self.cfg,
+                    s,
+                    f,
+                    region,
+                    nv,
+                    &touched[..values],
+                    &child,
+                    &mut self.scratch,
+                );
+                best = best.better(sp);
+            } else {
+                // A bundle: each tried member's three bins from the bundle's histogram.
+                let (view, scratch) = self.scratch.split_at_mut(3 * s);
+                let mut filled = [0u8; BINS];
+                for &f in features {
+                    let f = f as usize;
+                    if !child.mask[f] {
+                        continue;
+                    }
+                    let member = feature_region(data, region, f, child.sums, view);
+                    let n = filled_bins(member, 2, s, &mut filled);
+                    let sp = find(&self.cfg, s, f, member, 2, &filled[..n], &child, scratch);
+                    best = best.better(sp);
+                }
+            }
+            for &b in touched.iter() {
+                let j = b as usize * s;
+                region[j..j + s].fill(0.0);
+            }
+        }
+        best
     }
 
     /// Builds the histogram of the rows `range` of `indices` into `hist` (`full`: the range is
@@ -651,20 +840,20 @@ impl Learner {
             stride: s,
             sig,
             rows: if full { None } else { Some(rows) },
-            active: &self.active,
+            active: &self.slot_active,
             small: child(0),
             large: parent.is_some().then(|| child(1)),
         };
         let parallel = self.cfg.parallel
             && matches!(signal, Signal::Grad { .. })
-            && n_rows * self.active_list.len() >= PAR_MIN_CELLS
+            && n_rows * self.n_active_slots >= PAR_MIN_CELLS
             && rayon::current_num_threads() > 1;
         // Features are processed in groups of up to 4 that share one pass over the gradients
         // (less memory traffic); smaller groups when there are few features per thread.
         let group = if !matches!(signal, Signal::Grad { .. }) {
             1
         } else if parallel {
-            (self.n_features / (4 * rayon::current_num_threads())).clamp(1, 4)
+            (self.n_slots / (4 * rayon::current_num_threads())).clamp(1, 4)
         } else {
             4
         };
@@ -706,32 +895,32 @@ impl Learner {
     }
 }
 
-/// For a group of consecutive features starting at `f0` (regions side by side in `small` and
-/// `large`): build the small child's histograms, derive the large child's by subtraction, and
-/// find each child's best split among these features.
+/// For a group of consecutive histogram slots starting at `c0` (regions side by side in
+/// `small` and `large`): build the small child's histograms, derive the large child's by
+/// subtraction, and find each child's best split among these slots' features.
 fn group_job(
     ctx: &Ctx,
-    f0: usize,
+    c0: usize,
     small: &mut [f64],
     mut large: Option<&mut [f64]>,
     scratch: &mut [f64],
 ) -> (Split, Split) {
     let region = BINS * ctx.stride;
-    let nf = small.len() / region;
+    let nc = small.len() / region;
     match ctx.sig {
-        Ordered::Grad(gh) if nf == 4 && (f0..f0 + 4).all(|f| ctx.active[f]) => {
-            let cols = [0, 1, 2, 3].map(|j| ctx.data.column(f0 + j));
-            let used = [0, 1, 2, 3].map(|j| (ctx.data.mapper(f0 + j).n_value_bins() + 1) * 3);
+        Ordered::Grad(gh) if nc == 4 && (c0..c0 + 4).all(|c| ctx.active[c]) => {
+            let cols = [0, 1, 2, 3].map(|j| ctx.data.slot_column(c0 + j));
+            let used = [0, 1, 2, 3].map(|j| (ctx.data.slot_value_bins(c0 + j) + 1) * 3);
             build_grad4(small, cols, used, ctx.rows, gh);
         }
         sig => {
             for (j, sm) in small.chunks_mut(region).enumerate() {
-                let f = f0 + j;
-                if !ctx.active[f] {
+                let c = c0 + j;
+                if !ctx.active[c] {
                     continue;
                 }
-                let col = ctx.data.column(f);
-                let used = (ctx.data.mapper(f).n_value_bins() + 1) * ctx.stride;
+                let col = ctx.data.slot_column(c);
+                let used = (ctx.data.slot_value_bins(c) + 1) * ctx.stride;
                 match sig {
                     Ordered::Grad(gh) => build_grad(sm, col, used, ctx.rows, gh),
                     Ordered::Classes { labels, w, k } => {
@@ -743,50 +932,122 @@ fn group_job(
     }
     let mut best = (Split::NONE, Split::NONE);
     for (j, sm) in small.chunks_mut(region).enumerate() {
-        let f = f0 + j;
-        if !ctx.active[f] {
+        let c = c0 + j;
+        if !ctx.active[c] {
             continue;
         }
         let lg = large
             .as_deref_mut()
             .map(|l| &mut l[j * region..(j + 1) * region]);
-        let (a, b) = feature_job(ctx, f, sm, lg, scratch);
+        let (a, b) = slot_job(ctx, c, sm, lg, scratch);
         best = (best.0.better(a), best.1.better(b));
     }
     best
 }
 
-/// For one feature whose small-child histogram is built: derive the large child's by
-/// subtraction and find each child's best split on this feature.
-fn feature_job(
+/// For one slot whose small-child histogram is built: derive the large child's by
+/// subtraction and find each child's best split on the slot's features.
+fn slot_job(
     ctx: &Ctx,
-    f: usize,
+    c: usize,
     small: &mut [f64],
     large: Option<&mut [f64]>,
     scratch: &mut [f64],
 ) -> (Split, Split) {
-    let nv = ctx.data.mapper(f).n_value_bins();
     let s = ctx.stride;
-    let sp_small = if ctx.small.can_split && ctx.small.mask[f] {
-        find(ctx, f, small, nv, &ctx.small, scratch)
-    } else {
-        Split::NONE
-    };
-    let sp_large = match (large, ctx.large) {
+    let large = match (large, ctx.large) {
         (Some(large), Some(child)) => {
-            let used = (nv + 1) * s;
+            let used = (ctx.data.slot_value_bins(c) + 1) * s;
             for (p, c) in large[..used].iter_mut().zip(&small[..used]) {
                 *p -= *c;
             }
+            Some((large, child))
+        }
+        _ => None,
+    };
+    let mut best = (Split::NONE, Split::NONE);
+    for &f in ctx.data.slot_features(c) {
+        let f = f as usize;
+        if ctx.small.can_split && ctx.small.mask[f] {
+            best.0 = best
+                .0
+                .better(feature_split(ctx, f, small, &ctx.small, scratch));
+        }
+        if let Some((large, child)) = &large {
             if child.can_split && child.mask[f] {
-                find(ctx, f, large, nv, &child, scratch)
-            } else {
-                Split::NONE
+                best.1 = best.1.better(feature_split(ctx, f, large, child, scratch));
             }
         }
-        _ => Split::NONE,
+    }
+    best
+}
+
+/// The best split on feature `f` of a child whose histogram of `f`'s slot is `slot_region`.
+fn feature_split(
+    ctx: &Ctx,
+    f: usize,
+    slot_region: &[f64],
+    child: &Child,
+    scratch: &mut [f64],
+) -> Split {
+    let s = ctx.stride;
+    let nv = ctx.data.mapper(f).n_value_bins();
+    let mut filled = [0u8; BINS];
+    // A bundled feature's histogram is three bins; a one-output one fits on the stack (the
+    // parallel jobs have no scratch).
+    let mut stack = [0.0; 9];
+    let (view, scratch) = if s == 3 {
+        (&mut stack[..], scratch)
+    } else {
+        scratch.split_at_mut(3 * s)
     };
-    (sp_small, sp_large)
+    let region = feature_region(ctx.data, slot_region, f, child.sums, view);
+    let n = filled_bins(region, nv, s, &mut filled);
+    find(ctx.cfg, s, f, region, nv, &filled[..n], child, scratch)
+}
+
+/// Feature `f`'s histogram region, from `region`, the histogram region of `f`'s slot: that
+/// region itself for a feature on its own; for a bundled feature, its three bins built in
+/// `view` from the bundle's bin and the leaf's totals `tot`.
+fn feature_region<'a>(
+    data: &BinnedData,
+    region: &'a [f64],
+    f: usize,
+    tot: &[f64],
+    view: &'a mut [f64],
+) -> &'a [f64] {
+    let s = tot.len();
+    let b = data.feature_slot(f).1;
+    if b == 0 {
+        return region;
+    }
+    let one = &region[b as usize * s..(b as usize + 1) * s];
+    let view = &mut view[..3 * s];
+    for i in 0..s {
+        view[i] = tot[i] - one[i];
+        view[s + i] = one[i];
+        view[2 * s + i] = 0.0;
+    }
+    view
+}
+
+/// Adds the signal of `rows` to the sums `acc` (one leaf's stride), rounded as histograms hold it.
+fn add_rows(acc: &mut [f64], rows: &[u32], signal: Signal) {
+    match signal {
+        Signal::Grad { g, h } => {
+            for &r in rows {
+                acc[0] += g[r as usize] as f32 as f64;
+                acc[1] += h[r as usize] as f32 as f64;
+            }
+        }
+        Signal::Classes { labels, w, k } => {
+            for &r in rows {
+                let r = r as usize;
+                acc[labels[r] as usize] -= w[r];
+                acc[k] += w[r];
+            }
+        }
+    }
 }
 
 fn as_region(r: &mut [f64]) -> &mut [f64; BINS * 3] {
@@ -901,44 +1162,57 @@ fn build_classes(
     }
 }
 
-/// The bin range a random (extra-trees) threshold is drawn from: `[lo, hi)` over the value
-/// bins that hold rows, or `None` if at most one does.
-fn random_bin(region: &[f64], nv: usize, s: usize, seed: u64, f: usize) -> Option<u8> {
-    let filled = |b: &usize| region[b * s + s - 1] > 0.0;
-    let lo = (0..nv).find(filled)?;
-    let hi = (lo..nv).rev().find(filled)?;
-    if hi == lo {
-        // Only NaN against the values remains possible.
-        return Some(hi as u8);
+/// The value bins of a feature's histogram region that hold rows, in increasing order, into
+/// `out`; returns how many.
+fn filled_bins(region: &[f64], nv: usize, s: usize, out: &mut [u8; BINS]) -> usize {
+    let mut n = 0;
+    for t in 0..nv {
+        out[n] = t as u8;
+        n += (region[t * s + s - 1] != 0.0) as usize;
     }
-    let r = mix(seed ^ mix(f as u64 + 1));
-    Some((lo + (r % (hi - lo) as u64) as usize) as u8)
+    n
 }
 
-/// Best split of one feature's histogram region for a leaf with totals `child.sums`.
+/// A random (extra-trees) threshold drawn from `[lo, hi)` of the filled value bins `filled`
+/// (sorted); the last one when only one is filled (only NaN against the values remains
+/// possible); `None` when none is.
+fn random_bin(filled: &[u8], seed: u64, f: usize) -> Option<u8> {
+    let (&lo, &hi) = (filled.first()?, filled.last()?);
+    if hi == lo {
+        return Some(hi);
+    }
+    let r = mix(seed ^ mix(f as u64 + 1));
+    Some(lo + (r % (hi - lo) as u64) as u8)
+}
+
+/// Best split of one feature's histogram region for a leaf with totals `child.sums`; `filled`
+/// lists the value bins that hold rows, in increasing order (only they are read, with the NaN
+/// bin `nv`).
 /// Kept as one function (an algorithm's core): its steps share the hot loop's state, and
 /// splitting it would pass that state around on every call of the inner loop.
+#[allow(clippy::too_many_arguments)]
 fn find(
-    ctx: &Ctx,
+    cfg: &LearnerConfig,
+    s: usize,
     f: usize,
     region: &[f64],
     nv: usize,
+    filled: &[u8],
     child: &Child,
     scratch: &mut [f64],
 ) -> Split {
-    let cfg = ctx.cfg;
-    let s = ctx.stride;
     let k = s - 2;
     let tot = child.sums;
     let min_n = cfg.min_child_samples.max(1) as f64;
     let min_h = cfg.min_child_weight;
-    let only = if cfg.extra_trees {
-        match random_bin(region, nv, s, child.seed, f) {
-            Some(b) => Some(b as usize),
+    // Extra trees try one random threshold: every filled bin up to it goes left.
+    let (candidates, only) = if cfg.extra_trees {
+        match random_bin(filled, child.seed, f) {
+            Some(o) => (filled.partition_point(|&b| b <= o), Some(o as usize)),
             None => return Split::NONE,
         }
     } else {
-        None
+        (filled.len(), None)
     };
     let nan = &region[nv * s..(nv + 1) * s];
     let has_nan = nan[s - 1] > 0.0;
@@ -953,32 +1227,20 @@ fn find(
             };
         }
     };
-    let last = only.unwrap_or(nv - 1);
     if k == 1 {
         let (g, h, n) = (tot[0], tot[1], tot[2]);
         let parent = leaf_score(g, h, cfg.lambda, cfg.alpha);
         let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0.0);
-        // A random threshold only needs the sums below it.
-        let first = match only {
-            Some(o) => {
-                for b in region[..o * 3].chunks_exact(3) {
-                    gl += b[0];
-                    hl += b[1];
-                    nl += b[2];
-                }
-                o
-            }
-            None => 0,
-        };
-        for t in first..=last {
-            let bin_n = region[t * 3 + 2];
-            if bin_n == 0.0 && only.is_none() {
-                // An empty bin repeats the previous threshold's split.
-                continue;
-            }
+        for (i, &t) in filled[..candidates].iter().enumerate() {
+            let t = t as usize;
             gl += region[t * 3];
             hl += region[t * 3 + 1];
-            nl += bin_n;
+            nl += region[t * 3 + 2];
+            // A random threshold only needs the sums up to it.
+            if only.is_some() && i + 1 < candidates {
+                continue;
+            }
+            let t = only.unwrap_or(t);
             for dir in 0..1 + has_nan as usize {
                 let (gl, hl, nl) = if dir == 1 {
                     (gl + nan[0], hl + nan[1], nl + nan[2])
@@ -1002,17 +1264,15 @@ fn find(
         let parent_score: f64 = (0..k)
             .map(|c| leaf_score(tot[c], tot[k], cfg.lambda, cfg.alpha))
             .sum();
-        for t in 0..=last {
-            if region[t * s + s - 1] == 0.0 && only.is_none() {
-                // An empty bin repeats the previous threshold's split.
-                continue;
-            }
+        for (i, &t) in filled[..candidates].iter().enumerate() {
+            let t = t as usize;
             for c in 0..s {
                 cum[c] += region[t * s + c];
             }
-            if only.is_some_and(|o| o != t) {
+            if only.is_some() && i + 1 < candidates {
                 continue;
             }
+            let t = only.unwrap_or(t);
             for dir in 0..1 + has_nan as usize {
                 for c in 0..s {
                     left[c] = cum[c] + if dir == 1 { nan[c] } else { 0.0 };

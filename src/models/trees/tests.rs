@@ -627,3 +627,103 @@ fn raw_and_binned_routing_agree() {
         }
     }
 }
+
+/// Two categoricals one-hot encoded (8 and 5 levels), two numbers and a binary column with
+/// missing values; a target of all of them.
+fn one_hot_table(n: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Array2::zeros((n, 16));
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let a = rng.gen_range(0..8);
+        let b = rng.gen_range(0..5);
+        x[[i, a]] = 1.0;
+        x[[i, 8 + b]] = 1.0;
+        let (u, v): (f64, f64) = (rng.gen(), rng.gen());
+        x[[i, 13]] = u;
+        x[[i, 14]] = v;
+        x[[i, 15]] = if rng.gen::<f64>() < 0.2 {
+            f64::NAN
+        } else {
+            (rng.gen::<f64>() < 0.5) as u8 as f64
+        };
+        let effect_a = [0.0, 1.0, -1.0, 2.0, 0.5, -0.5, 1.5, -2.0][a];
+        let effect_b = [0.3, -0.3, 0.8, -0.8, 0.0][b];
+        y.push(effect_a + effect_b + 2.0 * u - v + 0.3 * rng.gen::<f64>());
+    }
+    (x, y)
+}
+
+#[test]
+fn exclusive_one_hot_columns_share_a_histogram_slot() {
+    let (x, _) = one_hot_table(3000, 11);
+    let bundled = binned(&x);
+    // The 8 and the 5 one-hot columns make two slots; the numbers and the column with
+    // missing values stay on their own.
+    assert_eq!(bundled.n_slots(), 2 + 3);
+    let (c, b) = bundled.feature_slot(3);
+    assert_eq!(bundled.slot_features(c), &[0, 1, 2, 3, 4, 5, 6, 7]);
+    let column = bundled.slot_column(c);
+    for (r, row) in x.rows().into_iter().enumerate() {
+        assert_eq!(column[r] == b, row[3] == 1.0, "row {r}");
+    }
+    assert_eq!(bundled.feature_slot(15).1, 0);
+    // A row sample keeps the bundles; other rows binned alike are not bundled.
+    let rows: Vec<usize> = (0..3000).step_by(3).collect();
+    let sample = bundled.select_rows(&rows);
+    assert_eq!(sample.n_slots(), 5);
+    assert_eq!(sample.slot_column(c)[1], column[3]);
+    assert_eq!(bundled.bin_like(x.view()).n_slots(), 16);
+}
+
+#[test]
+fn bundled_and_unbundled_histograms_grow_the_same_trees() {
+    let (x, y) = one_hot_table(3000, 12);
+    let bundled = binned(&x);
+    let plain = bundled.bin_like(x.view());
+    assert!(bundled.n_slots() < plain.n_slots());
+    let labels: Vec<usize> = y.iter().map(|&v| (v > 0.8) as usize).collect();
+    let classes = TreeTarget::Classes {
+        labels: &labels,
+        n_classes: 2,
+    };
+    let gbm = GbmParams {
+        n_estimators: 40,
+        colsample_bytree: 0.7,
+        subsample: 0.8,
+        ..GbmParams::default()
+    };
+    for target in [TreeTarget::Values(&y), classes] {
+        let fit = |data: &BinnedData| {
+            train_gbm(data, target, None, None, &gbm, None, 3)
+                .unwrap()
+                .predict(x.view())
+        };
+        let (a, b) = (fit(&bundled), fit(&plain));
+        let diff = (&a - &b).mapv(f64::abs).fold(0.0_f64, |m, &d| m.max(d));
+        assert!(diff < 1e-9, "boosting predictions differ by {diff}");
+    }
+    // Forests grow deep trees whose small leaves take the per-leaf route, chosen by a cost that
+    // counts slots; rounding then breaks ties between equal splits differently. Their quality
+    // must agree.
+    let (test, test_y) = one_hot_table(2000, 13);
+    let test_labels: Vec<usize> = test_y.iter().map(|&v| (v > 0.8) as usize).collect();
+    for params in [
+        ForestParams::default(),
+        ForestParams::extra_trees_defaults(),
+    ] {
+        let params = ForestParams {
+            n_estimators: 30,
+            ..params
+        };
+        let fit = |data: &BinnedData| {
+            let m = train_forest(data, classes, None, &params, None, 4).unwrap();
+            accuracy(&m.predict(test.view()), &test_labels)
+        };
+        let (a, b) = (fit(&bundled), fit(&plain));
+        assert!(
+            a > 0.8 && (a - b).abs() < 0.02,
+            "{params:?}: accuracy {a} bundled, {b} not"
+        );
+    }
+}
