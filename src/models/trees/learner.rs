@@ -708,6 +708,27 @@ impl Learner {
             }
             let col = data.slot_column(c);
             let nv = data.slot_value_bins(c);
+            if self.cfg.extra_trees && features.len() == 1 {
+                let f = features[0] as usize;
+                let ordered = match signal {
+                    Signal::Grad { .. } => Ordered::Grad(&self.gh),
+                    Signal::Classes { k, .. } => Ordered::Classes {
+                        labels: &self.olab,
+                        w: &self.ow,
+                        k,
+                    },
+                };
+                let sp = extra_tree_split(
+                    &self.cfg,
+                    (f, col, nv),
+                    rows,
+                    ordered,
+                    &child,
+                    &mut self.scratch,
+                );
+                best = best.better(sp);
+                continue;
+            }
             let mut n_touched = 0;
             match signal {
                 Signal::Grad { .. } => {
@@ -1029,6 +1050,73 @@ fn feature_region<'a>(
         view[2 * s + i] = 0.0;
     }
     view
+}
+
+/// An extra tree's split of a small leaf on feature `f` (on its own in its slot), without a
+/// histogram: one pass finds the range of the leaf's value bins, from which the random
+/// threshold is drawn exactly as [`find`] draws it; a second sums the rows on each side of it
+/// (and the NaN rows) into three bins, which [`find`] then scores.
+fn extra_tree_split(
+    cfg: &LearnerConfig,
+    (f, col, nv): (usize, &[u8], usize),
+    rows: &[u32],
+    ordered: Ordered,
+    child: &Child,
+    scratch: &mut [f64],
+) -> Split {
+    let (mut lo, mut hi) = (u8::MAX, 0u8);
+    for &r in rows {
+        let b = col[r as usize];
+        if (b as usize) < nv {
+            lo = lo.min(b);
+            hi = hi.max(b);
+        }
+    }
+    if lo > hi {
+        // Only NaN rows: nothing to split.
+        return Split::NONE;
+    }
+    let range = [lo, hi];
+    let filled = if lo == hi { &range[..1] } else { &range[..] };
+    let Some(o) = random_bin(filled, child.seed, f) else {
+        return Split::NONE;
+    };
+    let s = child.sums.len();
+    let (view, scratch) = scratch.split_at_mut(3 * s);
+    view.fill(0.0);
+    let side = |b: u8| {
+        if b as usize >= nv {
+            2
+        } else {
+            (b > o) as usize
+        }
+    };
+    match ordered {
+        Ordered::Grad(gh) => {
+            for (&r, &[g, h]) in rows.iter().zip(gh) {
+                let j = side(col[r as usize]) * 3;
+                view[j] += g as f64;
+                view[j + 1] += h as f64;
+                view[j + 2] += 1.0;
+            }
+        }
+        Ordered::Classes { labels, w, k } => {
+            for ((&r, &y), &wi) in rows.iter().zip(labels).zip(w) {
+                let j = side(col[r as usize]) * s;
+                view[j + y as usize] -= wi;
+                view[j + k] += wi;
+                view[j + k + 1] += 1.0;
+            }
+        }
+    }
+    // The three bins' own draw reproduces the threshold: bin 0 against bin 1, or every value
+    // against NaN when the leaf holds one value bin.
+    let sides: &[u8] = if view[2 * s - 1] > 0.0 { &[0, 1] } else { &[0] };
+    let mut split = find(cfg, s, f, view, 2, sides, child, scratch);
+    if split.is_valid() {
+        split.bin = o;
+    }
+    split
 }
 
 /// Adds the signal of `rows` to the sums `acc` (one leaf's stride), rounded as histograms hold it.
