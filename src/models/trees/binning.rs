@@ -260,9 +260,11 @@ impl BinnedData {
         }
         let mut bundle_bins = vec![0u8; n * bundles.len()];
         let mut first_of = vec![None; p];
+        let mut in_bundle = vec![false; p];
         for (b, (members, _)) in bundles.iter().enumerate() {
             let column = &mut bundle_bins[b * n..(b + 1) * n];
             for (i, &f) in members.iter().enumerate() {
+                in_bundle[f as usize] = true;
                 if let Some(rows) = &ones[f as usize] {
                     for &r in rows {
                         column[r as usize] = i as u8 + 1;
@@ -270,12 +272,6 @@ impl BinnedData {
                 }
             }
             first_of[members[0] as usize] = Some(b);
-        }
-        let mut in_bundle = vec![false; p];
-        for (members, _) in &bundles {
-            for &f in members {
-                in_bundle[f as usize] = true;
-            }
         }
         let mut slots = Vec::new();
         let mut feature_slot = vec![(0u32, 0u8); p];

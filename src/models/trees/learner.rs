@@ -186,8 +186,8 @@ pub(crate) struct Learner {
     active_list: Vec<usize>,
     shuffle: Vec<usize>,
     scratch: Vec<f64>,
-    /// One all-zero feature region: the histogram of a small leaf is built in it feature by
-    /// feature and cleared again by its rows (see [`Learner::find_sparse`]).
+    /// One all-zero slot region: the histograms of a small leaf are built in it slot by slot
+    /// and cleared again through the bins they touched (see [`Learner::find_sparse`]).
     sparse: Vec<f64>,
     /// Value bins (plus NaN) of the tree's features, summed; set by [`Learner::grow`].
     active_bins: usize,
@@ -670,8 +670,9 @@ impl Learner {
     }
 
     /// The best split of leaf `leaf` over the features in `masks[0]`, without a kept
-    /// histogram: each feature's histogram is built in the zeroed `sparse` region from the
-    /// leaf's rows, searched, and cleared again through the same rows.
+    /// histogram: each tried slot's histogram is built in the zeroed `sparse` region from the
+    /// leaf's rows, searched, and cleared again through the bins it touched (an extra tree's
+    /// feature on its own needs none, see [`extra_tree_split`]).
     fn find_sparse(&mut self, data: &BinnedData, signal: Signal, leaf: usize, seed: u64) -> Split {
         let s = self.stride;
         let (begin, end) = (self.leaves[leaf].begin, self.leaves[leaf].end);
@@ -683,21 +684,13 @@ impl Learner {
             seed,
         };
         // The leaf's signal, gathered once in row order for every feature.
-        match signal {
-            Signal::Grad { g, h } => {
-                self.gh.clear();
-                self.gh.extend(
-                    rows.iter()
-                        .map(|&r| [g[r as usize] as f32, h[r as usize] as f32]),
-                );
-            }
-            Signal::Classes { labels, w, .. } => {
-                self.olab.clear();
-                self.ow.clear();
-                self.olab.extend(rows.iter().map(|&r| labels[r as usize]));
-                self.ow.extend(rows.iter().map(|&r| w[r as usize]));
-            }
-        }
+        let ordered = gather(
+            signal,
+            Some(rows),
+            &mut self.gh,
+            &mut self.olab,
+            &mut self.ow,
+        );
         let region = &mut self.sparse;
         let mut touched = [0u8; BINS + 1];
         let mut best = Split::NONE;
@@ -710,14 +703,6 @@ impl Learner {
             let nv = data.slot_value_bins(c);
             if self.cfg.extra_trees && features.len() == 1 {
                 let f = features[0] as usize;
-                let ordered = match signal {
-                    Signal::Grad { .. } => Ordered::Grad(&self.gh),
-                    Signal::Classes { k, .. } => Ordered::Classes {
-                        labels: &self.olab,
-                        w: &self.ow,
-                        k,
-                    },
-                };
                 let sp = extra_tree_split(
                     &self.cfg,
                     (f, col, nv),
@@ -730,9 +715,9 @@ impl Learner {
                 continue;
             }
             let mut n_touched = 0;
-            match signal {
-                Signal::Grad { .. } => {
-                    for (&r, &[g, h]) in rows.iter().zip(&self.gh) {
+            match ordered {
+                Ordered::Grad(gh) => {
+                    for (&r, &[g, h]) in rows.iter().zip(gh) {
                         let b = col[r as usize];
                         let j = b as usize * 3;
                         touched[n_touched] = b;
@@ -742,8 +727,8 @@ impl Learner {
                         region[j + 2] += 1.0;
                     }
                 }
-                Signal::Classes { k, .. } => {
-                    for ((&r, &y), &w) in rows.iter().zip(&self.olab).zip(&self.ow) {
+                Ordered::Classes { labels, w, k } => {
+                    for ((&r, &y), &w) in rows.iter().zip(labels).zip(w) {
                         let b = col[r as usize];
                         let j = b as usize * s;
                         touched[n_touched] = b;
@@ -773,17 +758,13 @@ impl Learner {
                 best = best.better(sp);
             } else {
                 // A bundle: each tried member's three bins from the bundle's histogram.
-                let (view, scratch) = self.scratch.split_at_mut(3 * s);
-                let mut filled = [0u8; BINS];
                 for &f in features {
                     let f = f as usize;
-                    if !child.mask[f] {
-                        continue;
+                    if child.mask[f] {
+                        let sp =
+                            feature_split(data, &self.cfg, f, region, &child, &mut self.scratch);
+                        best = best.better(sp);
                     }
-                    let member = feature_region(data, region, f, child.sums, view);
-                    let n = filled_bins(member, 2, s, &mut filled);
-                    let sp = find(&self.cfg, s, f, member, 2, &filled[..n], &child, scratch);
-                    best = best.better(sp);
                 }
             }
             for &b in touched.iter() {
@@ -814,34 +795,13 @@ impl Learner {
         let (begin, end) = range;
         let rows = &self.indices[begin..end];
         let n_rows = end - begin;
-        // Gather the signal of the rows in order.
-        let sig = match signal {
-            Signal::Grad { g, h } => {
-                self.gh.clear();
-                if full {
-                    self.gh
-                        .extend(g.iter().zip(h).map(|(&g, &h)| [g as f32, h as f32]));
-                } else {
-                    self.gh.extend(
-                        rows.iter()
-                            .map(|&r| [g[r as usize] as f32, h[r as usize] as f32]),
-                    );
-                }
-                Ordered::Grad(&self.gh)
-            }
-            Signal::Classes { labels, w, k } if full => Ordered::Classes { labels, w, k },
-            Signal::Classes { labels, w, k } => {
-                self.olab.clear();
-                self.ow.clear();
-                self.olab.extend(rows.iter().map(|&r| labels[r as usize]));
-                self.ow.extend(rows.iter().map(|&r| w[r as usize]));
-                Ordered::Classes {
-                    labels: &self.olab,
-                    w: &self.ow,
-                    k,
-                }
-            }
-        };
+        let sig = gather(
+            signal,
+            (!full).then_some(rows),
+            &mut self.gh,
+            &mut self.olab,
+            &mut self.ow,
+        );
         let child = |which: usize| {
             let (leaf, can, seed) = children[which];
             Child {
@@ -990,13 +950,13 @@ fn slot_job(
     for &f in ctx.data.slot_features(c) {
         let f = f as usize;
         if ctx.small.can_split && ctx.small.mask[f] {
-            best.0 = best
-                .0
-                .better(feature_split(ctx, f, small, &ctx.small, scratch));
+            let sp = feature_split(ctx.data, ctx.cfg, f, small, &ctx.small, scratch);
+            best.0 = best.0.better(sp);
         }
         if let Some((large, child)) = &large {
             if child.can_split && child.mask[f] {
-                best.1 = best.1.better(feature_split(ctx, f, large, child, scratch));
+                let sp = feature_split(ctx.data, ctx.cfg, f, large, child, scratch);
+                best.1 = best.1.better(sp);
             }
         }
     }
@@ -1005,14 +965,15 @@ fn slot_job(
 
 /// The best split on feature `f` of a child whose histogram of `f`'s slot is `slot_region`.
 fn feature_split(
-    ctx: &Ctx,
+    data: &BinnedData,
+    cfg: &LearnerConfig,
     f: usize,
     slot_region: &[f64],
     child: &Child,
     scratch: &mut [f64],
 ) -> Split {
-    let s = ctx.stride;
-    let nv = ctx.data.mapper(f).n_value_bins();
+    let s = child.sums.len();
+    let nv = data.mapper(f).n_value_bins();
     let mut filled = [0u8; BINS];
     // A bundled feature's histogram is three bins; a one-output one fits on the stack (the
     // parallel jobs have no scratch).
@@ -1022,9 +983,9 @@ fn feature_split(
     } else {
         scratch.split_at_mut(3 * s)
     };
-    let region = feature_region(ctx.data, slot_region, f, child.sums, view);
+    let region = feature_region(data, slot_region, f, child.sums, view);
     let n = filled_bins(region, nv, s, &mut filled);
-    find(ctx.cfg, s, f, region, nv, &filled[..n], child, scratch)
+    find(cfg, s, f, region, nv, &filled[..n], child, scratch)
 }
 
 /// Feature `f`'s histogram region, from `region`, the histogram region of `f`'s slot: that
@@ -1117,6 +1078,44 @@ fn extra_tree_split(
         split.bin = o;
     }
     split
+}
+
+/// The signal of `rows` (`None`: every row, in order) gathered in their order into `gh`, or
+/// `olab` and `ow` (class signals of every row are read in place).
+fn gather<'a>(
+    signal: Signal<'a>,
+    rows: Option<&[u32]>,
+    gh: &'a mut Vec<[f32; 2]>,
+    olab: &'a mut Vec<u32>,
+    ow: &'a mut Vec<f64>,
+) -> Ordered<'a> {
+    match (signal, rows) {
+        (Signal::Grad { g, h }, None) => {
+            gh.clear();
+            gh.extend(g.iter().zip(h).map(|(&g, &h)| [g as f32, h as f32]));
+            Ordered::Grad(gh)
+        }
+        (Signal::Grad { g, h }, Some(rows)) => {
+            gh.clear();
+            gh.extend(
+                rows.iter()
+                    .map(|&r| [g[r as usize] as f32, h[r as usize] as f32]),
+            );
+            Ordered::Grad(gh)
+        }
+        (Signal::Classes { labels, w, k }, None) => Ordered::Classes { labels, w, k },
+        (Signal::Classes { labels, w, k }, Some(rows)) => {
+            olab.clear();
+            ow.clear();
+            olab.extend(rows.iter().map(|&r| labels[r as usize]));
+            ow.extend(rows.iter().map(|&r| w[r as usize]));
+            Ordered::Classes {
+                labels: olab,
+                w: ow,
+                k,
+            }
+        }
+    }
 }
 
 /// Adds the signal of `rows` to the sums `acc` (one leaf's stride), rounded as histograms hold it.
