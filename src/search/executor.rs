@@ -161,19 +161,15 @@ pub(crate) fn abandoned_record(
     seconds: f64,
     started_at: f64,
 ) -> TrialRecord {
-    TrialRecord {
+    TrialRecord::unscored(
         index,
-        algorithm: proposal.algorithm,
-        params: proposal.params.clone(),
-        status: TrialStatus::TimedOut("still running when the time budget ran out".into()),
-        score: None,
-        score_std: None,
-        fold_scores: Vec::new(),
+        proposal.algorithm,
+        proposal.params.clone(),
+        TrialStatus::TimedOut("still running when the time budget ran out".into()),
         seconds,
-        fit_seconds_per_fold: 0.0,
         started_at,
-        train_rows: proposal.rows,
-    }
+        proposal.rows,
+    )
 }
 
 /// Launches trials on a [`WorkerPool`] and hands back their outputs as they finish.

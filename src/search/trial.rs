@@ -213,6 +213,32 @@ pub struct TrialRecord {
 }
 
 impl TrialRecord {
+    /// The record of a trial without a score yet: `status` says why (a running trial is
+    /// recorded `Completed` and scored afterwards).
+    pub(crate) fn unscored(
+        index: usize,
+        algorithm: Algorithm,
+        params: Params,
+        status: TrialStatus,
+        seconds: f64,
+        started_at: f64,
+        train_rows: Option<usize>,
+    ) -> TrialRecord {
+        TrialRecord {
+            index,
+            algorithm,
+            params,
+            status,
+            score: None,
+            score_std: None,
+            fold_scores: Vec::new(),
+            seconds,
+            fit_seconds_per_fold: 0.0,
+            started_at,
+            train_rows,
+        }
+    }
+
     /// A short description of the main hyperparameters: `alpha=0.1 max_iterations=50`.
     pub fn params_summary(&self) -> String {
         self.params
@@ -258,19 +284,15 @@ pub(crate) fn run_trial(job: TrialJob) -> TrialOutput {
     let started_at = start.duration_since(job.search_start).as_secs_f64();
     let outcome = catch_unwind(AssertUnwindSafe(|| train_and_score(&job)));
     let seconds = start.elapsed().as_secs_f64();
-    let mut record = TrialRecord {
-        index: job.index,
-        algorithm: job.algorithm,
-        params: job.params.clone(),
-        status: TrialStatus::Completed,
-        score: None,
-        score_std: None,
-        fold_scores: Vec::new(),
+    let mut record = TrialRecord::unscored(
+        job.index,
+        job.algorithm,
+        job.params.clone(),
+        TrialStatus::Completed,
         seconds,
-        fit_seconds_per_fold: 0.0,
         started_at,
-        train_rows: job.rows,
-    };
+        job.rows,
+    );
     let (oof, fold_models) = match outcome {
         Ok(Ok(results)) => {
             let (mean, std) = crate::stats::mean_std(&results.scores);
