@@ -31,12 +31,13 @@ use crate::ensemble::{
 use crate::error::{AutotabError, Result};
 use crate::job::{FinalModel, JobSpec};
 use crate::leaderboard::rank_by_loss;
-use crate::models::{Algorithm, Params};
+use crate::models::{Algorithm, ParamValue, Params, TargetScale};
 use crate::pipeline::Pipeline;
 use crate::search::{
     run_search, CostFrugalScheduler, Fidelity, PreparedFold, SearchInputs, SearchOutcome,
     SearchSettings, TrialBackend, WorkerPool,
 };
+use crate::target::Targets;
 use crate::task::Task;
 use finalize::{FoldModels, RefitCost, Refitter};
 use folds::FoldSet;
@@ -659,6 +660,11 @@ fn worker_pool(requested: usize, observer: &mut dyn RunObserver) -> Result<Worke
     Ok(pool)
 }
 
+/// Whether boosting may fit the label's logarithm: a regression label above 0 on every row.
+fn log_target_possible(targets: &Targets) -> bool {
+    matches!(targets, Targets::Values(values) if values.iter().all(|v| *v > 0.0))
+}
+
 /// Stage 4, search: trials on the prepared folds until a stop rule holds; at least one must
 /// complete.
 #[allow(clippy::too_many_arguments)]
@@ -694,6 +700,13 @@ fn search_stage(
         .with_fidelity(Fidelity::for_rows(smallest_fold).filter(|_| spec.training.sample));
     if let Some(points) = &spec.training.starting_points {
         scheduler = scheduler.with_start(points.clone());
+    }
+    if !log_target_possible(&data.targets) {
+        scheduler = scheduler.with_pin(
+            Algorithm::GradientBoosting,
+            "target",
+            ParamValue::Choice(TargetScale::Raw.to_string()),
+        );
     }
     let fold_models = plan.prefers_fold_models();
     // Without fold models to fall back on, the refit must fit: no cap then.

@@ -52,6 +52,8 @@ pub enum ScoreScale {
     Probability,
     /// The predicted value (regression).
     Value,
+    /// The logarithm of the predicted value (boosting on a log-scaled label).
+    LogValue,
 }
 
 impl ScoreScale {
@@ -62,6 +64,7 @@ impl ScoreScale {
             ScoreScale::Logit => "logit",
             ScoreScale::Probability => "probability",
             ScoreScale::Value => "value",
+            ScoreScale::LogValue => "log of the value",
         }
     }
 }
@@ -128,6 +131,7 @@ impl<'a> TreeEnsemble<'a> {
                     score: match g.loss() {
                         GbmLoss::LogLoss => ScoreScale::LogOdds,
                         GbmLoss::Softmax => ScoreScale::Logit,
+                        _ if m.log_target => ScoreScale::LogValue,
                         _ => ScoreScale::Value,
                     },
                 })

@@ -86,7 +86,7 @@ fn boosting_contributions_add_up_to_the_log_odds_and_logits() {
         1,
     )
     .expect("trains");
-    let model = FittedModel::Boosting(BoostingModel { gbm });
+    let model = FittedModel::Boosting(BoostingModel::new(gbm));
     check(&model, &x, |p, c| {
         // One raw score: output 0, the positive class's log-odds.
         assert_eq!(c, 0);
@@ -106,7 +106,7 @@ fn boosting_contributions_add_up_to_the_log_odds_and_logits() {
         1,
     )
     .expect("trains");
-    let model = FittedModel::Boosting(BoostingModel { gbm });
+    let model = FittedModel::Boosting(BoostingModel::new(gbm));
     let ensemble = TreeEnsemble::of(&model).expect("a tree model");
     assert_eq!(ensemble.score, ScoreScale::Logit);
     // Softmax logits are defined up to a constant: compare differences through the model's

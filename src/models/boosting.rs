@@ -2,10 +2,24 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::params::hyperparams;
+use ndarray::{Array2, ArrayView2};
+
+use super::params::{choice_param, hyperparams};
 use super::trees::{train_gbm, GbmModel, GbmParams};
-use super::{binned_rows, tree_target, Algorithm, FitContext, TrainSet};
+use super::{binned_rows, tree_target, Algorithm, FitContext, TargetRef, TrainSet};
 use crate::error::{AutotabError, Result};
+
+choice_param! {
+    /// The scale a regression label is boosted on.
+    pub enum TargetScale {
+        /// The label as it is.
+        Raw = "raw",
+        /// The label's natural logarithm (every label above 0); predictions are
+        /// exponentiated back. For skewed positive labels such as prices: the trees then fit
+        /// relative errors instead of being led by the few largest values.
+        Log = "log",
+    }
+}
 
 hyperparams! {
     /// Gradient boosting's hyperparameters: LightGBM's search space as FLAML declares it,
@@ -27,6 +41,9 @@ hyperparams! {
         reg_alpha: f64 = float(1e-3, 1024.0, log), default 1e-3, low_cost 1e-3;
         /// L2 regularisation of leaf values.
         reg_lambda: f64 = float(1e-3, 1024.0, log), default 1.0, low_cost 1.0;
+        /// The scale a regression label is fitted on (`log` needs every label above 0; the
+        /// search tries it only then, see `search::Sampler::pin`).
+        target: TargetScale = choice, default TargetScale::Raw, low_cost TargetScale::Raw;
     }
 }
 
@@ -52,6 +69,52 @@ impl BoostingParams {
 pub struct BoostingModel {
     /// The trees.
     pub gbm: GbmModel,
+    /// The trees fit ln(label): predictions are exponentiated (bundles saved before the
+    /// choice existed read as `false`).
+    #[serde(default)]
+    pub log_target: bool,
+}
+
+impl BoostingModel {
+    /// A model of `gbm`'s trees on the label's own scale.
+    pub fn new(gbm: GbmModel) -> Self {
+        BoostingModel {
+            gbm,
+            log_target: false,
+        }
+    }
+
+    /// Predictions on the label's scale (exponentiated when the trees fit its logarithm).
+    pub fn predict(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let raw = self.gbm.predict(x);
+        if self.log_target {
+            raw.mapv(f64::exp)
+        } else {
+            raw
+        }
+    }
+}
+
+/// The labels boosting fits: their logarithms when there are, else `y` itself.
+fn on_scale<'a>(y: TargetRef<'a>, logs: Option<&'a [f64]>) -> TargetRef<'a> {
+    logs.map_or(y, TargetRef::Values)
+}
+
+/// The natural logarithm of every label of a regression target, or why it has none.
+fn log_labels(y: TargetRef<'_>, what: &str) -> Result<Vec<f64>> {
+    let fail = |why: String| {
+        AutotabError::fit(
+            Algorithm::GradientBoosting,
+            format!("target=log needs {why} ({what})"),
+        )
+    };
+    match y {
+        TargetRef::Values(values) => match values.iter().find(|v| v.is_nan() || **v <= 0.0) {
+            Some(bad) => Err(fail(format!("every label above 0, found {bad}"))),
+            None => Ok(values.iter().map(|v| v.ln()).collect()),
+        },
+        TargetRef::Classes { .. } => Err(fail("a regression label, not classes".into())),
+    }
 }
 
 /// Rounds without improvement on the validation rows before boosting stops: about five
@@ -68,6 +131,7 @@ pub(crate) fn fit(
     train: &TrainSet,
     ctx: &FitContext,
 ) -> Result<BoostingModel> {
+    let params_target = params.target;
     let mut params = params.to_core();
     params.check()?;
     let mut owned = None;
@@ -76,16 +140,28 @@ pub(crate) fn fit(
         Some(b) => std::borrow::Cow::Borrowed(b),
         None => std::borrow::Cow::Owned(binned.bin_like(v.x)),
     });
+    // On a log scale, both the rows fitted and the rows that stop the rounds are logged.
+    let log_target = params_target == TargetScale::Log;
+    let train_logs = log_target
+        .then(|| log_labels(train.y, "training rows"))
+        .transpose()?;
+    let valid_logs = match (&ctx.valid, log_target) {
+        (Some(v), true) => Some(log_labels(v.y, "validation rows")?),
+        _ => None,
+    };
     let valid = match (&ctx.valid, &valid_binned) {
         (Some(v), Some(b)) => {
             params.early_stopping_rounds = Some(early_stopping_patience(params.learning_rate));
-            Some((b.as_ref(), tree_target(v.y)))
+            Some((
+                b.as_ref(),
+                tree_target(on_scale(v.y, valid_logs.as_deref())),
+            ))
         }
         _ => None,
     };
     let gbm = train_gbm(
         binned,
-        tree_target(train.y),
+        tree_target(on_scale(train.y, train_logs.as_deref())),
         train.weights,
         valid,
         &params,
@@ -93,5 +169,93 @@ pub(crate) fn fit(
         ctx.seed,
     )
     .map_err(|e| AutotabError::fit(Algorithm::GradientBoosting, e))?;
-    Ok(BoostingModel { gbm })
+    Ok(BoostingModel { gbm, log_target })
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array2;
+
+    use super::*;
+    use crate::models::{Estimator, FittedModel, ParamValue, Params};
+
+    /// A skewed positive label: `exp(2 x0 + x1)` over a grid, so that the log scale is linear.
+    fn skewed(n: usize) -> (Array2<f64>, Vec<f64>) {
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| {
+            if j == 0 {
+                (i % 40) as f64 / 40.0
+            } else {
+                (i / 40) as f64 / (n / 40) as f64
+            }
+        });
+        let y = x
+            .rows()
+            .into_iter()
+            .map(|r| (2.0 * r[0] + r[1]).exp())
+            .collect();
+        (x, y)
+    }
+
+    fn fit(target: &str, x: &Array2<f64>, y: TargetRef<'_>) -> Result<FittedModel> {
+        let mut params = Params::new();
+        params.insert("n_estimators".into(), ParamValue::Int(200));
+        params.insert("target".into(), ParamValue::Choice(target.into()));
+        let train = TrainSet {
+            x: x.view(),
+            y,
+            weights: None,
+            binned: None,
+        };
+        let ctx = FitContext {
+            deadline: None,
+            seed: 3,
+            valid: None,
+        };
+        Estimator::new(Algorithm::GradientBoosting, &params)?.fit(&train, &ctx)
+    }
+
+    #[test]
+    fn a_log_target_fits_the_logarithm_and_predicts_on_the_label_scale() {
+        let (x, y) = skewed(800);
+        let model = fit("log", &x, TargetRef::Values(&y)).unwrap();
+        let FittedModel::Boosting(boosting) = &model else {
+            panic!("a boosting model")
+        };
+        assert!(boosting.log_target);
+        let predicted = model.predict(x.view()).unwrap();
+        let trees = boosting.gbm.predict(x.view());
+        for ((p, t), label) in predicted.iter().zip(trees.iter()).zip(&y) {
+            assert!(
+                (p - t.exp()).abs() < 1e-9,
+                "the trees' output is exponentiated"
+            );
+            assert!((p / label - 1.0).abs() < 0.1, "{p} against {label}");
+        }
+        let raw = fit("raw", &x, TargetRef::Values(&y)).unwrap();
+        let FittedModel::Boosting(raw) = &raw else {
+            panic!("a boosting model")
+        };
+        assert!(!raw.log_target);
+    }
+
+    #[test]
+    fn a_log_target_refuses_labels_at_or_below_zero_and_classes() {
+        let (x, mut y) = skewed(200);
+        y[17] = 0.0;
+        let err = fit("log", &x, TargetRef::Values(&y))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("target=log") && err.contains("above 0"),
+            "{err}"
+        );
+        let labels: Vec<usize> = (0..200).map(|i| i % 2).collect();
+        let classes = TargetRef::Classes {
+            labels: &labels,
+            n_classes: 2,
+        };
+        let err = fit("log", &x, classes).unwrap_err().to_string();
+        assert!(err.contains("regression label"), "{err}");
+        assert!(fit("raw", &x, classes).is_ok());
+    }
 }

@@ -25,7 +25,7 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-pub use boosting::{BoostingModel, BoostingParams};
+pub use boosting::{BoostingModel, BoostingParams, TargetScale};
 pub use decision_tree::{DecisionTreeParams, TreeCriterion};
 pub use forest::{ForestFit, RandomForestParams};
 pub use knn::{KnnParams, KnnWeights};
@@ -527,7 +527,7 @@ impl FittedModel {
             FittedModel::NaiveBayes(m) => Ok(m.predict(x)),
             FittedModel::Svm(m) => Ok(m.predict(x)),
             FittedModel::Forest(m) => Ok(m.forest.predict(x)),
-            FittedModel::Boosting(m) => Ok(m.gbm.predict(x)),
+            FittedModel::Boosting(m) => Ok(m.predict(x)),
             FittedModel::Ensemble(members) => {
                 let mut total: Option<Array2<f64>> = None;
                 for (weight, model) in members {

@@ -93,6 +93,8 @@ pub struct Sampler {
     stats: BTreeMap<Algorithm, AlgorithmStats>,
     seen: HashSet<String>,
     rng: ChaCha8Rng,
+    /// Values every proposal of an algorithm keeps (see [`Sampler::pin`]).
+    pins: BTreeMap<Algorithm, Vec<(&'static str, ParamValue)>>,
 }
 
 impl Sampler {
@@ -107,7 +109,32 @@ impl Sampler {
             stats,
             seen: HashSet::new(),
             rng,
+            pins: BTreeMap::new(),
         }
+    }
+
+    /// Fixes hyperparameter `name` of `algorithm` at `value` in every proposal: for a choice
+    /// this run's data rules out (boosting's `target=log` when a label is 0 or below, or the
+    /// task is classification).
+    pub fn pin(&mut self, algorithm: Algorithm, name: &'static str, value: ParamValue) {
+        let pins = self.pins.entry(algorithm).or_default();
+        pins.retain(|(n, _)| *n != name);
+        pins.push((name, value));
+    }
+
+    /// Whether `params` set a pinned hyperparameter of `algorithm` to another value.
+    pub fn conflicts_with_pins(&self, algorithm: Algorithm, params: &Params) -> bool {
+        self.pins.get(&algorithm).is_some_and(|pins| {
+            pins.iter()
+                .any(|(name, value)| params.get(*name).is_some_and(|v| v != value))
+        })
+    }
+
+    fn with_pins(&self, algorithm: Algorithm, mut params: Params) -> Params {
+        for (name, value) in self.pins.get(&algorithm).into_iter().flatten() {
+            params.insert((*name).to_string(), value.clone());
+        }
+        params
     }
 
     /// Records a finished trial: `loss` is lower-is-better, `None` for a failed trial.
@@ -158,7 +185,8 @@ impl Sampler {
         }
         let algorithm = self.choose_algorithm(seconds_left)?;
         for _ in 0..20 {
-            let params = self.sample_params(algorithm);
+            let sampled = self.sample_params(algorithm);
+            let params = self.with_pins(algorithm, sampled);
             if !self.seen.contains(&key(algorithm, &params)) {
                 return Some(self.issue(algorithm, params));
             }
@@ -175,7 +203,9 @@ impl Sampler {
 
     /// Records a proposal made outside the sampler (the strong start): the algorithm counts as
     /// tried, so the low-cost first round skips it, and the configuration is not proposed again.
+    /// Pinned values (see [`Sampler::pin`]) replace the proposal's.
     pub fn issue(&mut self, algorithm: Algorithm, params: Params) -> (Algorithm, Params) {
+        let params = self.with_pins(algorithm, params);
         self.seen.insert(key(algorithm, &params));
         if let Some(s) = self.stats.get_mut(&algorithm) {
             s.trials += 1;
@@ -377,6 +407,33 @@ mod tests {
             assert!(keys.insert(key(a, &p)), "duplicate proposal {a} {p:?}");
             s.observe(a, &p, Some((i % 7) as f64), 0.01);
         }
+    }
+
+    #[test]
+    fn a_pinned_value_is_kept_by_every_proposal() {
+        let gbm = Algorithm::GradientBoosting;
+        let mut s = Sampler::new(vec![gbm], ChaCha8Rng::seed_from_u64(11));
+        let raw = ParamValue::Choice("raw".into());
+        s.pin(gbm, "target", raw.clone());
+        let mut log = low_cost_params(gbm.space());
+        log.insert("target".into(), ParamValue::Choice("log".into()));
+        assert!(s.conflicts_with_pins(gbm, &log));
+        assert_eq!(s.issue(gbm, log).1["target"], raw);
+        for i in 0..100 {
+            let (a, p) = s.propose(100.0).unwrap();
+            assert_eq!(p["target"], raw, "trial {i}: {p:?}");
+            s.observe(a, &p, Some(1.0 / (i + 1) as f64), 0.01);
+        }
+        // Unpinned, the local search visits both scales.
+        let mut free = Sampler::new(vec![gbm], ChaCha8Rng::seed_from_u64(11));
+        let targets: HashSet<String> = (0..100)
+            .map(|i| {
+                let (a, p) = free.propose(100.0).unwrap();
+                free.observe(a, &p, Some(1.0 / (i + 1) as f64), 0.01);
+                p["target"].to_string()
+            })
+            .collect();
+        assert_eq!(targets.len(), 2, "{targets:?}");
     }
 
     #[test]

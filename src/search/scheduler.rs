@@ -196,6 +196,21 @@ impl CostFrugalScheduler {
         self
     }
 
+    /// Fixes hyperparameter `name` of `algorithm` at `value` in every proposal (see
+    /// [`Sampler::pin`]); strong-start entries that set it otherwise are dropped.
+    pub fn with_pin(
+        mut self,
+        algorithm: Algorithm,
+        name: &'static str,
+        value: ParamValue,
+    ) -> CostFrugalScheduler {
+        self.sampler.pin(algorithm, name, value);
+        let sampler = &self.sampler;
+        self.start
+            .retain(|(a, params)| !sampler.conflicts_with_pins(*a, params));
+        self
+    }
+
     fn rows(&self, algorithm: Algorithm) -> Option<usize> {
         self.fidelity.as_ref().and_then(|f| f.rows(algorithm))
     }
@@ -343,6 +358,26 @@ mod tests {
             .collect();
         assert_eq!(proposed, vec![start[0].clone(), start[2].clone()]);
         assert!(s.strong_start_done());
+    }
+
+    #[test]
+    fn a_pin_drops_the_strong_start_entries_that_set_it_otherwise() {
+        let gbm = vec![Algorithm::GradientBoosting];
+        let target = |p: &Proposal| p.params["target"].to_string();
+        let start_targets = |mut s: CostFrugalScheduler| -> Vec<String> {
+            let n = s.start.len();
+            (0..n).map(|_| target(&s.propose(100.0).unwrap())).collect()
+        };
+        let free = start_targets(CostFrugalScheduler::new(gbm.clone(), 1));
+        assert!(free.contains(&"log".to_string()), "{free:?}");
+        let pinned = CostFrugalScheduler::new(gbm, 1).with_pin(
+            Algorithm::GradientBoosting,
+            "target",
+            ParamValue::Choice("raw".into()),
+        );
+        let pinned = start_targets(pinned);
+        assert_eq!(pinned.len(), free.len() - 1);
+        assert!(pinned.iter().all(|t| t == "raw"), "{pinned:?}");
     }
 
     #[test]
