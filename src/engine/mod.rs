@@ -660,7 +660,8 @@ fn worker_pool(requested: usize, observer: &mut dyn RunObserver) -> Result<Worke
     Ok(pool)
 }
 
-/// Whether boosting may fit the label's logarithm: a regression label above 0 on every row.
+/// Whether boosting may fit the label's logarithm (its `target` hyperparameter): a regression
+/// label above 0 on every row.
 fn log_target_possible(targets: &Targets) -> bool {
     matches!(targets, Targets::Values(values) if values.iter().all(|v| *v > 0.0))
 }

@@ -59,6 +59,14 @@ pub struct Candidates {
     round: usize,
 }
 
+/// Boosting's label scale: forecasting keeps the series' own (`raw`); the lag and
+/// trend features it learns from are built on that scale.
+const TARGET: &str = "target";
+
+fn raw_target() -> ParamValue {
+    ParamValue::Choice(crate::models::TargetScale::Raw.to_string())
+}
+
 impl Candidates {
     /// Seasonal baselines first (when there is a season), the other baselines, the smoothing
     /// variants that fit the data, then each learner's low-cost configuration, the strong
@@ -130,6 +138,9 @@ impl Candidates {
             ) {
                 continue;
             }
+            if params.get(TARGET).is_some_and(|t| *t != raw_target()) {
+                continue;
+            }
             if let Some(ParamValue::Int(rounds)) = params.get_mut("n_estimators") {
                 *rounds = (*rounds).min(FORECAST_MAX_ROUNDS);
             }
@@ -162,10 +173,11 @@ impl Iterator for Candidates {
         }
         let algorithm = self.algorithms[self.round % self.algorithms.len()];
         self.round += 1;
-        Some(ForecasterSpec::Regression {
-            algorithm,
-            params: random_params(algorithm.space(), &mut self.rng),
-        })
+        let mut params = random_params(algorithm.space(), &mut self.rng);
+        if let Some(target) = params.get_mut(TARGET) {
+            *target = raw_target();
+        }
+        Some(ForecasterSpec::Regression { algorithm, params })
     }
 }
 
@@ -491,5 +503,21 @@ mod tests {
         let mut plain = Candidates::new(1, false, false, Vec::new(), 1);
         assert_eq!(plain.next().unwrap().name(), "Naive");
         assert_eq!(plain.by_ref().count(), 7);
+    }
+
+    #[test]
+    fn boosting_forecasts_on_the_series_own_scale() {
+        let c = Candidates::new(12, true, false, vec![Algorithm::GradientBoosting], 5);
+        let boosting: Vec<Params> = c
+            .take(200)
+            .filter_map(|spec| match spec {
+                ForecasterSpec::Regression { params, .. } => Some(params),
+                _ => None,
+            })
+            .collect();
+        assert!(boosting.len() > 100);
+        assert!(boosting
+            .iter()
+            .all(|p| p.get(TARGET).is_none_or(|t| *t == raw_target())));
     }
 }

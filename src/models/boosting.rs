@@ -4,22 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use ndarray::{Array2, ArrayView2};
 
-use super::params::{choice_param, hyperparams};
+use super::params::hyperparams;
+use super::target_scale::{log_labels, on_scale, TargetScale};
 use super::trees::{train_gbm, GbmModel, GbmParams};
-use super::{binned_rows, tree_target, Algorithm, FitContext, TargetRef, TrainSet};
+use super::{binned_rows, tree_target, Algorithm, FitContext, TrainSet};
 use crate::error::{AutotabError, Result};
-
-choice_param! {
-    /// The scale a regression label is boosted on.
-    pub enum TargetScale {
-        /// The label as it is.
-        Raw = "raw",
-        /// The label's natural logarithm (every label above 0); predictions are
-        /// exponentiated back. For skewed positive labels such as prices: the trees then fit
-        /// relative errors instead of being led by the few largest values.
-        Log = "log",
-    }
-}
 
 hyperparams! {
     /// Gradient boosting's hyperparameters: LightGBM's search space as FLAML declares it,
@@ -95,28 +84,6 @@ impl BoostingModel {
     }
 }
 
-/// The labels boosting fits: their logarithms when there are, else `y` itself.
-fn on_scale<'a>(y: TargetRef<'a>, logs: Option<&'a [f64]>) -> TargetRef<'a> {
-    logs.map_or(y, TargetRef::Values)
-}
-
-/// The natural logarithm of every label of a regression target, or why it has none.
-fn log_labels(y: TargetRef<'_>, what: &str) -> Result<Vec<f64>> {
-    let fail = |why: String| {
-        AutotabError::fit(
-            Algorithm::GradientBoosting,
-            format!("target=log needs {why} ({what})"),
-        )
-    };
-    match y {
-        TargetRef::Values(values) => match values.iter().find(|v| v.is_nan() || **v <= 0.0) {
-            Some(bad) => Err(fail(format!("every label above 0, found {bad}"))),
-            None => Ok(values.iter().map(|v| v.ln()).collect()),
-        },
-        TargetRef::Classes { .. } => Err(fail("a regression label, not classes".into())),
-    }
-}
-
 /// Rounds without improvement on the validation rows before boosting stops: about five
 /// "unit steps" of shrinkage (50 rounds at LightGBM's default 0.1, 100 at 0.05), within 10..=200.
 pub(crate) fn early_stopping_patience(learning_rate: f64) -> usize {
@@ -143,10 +110,14 @@ pub(crate) fn fit(
     // On a log scale, both the rows fitted and the rows that stop the rounds are logged.
     let log_target = params_target == TargetScale::Log;
     let train_logs = log_target
-        .then(|| log_labels(train.y, "training rows"))
+        .then(|| log_labels(Algorithm::GradientBoosting, train.y, "training rows"))
         .transpose()?;
     let valid_logs = match (&ctx.valid, log_target) {
-        (Some(v), true) => Some(log_labels(v.y, "validation rows")?),
+        (Some(v), true) => Some(log_labels(
+            Algorithm::GradientBoosting,
+            v.y,
+            "validation rows",
+        )?),
         _ => None,
     };
     let valid = match (&ctx.valid, &valid_binned) {
@@ -177,7 +148,7 @@ mod tests {
     use ndarray::Array2;
 
     use super::*;
-    use crate::models::{Estimator, FittedModel, ParamValue, Params};
+    use crate::models::{Estimator, FittedModel, ParamValue, Params, TargetRef};
 
     /// A skewed positive label: `exp(2 x0 + x1)` over a grid, so that the log scale is linear.
     fn skewed(n: usize) -> (Array2<f64>, Vec<f64>) {

@@ -18,6 +18,7 @@ mod scaler;
 mod smartcore_glue;
 pub mod stacked;
 mod svm;
+mod target_scale;
 pub mod trees;
 
 use std::time::Instant;
@@ -25,7 +26,7 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-pub use boosting::{BoostingModel, BoostingParams, TargetScale};
+pub use boosting::{BoostingModel, BoostingParams};
 pub use decision_tree::{DecisionTreeParams, TreeCriterion};
 pub use forest::{ForestFit, RandomForestParams};
 pub use knn::{KnnParams, KnnWeights};
@@ -34,6 +35,7 @@ pub use naive_bayes::NaiveBayesParams;
 pub use params::{Domain, Hyperparams, ParamSpec, ParamValue, Params, SpecValue};
 pub use stacked::{StackInput, StackedModel};
 pub use svm::LinearSvmParams;
+pub use target_scale::TargetScale;
 
 use crate::error::{AutotabError, Result};
 use crate::task::Task;
