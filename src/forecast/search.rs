@@ -20,7 +20,7 @@ use super::harmonic::HarmonicConfig;
 use crate::error::AutotabError;
 use crate::leaderboard::rank_by_loss;
 use crate::metrics::Metric;
-use crate::models::{Algorithm, ParamValue, Params};
+use crate::models::{Algorithm, ParamSpec, ParamValue, Params};
 use crate::search::executor::{fold_deadline, run_isolated};
 use crate::search::{low_cost_params, random_params, EarlyStopping, CONVERGENCE_MIN_TRIALS};
 
@@ -173,9 +173,17 @@ impl Iterator for Candidates {
         }
         let algorithm = self.algorithms[self.round % self.algorithms.len()];
         self.round += 1;
-        let mut params = random_params(algorithm.space(), &mut self.rng);
-        if let Some(target) = params.get_mut(TARGET) {
-            *target = raw_target();
+        // The label scale is not searched here: it is left out of the draws (which keeps the
+        // other parameters' draws what they were before it existed) and set to `raw`.
+        let space: Vec<ParamSpec> = algorithm
+            .space()
+            .iter()
+            .filter(|s| s.name != TARGET)
+            .cloned()
+            .collect();
+        let mut params = random_params(&space, &mut self.rng);
+        if space.len() < algorithm.space().len() {
+            params.insert(TARGET.to_string(), raw_target());
         }
         Some(ForecasterSpec::Regression { algorithm, params })
     }
