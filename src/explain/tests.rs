@@ -65,6 +65,40 @@ fn check(model: &FittedModel, x: &Array2<f64>, to_prob: impl Fn(&[f64], usize) -
 }
 
 #[test]
+fn log_label_boosting_contributions_add_up_to_the_log_of_the_prediction() {
+    let (x, y) = table(400, 3);
+    let values: Vec<f64> = y.iter().map(|&c| (c as f64 + 1.0) * 1000.0).collect();
+    let logs: Vec<f64> = values.iter().map(|v| v.ln()).collect();
+    let binned = BinnedData::build(x.view(), 255, 1);
+    let params = GbmParams {
+        n_estimators: 20,
+        ..GbmParams::default()
+    };
+    let gbm = train_gbm(
+        &binned,
+        TreeTarget::Values(&logs),
+        None,
+        None,
+        &params,
+        None,
+        1,
+    )
+    .expect("trains");
+    let model = FittedModel::Boosting(BoostingModel {
+        gbm,
+        log_target: true,
+    });
+    assert_eq!(
+        TreeEnsemble::of(&model).expect("a tree model").score,
+        ScoreScale::LogValue
+    );
+    check(&model, &x, |p, c| {
+        assert_eq!(c, 0);
+        p[0].ln()
+    });
+}
+
+#[test]
 fn boosting_contributions_add_up_to_the_log_odds_and_logits() {
     let (x, y) = table(400, 1);
     let binned = BinnedData::build(x.view(), 255, 1);
