@@ -31,13 +31,13 @@ use crate::ensemble::{
 use crate::error::{AutotabError, Result};
 use crate::job::{FinalModel, JobSpec};
 use crate::leaderboard::rank_by_loss;
-use crate::models::{Algorithm, ParamValue, Params, TargetScale};
+use crate::models::params::ParamType;
+use crate::models::{log_possible, Algorithm, Params, TargetScale};
 use crate::pipeline::Pipeline;
 use crate::search::{
     run_search, CostFrugalScheduler, Fidelity, PreparedFold, SearchInputs, SearchOutcome,
     SearchSettings, TrialBackend, WorkerPool,
 };
-use crate::target::Targets;
 use crate::task::Task;
 use finalize::{FoldModels, RefitCost, Refitter};
 use folds::FoldSet;
@@ -660,12 +660,6 @@ fn worker_pool(requested: usize, observer: &mut dyn RunObserver) -> Result<Worke
     Ok(pool)
 }
 
-/// Whether boosting may fit the label's logarithm (its `target` hyperparameter): a regression
-/// label above 0 on every row.
-fn log_target_possible(targets: &Targets) -> bool {
-    matches!(targets, Targets::Values(values) if values.iter().all(|v| *v > 0.0))
-}
-
 /// Stage 4, search: trials on the prepared folds until a stop rule holds; at least one must
 /// complete.
 #[allow(clippy::too_many_arguments)]
@@ -702,11 +696,12 @@ fn search_stage(
     if let Some(points) = &spec.training.starting_points {
         scheduler = scheduler.with_start(points.clone());
     }
-    if !log_target_possible(&data.targets) {
+    // Boosting may fit the label's logarithm only when every label is above 0.
+    if !log_possible(data.targets.as_ref()) {
         scheduler = scheduler.with_pin(
             Algorithm::GradientBoosting,
-            "target",
-            ParamValue::Choice(TargetScale::Raw.to_string()),
+            TargetScale::PARAM,
+            TargetScale::Raw.to_value(),
         );
     }
     let fold_models = plan.prefers_fold_models();

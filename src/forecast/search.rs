@@ -20,7 +20,8 @@ use super::harmonic::HarmonicConfig;
 use crate::error::AutotabError;
 use crate::leaderboard::rank_by_loss;
 use crate::metrics::Metric;
-use crate::models::{Algorithm, ParamSpec, ParamValue, Params};
+use crate::models::params::ParamType;
+use crate::models::{Algorithm, ParamSpec, ParamValue, Params, TargetScale};
 use crate::search::executor::{fold_deadline, run_isolated};
 use crate::search::{low_cost_params, random_params, EarlyStopping, CONVERGENCE_MIN_TRIALS};
 
@@ -57,14 +58,6 @@ pub struct Candidates {
     algorithms: Vec<Algorithm>,
     rng: ChaCha8Rng,
     round: usize,
-}
-
-/// Boosting's label scale: forecasting keeps the series' own (`raw`); the lag and
-/// trend features it learns from are built on that scale.
-const TARGET: &str = "target";
-
-fn raw_target() -> ParamValue {
-    ParamValue::Choice(crate::models::TargetScale::Raw.to_string())
 }
 
 impl Candidates {
@@ -138,7 +131,12 @@ impl Candidates {
             ) {
                 continue;
             }
-            if params.get(TARGET).is_some_and(|t| *t != raw_target()) {
+            // Boosting's label scale: forecasting keeps the series' own (`raw`); the lag and
+            // trend features it learns from are built on that scale.
+            if params
+                .get(TargetScale::PARAM)
+                .is_some_and(|t| *t != TargetScale::Raw.to_value())
+            {
                 continue;
             }
             if let Some(ParamValue::Int(rounds)) = params.get_mut("n_estimators") {
@@ -178,12 +176,12 @@ impl Iterator for Candidates {
         let space: Vec<ParamSpec> = algorithm
             .space()
             .iter()
-            .filter(|s| s.name != TARGET)
+            .filter(|s| s.name != TargetScale::PARAM)
             .cloned()
             .collect();
         let mut params = random_params(&space, &mut self.rng);
         if space.len() < algorithm.space().len() {
-            params.insert(TARGET.to_string(), raw_target());
+            params.insert(TargetScale::PARAM.to_string(), TargetScale::Raw.to_value());
         }
         Some(ForecasterSpec::Regression { algorithm, params })
     }
@@ -524,8 +522,8 @@ mod tests {
             })
             .collect();
         assert!(boosting.len() > 100);
-        assert!(boosting
-            .iter()
-            .all(|p| p.get(TARGET).is_none_or(|t| *t == raw_target())));
+        assert!(boosting.iter().all(|p| p
+            .get(TargetScale::PARAM)
+            .is_none_or(|t| *t == TargetScale::Raw.to_value())));
     }
 }

@@ -112,14 +112,12 @@ pub(crate) fn fit(
     let train_logs = log_target
         .then(|| log_labels(Algorithm::GradientBoosting, train.y, "training rows"))
         .transpose()?;
-    let valid_logs = match (&ctx.valid, log_target) {
-        (Some(v), true) => Some(log_labels(
-            Algorithm::GradientBoosting,
-            v.y,
-            "validation rows",
-        )?),
-        _ => None,
-    };
+    let valid_logs = ctx
+        .valid
+        .as_ref()
+        .filter(|_| log_target)
+        .map(|v| log_labels(Algorithm::GradientBoosting, v.y, "validation rows"))
+        .transpose()?;
     let valid = match (&ctx.valid, &valid_binned) {
         (Some(v), Some(b)) => {
             params.early_stopping_rounds = Some(early_stopping_patience(params.learning_rate));
@@ -170,7 +168,7 @@ mod tests {
     fn fit(target: &str, x: &Array2<f64>, y: TargetRef<'_>) -> Result<FittedModel> {
         let mut params = Params::new();
         params.insert("n_estimators".into(), ParamValue::Int(200));
-        params.insert("target".into(), ParamValue::Choice(target.into()));
+        params.insert(TargetScale::PARAM.into(), ParamValue::Choice(target.into()));
         let train = TrainSet {
             x: x.view(),
             y,
@@ -207,6 +205,16 @@ mod tests {
             panic!("a boosting model")
         };
         assert!(!raw.log_target);
+    }
+
+    #[test]
+    fn the_label_scale_is_declared_under_its_param_name() {
+        let spec = Algorithm::GradientBoosting
+            .space()
+            .iter()
+            .find(|s| s.name == TargetScale::PARAM)
+            .expect("boosting declares the label scale");
+        assert_eq!(spec.domain, crate::models::Domain::Choice(&["raw", "log"]));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub use naive_bayes::NaiveBayesParams;
 pub use params::{Domain, Hyperparams, ParamSpec, ParamValue, Params, SpecValue};
 pub use stacked::{StackInput, StackedModel};
 pub use svm::LinearSvmParams;
+pub(crate) use target_scale::log_possible;
 pub use target_scale::TargetScale;
 
 use crate::error::{AutotabError, Result};

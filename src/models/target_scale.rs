@@ -19,6 +19,29 @@ choice_param! {
     }
 }
 
+impl TargetScale {
+    /// The name of the hyperparameter in a learner's params (the `target` field of the
+    /// learners that declare it).
+    pub const PARAM: &'static str = "target";
+}
+
+/// Whether every label of `y` can be fitted on a log scale: a regression label above 0 on
+/// every row.
+pub(crate) fn log_possible(y: TargetRef<'_>) -> bool {
+    loggable(y).is_ok()
+}
+
+/// The labels of `y` when they can be fitted on a log scale, else why not.
+fn loggable(y: TargetRef<'_>) -> std::result::Result<&[f64], String> {
+    match y {
+        TargetRef::Values(values) => match values.iter().find(|v| v.is_nan() || **v <= 0.0) {
+            Some(bad) => Err(format!("every label above 0, found {bad}")),
+            None => Ok(values),
+        },
+        TargetRef::Classes { .. } => Err("a regression label, not classes".into()),
+    }
+}
+
 /// The labels a learner fits: their logarithms when there are, else `y` itself.
 pub(crate) fn on_scale<'a>(y: TargetRef<'a>, logs: Option<&'a [f64]>) -> TargetRef<'a> {
     logs.map_or(y, TargetRef::Values)
@@ -27,13 +50,7 @@ pub(crate) fn on_scale<'a>(y: TargetRef<'a>, logs: Option<&'a [f64]>) -> TargetR
 /// The natural logarithm of every label of a regression target (`what` names the rows in the
 /// error), or why `algorithm` cannot fit them on a log scale.
 pub(crate) fn log_labels(algorithm: Algorithm, y: TargetRef<'_>, what: &str) -> Result<Vec<f64>> {
-    let fail =
-        |why: String| AutotabError::fit(algorithm, format!("target=log needs {why} ({what})"));
-    match y {
-        TargetRef::Values(values) => match values.iter().find(|v| v.is_nan() || **v <= 0.0) {
-            Some(bad) => Err(fail(format!("every label above 0, found {bad}"))),
-            None => Ok(values.iter().map(|v| v.ln()).collect()),
-        },
-        TargetRef::Classes { .. } => Err(fail("a regression label, not classes".into())),
-    }
+    loggable(y)
+        .map(|values| values.iter().map(|v| v.ln()).collect())
+        .map_err(|why| AutotabError::fit(algorithm, format!("target=log needs {why} ({what})")))
 }
