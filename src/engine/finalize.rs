@@ -15,7 +15,7 @@ use super::observer::RunObserver;
 use super::plan::RunPlan;
 use crate::ensemble::{EnsembleRecord, Learner, Stack};
 use crate::error::{AutotabError, Result};
-use crate::featurize::{fit_featurizer, FittedFeaturizer};
+use crate::featurize::{fit_featurizer_with_label, FittedFeaturizer};
 use crate::leaderboard::Entry;
 use crate::models::trees::BinnedData;
 use crate::models::{
@@ -252,7 +252,12 @@ struct AllRows<'a> {
 
 impl<'a> AllRows<'a> {
     fn fit(pool: &'a WorkerPool, data: &'a LoadedData, plan: &RunPlan, seed: u64) -> Result<Self> {
-        let featurizer = fit_featurizer(&data.schema, &data.features, &plan.featurizer)?;
+        let featurizer = fit_featurizer_with_label(
+            &data.schema,
+            &data.features,
+            Some(&data.targets),
+            &plan.featurizer,
+        )?;
         let refitter = Refitter::new(
             pool,
             featurizer.transform(&data.features)?,

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::load::LoadedData;
 use super::plan::RunPlan;
 use crate::error::{AutotabError, Result};
-use crate::featurize::{fit_featurizer, FittedFeaturizer};
+use crate::featurize::{fit_featurizer_with_label, FittedFeaturizer};
 use crate::models::uses_binned_features;
 use crate::search::{PreparedFold, WorkerPool};
 use crate::validation::Fold;
@@ -104,10 +104,16 @@ fn featurize_fold(
 ) -> Result<(PreparedFold, FittedFeaturizer)> {
     let train_rows = data.features.select_rows(&fold.train);
     let valid_rows = data.features.select_rows(&fold.valid);
-    let featurizer = fit_featurizer(&data.schema, &train_rows, &plan.featurizer)?;
+    let train_targets = data.targets.select(&fold.train);
+    let featurizer = fit_featurizer_with_label(
+        &data.schema,
+        &train_rows,
+        Some(&train_targets),
+        &plan.featurizer,
+    )?;
     let prepared = PreparedFold::new(
         featurizer.transform(&train_rows)?,
-        data.targets.select(&fold.train),
+        train_targets,
         featurizer.transform(&valid_rows)?,
         data.targets.select(&fold.valid),
         fold.valid.clone(),

@@ -779,9 +779,10 @@ impl Recipe {
 pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)> {
     let data = load::prepare(spec, load_job_table(spec)?)?;
     let (pool, _) = WorkerPool::new(spec.limits.max_concurrent_trials.max(1))?;
-    let featurizer = crate::featurize::fit_featurizer(
+    let featurizer = crate::featurize::fit_featurizer_with_label(
         &data.schema,
         &data.features,
+        Some(&data.targets),
         &spec.featurization.featurizer_config(),
     )?;
     let refitter = Refitter::new(

@@ -12,7 +12,7 @@ use super::load::LoadedData;
 use crate::ensemble::stack::{out_of_fold_rows, stack_input};
 use crate::ensemble::{MetaLearner, Stack};
 use crate::error::{AutotabError, Result};
-use crate::featurize::fit_featurizer;
+use crate::featurize::fit_featurizer_with_label;
 use crate::job::JobSpec;
 use crate::models::{Algorithm, FittedModel, Params};
 use crate::search::WorkerPool;
@@ -43,8 +43,9 @@ pub(super) fn fit_stack(
     for (f, fold) in folds.iter().enumerate() {
         let train_rows = data.features.select_rows(&fold.train);
         let valid_rows = data.features.select_rows(&fold.valid);
-        let featurizer = fit_featurizer(&data.schema, &train_rows, &config)?;
         let y_train = data.targets.select(&fold.train);
+        let featurizer =
+            fit_featurizer_with_label(&data.schema, &train_rows, Some(&y_train), &config)?;
         let fold_refitter = Refitter::new(
             pool,
             featurizer.transform(&train_rows)?,

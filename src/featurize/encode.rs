@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::impute::{median, numeric_fill, Imputation};
+use super::target_order::TargetOrder;
 use crate::data::{parse_datetime, parse_number, ColumnValues};
 use crate::error::{AutotabError, Result};
 
@@ -66,6 +67,12 @@ pub(crate) enum Encoder {
     /// `inner` fitted on the column with missing cells replaced by `fill` (a user-chosen
     /// imputation of a category, date or text column); missing cells encode as `fill`.
     Filled { fill: String, inner: Box<Encoder> },
+    /// `inner` (a categorical column's one-hot or frequency encoder) followed by the column's
+    /// categories ordered by their training label mean (`col__target_order`).
+    Ordered {
+        order: TargetOrder,
+        inner: Box<Encoder>,
+    },
 }
 
 /// Reads a column's cells the way the encoders need them.
@@ -176,22 +183,24 @@ pub(crate) enum Plan {
 }
 
 impl Encoder {
-    /// Fits an encoder on the first `n` rows of `values`. `impute` is false in featurization
-    /// mode off, where a missing training value is an error. `imputation` overrides the
-    /// kind's default fill of missing cells.
+    /// Fits an encoder on the rows of `values`. `impute` is false in featurization mode off,
+    /// where a missing training value is an error. `imputation` overrides the kind's default
+    /// fill of missing cells. With `order_by` (one label value per row, see
+    /// [`TargetOrder`]) a categorical column also gets its categories' label order.
     pub(crate) fn fit(
         column: &str,
         values: &ColumnValues,
         plan: &Plan,
         impute: bool,
         imputation: Option<&Imputation>,
+        order_by: Option<&[f64]>,
     ) -> Result<Encoder> {
         let cells = Cells {
             name: column,
             values,
         };
         if let Some(imputation) = imputation {
-            if let Some(filled) = fit_filled(&cells, plan, impute, imputation)? {
+            if let Some(filled) = fit_filled(&cells, plan, impute, imputation, order_by)? {
                 return Ok(filled);
             }
         }
@@ -199,13 +208,41 @@ impl Encoder {
             Plan::Numeric => fit_numeric(&cells, impute, imputation),
             Plan::Boolean => fit_boolean(&cells, impute, imputation),
             Plan::Categorical { max_one_hot, top_k } => {
-                Ok(fit_categorical(&cells, *max_one_hot, *top_k))
+                let inner = fit_categorical(&cells, *max_one_hot, *top_k);
+                let order = order_by.and_then(|target| {
+                    TargetOrder::fit((0..values.len()).map(|i| cells.key(i)), target)
+                });
+                Ok(match order {
+                    Some(order) => Encoder::Ordered {
+                        order,
+                        inner: Box::new(inner),
+                    },
+                    None => inner,
+                })
             }
             Plan::Datetime => fit_datetime(&cells),
             Plan::Text { buckets } => Ok(Encoder::Text {
                 column: column.to_string(),
                 buckets: *buckets,
             }),
+        }
+    }
+
+    /// The encoder that writes the column's main features: `self` without the imputation or
+    /// label-order wrappers.
+    pub(crate) fn unwrapped(&self) -> &Encoder {
+        match self {
+            Encoder::Filled { inner, .. } | Encoder::Ordered { inner, .. } => inner.unwrapped(),
+            other => other,
+        }
+    }
+
+    /// Whether the column also gets its categories' label order.
+    pub(crate) fn ordered(&self) -> bool {
+        match self {
+            Encoder::Ordered { .. } => true,
+            Encoder::Filled { inner, .. } => inner.ordered(),
+            _ => false,
         }
     }
 
@@ -218,7 +255,7 @@ impl Encoder {
             | Encoder::Frequency { column, .. }
             | Encoder::Datetime { column, .. }
             | Encoder::Text { column, .. } => column,
-            Encoder::Filled { inner, .. } => inner.column(),
+            Encoder::Filled { inner, .. } | Encoder::Ordered { inner, .. } => inner.column(),
         }
     }
 
@@ -228,6 +265,10 @@ impl Encoder {
         let mut names = Vec::new();
         match self {
             Encoder::Filled { inner, .. } => return inner.feature_names(),
+            Encoder::Ordered { inner, .. } => {
+                names = inner.feature_names();
+                names.push(format!("{c}__target_order"));
+            }
             Encoder::Numeric { indicator, .. } | Encoder::Boolean { indicator, .. } => {
                 names.push(c.to_string());
                 if *indicator {
@@ -287,9 +328,19 @@ impl Encoder {
                 Some(_) => inner.encode_row(values, i, out),
             };
         }
+        if let Encoder::Ordered { order, inner } = self {
+            // `out` holds the inner features and the code (the transform sizes it by
+            // `feature_names`, which counts both).
+            let Some((last, rest)) = out.split_last_mut() else {
+                return Ok(());
+            };
+            inner.encode_row(values, i, rest)?;
+            *last = order.code(cells.key(i).as_deref());
+            return Ok(());
+        }
         out.fill(0.0);
         match self {
-            Encoder::Filled { .. } => {}
+            Encoder::Filled { .. } | Encoder::Ordered { .. } => {}
             Encoder::Numeric {
                 column,
                 fill,
@@ -348,6 +399,7 @@ fn fit_filled(
     plan: &Plan,
     impute: bool,
     imputation: &Imputation,
+    order_by: Option<&[f64]>,
 ) -> Result<Option<Encoder>> {
     let kind = match plan {
         Plan::Categorical { .. } => "categorical",
@@ -375,7 +427,7 @@ fn fit_filled(
             .map(|i| cells.key(i).or(Some(fill.clone())))
             .collect(),
     );
-    let inner = Encoder::fit(cells.name, &filled, plan, impute, None)?;
+    let inner = Encoder::fit(cells.name, &filled, plan, impute, None, order_by)?;
     Ok(Some(Encoder::Filled {
         fill,
         inner: Box::new(inner),
@@ -740,7 +792,7 @@ mod tests {
     #[test]
     fn numeric_median_and_indicator() {
         let values = ColumnValues::Numeric(vec![1.0, f64::NAN, 3.0, 10.0]);
-        let e = Encoder::fit("x", &values, &Plan::Numeric, true, None).expect("fit");
+        let e = Encoder::fit("x", &values, &Plan::Numeric, true, None, None).expect("fit");
         assert_eq!(e.feature_names(), vec!["x", "x__missing"]);
         let rows = encode_all(&e, &values);
         assert_eq!(rows[1], vec![3.0, 1.0]);
@@ -758,13 +810,15 @@ mod tests {
     #[test]
     fn numeric_without_imputation_rejects_missing() {
         let values = ColumnValues::Numeric(vec![1.0, f64::NAN]);
-        let err = Encoder::fit("x", &values, &Plan::Numeric, false, None).expect_err("missing");
+        let err =
+            Encoder::fit("x", &values, &Plan::Numeric, false, None, None).expect_err("missing");
         assert!(err.to_string().contains("featurization is off"), "{err}");
         let e = Encoder::fit(
             "x",
             &ColumnValues::Numeric(vec![1.0]),
             &Plan::Numeric,
             false,
+            None,
             None,
         )
         .expect("fit");
@@ -774,7 +828,7 @@ mod tests {
     #[test]
     fn boolean_mapping_by_meaning() {
         let values = text(&[Some("No"), Some("yes"), None, Some("no")]);
-        let e = Encoder::fit("b", &values, &Plan::Boolean, true, None).expect("fit");
+        let e = Encoder::fit("b", &values, &Plan::Boolean, true, None, None).expect("fit");
         let rows = encode_all(&e, &values);
         assert_eq!(
             rows,
@@ -797,18 +851,18 @@ mod tests {
         assert_eq!(out[0], 2.0);
 
         let mf = text(&[Some("M"), Some("F"), Some("F")]);
-        let e = Encoder::fit("sex", &mf, &Plan::Boolean, true, None).expect("fit");
+        let e = Encoder::fit("sex", &mf, &Plan::Boolean, true, None, None).expect("fit");
         assert_eq!(encode_all(&e, &mf), vec![vec![1.0], vec![0.0], vec![0.0]]);
         // A fold that saw one value maps the other one to the opposite.
         let one = text(&[Some("M"), Some("M")]);
-        let e = Encoder::fit("sex", &one, &Plan::Boolean, true, None).expect("fit");
+        let e = Encoder::fit("sex", &one, &Plan::Boolean, true, None, None).expect("fit");
         assert_eq!(encode_all(&e, &mf), vec![vec![0.0], vec![1.0], vec![1.0]]);
         let yes = text(&[Some("yes")]);
-        let e = Encoder::fit("ok", &yes, &Plan::Boolean, true, None).expect("fit");
+        let e = Encoder::fit("ok", &yes, &Plan::Boolean, true, None, None).expect("fit");
         let rows = encode_all(&e, &text(&[Some("true"), Some("no"), Some("what")]));
         assert_eq!(rows, vec![vec![1.0], vec![0.0], vec![0.0]]);
         let three = text(&[Some("a"), Some("b"), Some("c")]);
-        assert!(Encoder::fit("z", &three, &Plan::Boolean, true, None).is_err());
+        assert!(Encoder::fit("z", &three, &Plan::Boolean, true, None, None).is_err());
     }
 
     #[test]
@@ -818,7 +872,7 @@ mod tests {
             max_one_hot: 5,
             top_k: 2,
         };
-        let e = Encoder::fit("c", &values, &plan, true, None).expect("fit");
+        let e = Encoder::fit("c", &values, &plan, true, None, None).expect("fit");
         assert_eq!(e.feature_names(), vec!["c=b", "c=a", "c=(missing)"]);
         let rows = encode_all(&e, &text(&[Some("a "), None, Some("zzz")]));
         assert_eq!(
@@ -834,7 +888,7 @@ mod tests {
             max_one_hot: 2,
             top_k: 1,
         };
-        let e = Encoder::fit("c", &values, &plan, true, None).expect("fit");
+        let e = Encoder::fit("c", &values, &plan, true, None, None).expect("fit");
         assert_eq!(e.feature_names(), vec!["c__frequency", "c=a"]);
         let rows = encode_all(&e, &text(&[Some("a"), Some("c"), None, Some("new")]));
         assert_eq!(
@@ -851,7 +905,7 @@ mod tests {
     #[test]
     fn datetime_parts() {
         let values = text(&[Some("2024-02-29"), None, Some("2020-01-06")]);
-        let e = Encoder::fit("d", &values, &Plan::Datetime, true, None).expect("fit");
+        let e = Encoder::fit("d", &values, &Plan::Datetime, true, None, None).expect("fit");
         assert_eq!(
             e.feature_names(),
             vec!["d__year", "d__month", "d__day", "d__weekday", "d__missing"]
@@ -860,7 +914,7 @@ mod tests {
         assert_eq!(rows[0], vec![2024.0, 2.0, 29.0, 3.0, 0.0]);
         assert_eq!(rows[1], vec![2022.0, 1.5, 17.5, 1.5, 1.0]);
         let timed = text(&[Some("2020-01-06 13:30:00"), Some("2020-01-07 00:00:00")]);
-        let e = Encoder::fit("t", &timed, &Plan::Datetime, true, None).expect("fit");
+        let e = Encoder::fit("t", &timed, &Plan::Datetime, true, None, None).expect("fit");
         assert_eq!(encode_all(&e, &timed)[0], vec![2020.0, 1.0, 6.0, 0.0, 13.0]);
         let err = e
             .encode_row(&text(&[Some("yesterday")]), 0, &mut [0.0; 5])
@@ -871,7 +925,8 @@ mod tests {
     #[test]
     fn text_features() {
         let values = text(&[Some("Good good, very good"), None]);
-        let e = Encoder::fit("r", &values, &Plan::Text { buckets: 4 }, true, None).expect("fit");
+        let e =
+            Encoder::fit("r", &values, &Plan::Text { buckets: 4 }, true, None, None).expect("fit");
         let rows = encode_all(&e, &values);
         assert_eq!(rows[0][0], 20.0);
         assert_eq!(rows[0][1], 4.0);

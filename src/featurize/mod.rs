@@ -17,6 +17,9 @@
 //! - categorical with more categories: frequency encoding (`col__frequency`, the share of training
 //!   rows with that value; unseen = 0) plus a one-hot of the `high_cardinality_top_k` most
 //!   frequent categories;
+//! - with a binary or regression label, a categorical column of three or more categories also
+//!   gets `col__target_order`: its categories ordered by their (smoothed) training label mean,
+//!   so a tree can split them into two groups with one threshold (see [`target_order`]);
 //! - datetime: year, month, day, weekday (0 = Monday) and, when the training values have times,
 //!   hour; missing dates take the training median of each part, plus `col__missing`;
 //! - free text: length in characters, word count and `text_hash_buckets` hashed word counts;
@@ -27,12 +30,14 @@
 //!
 //! Per-column [`Imputation`]s (Azure's `transformer_params.imputer`) replace a column's default
 //! fill in either mode; `one_hot: false` (Azure's blocked `OneHotEncoder`) frequency-encodes
-//! every categorical column, and `text_hash_buckets: 0` (blocked `CountVectorizer`) keeps only
+//! every categorical column, `target_order: false` (blocked `CatTargetEncoder`) leaves out the
+//! label order, and `text_hash_buckets: 0` (blocked `CountVectorizer`) keeps only
 //! the length and word count of free text.
 
 mod encode;
 mod guardrails;
 mod impute;
+mod target_order;
 
 pub use guardrails::{run_guardrails, Guardrail, GuardrailStatus};
 pub use impute::Imputation;
@@ -44,6 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{ColumnKind, ColumnSchema, Dataset, Schema};
 use crate::error::{AutotabError, Result};
+use crate::target::Targets;
 use encode::{Encoder, Plan};
 
 /// Whether autotab featurizes the data (`auto`) or takes numeric columns as they are (`off`).
@@ -108,6 +114,9 @@ pub struct FeaturizerConfig {
     /// Whether categorical columns may be one-hot encoded; when `false` every categorical
     /// column is frequency encoded only.
     pub one_hot: bool,
+    /// Whether categorical columns also get their categories' label order
+    /// (`col__target_order`) when the featurizer is fitted with the label.
+    pub target_order: bool,
     /// Imputation chosen per column, replacing the kind's default fill.
     pub imputers: BTreeMap<String, Imputation>,
 }
@@ -120,6 +129,7 @@ impl Default for FeaturizerConfig {
             high_cardinality_top_k: 10,
             text_hash_buckets: 32,
             one_hot: true,
+            target_order: true,
             imputers: BTreeMap::new(),
         }
     }
@@ -139,16 +149,44 @@ pub struct FittedFeaturizer {
 }
 
 /// Fits a featurizer on `train` (the training rows of one fold, or all rows for the final
-/// model) following `schema`. The label column, if present in `train`, is not used.
+/// model) following `schema`, without the label: no column gets a label order. The label
+/// column, if present in `train`, is not used.
 pub fn fit_featurizer(
     schema: &Schema,
     train: &Dataset,
+    config: &FeaturizerConfig,
+) -> Result<FittedFeaturizer> {
+    fit_featurizer_with_label(schema, train, None, config)
+}
+
+/// [`fit_featurizer`] given the training rows' label (`targets`, one per row of `train`):
+/// with a binary or regression label and `config.target_order`, categorical columns also get
+/// their categories' label order (`col__target_order`).
+pub fn fit_featurizer_with_label(
+    schema: &Schema,
+    train: &Dataset,
+    targets: Option<&Targets>,
     config: &FeaturizerConfig,
 ) -> Result<FittedFeaturizer> {
     if train.n_rows() == 0 {
         return Err(AutotabError::data(
             "cannot fit the featurizer on zero training rows",
         ));
+    }
+    let order_by = match targets {
+        Some(targets) if config.target_order && config.mode == FeaturizationMode::Auto => {
+            target_order::ordering_values(targets)
+        }
+        _ => None,
+    };
+    if let Some(values) = &order_by {
+        if values.len() != train.n_rows() {
+            return Err(AutotabError::data(format!(
+                "the featurizer was given {} labels for {} training rows",
+                values.len(),
+                train.n_rows()
+            )));
+        }
     }
     check_imputer_columns(schema, config)?;
     // Check every column's kind before fitting, so that mode off reports the column that
@@ -178,6 +216,7 @@ pub fn fit_featurizer(
             plan,
             impute || imputation.is_some(),
             imputation,
+            order_by.as_deref(),
         )?);
     }
     let feature_names: Vec<String> = encoders.iter().flat_map(|e| e.feature_names()).collect();
@@ -315,13 +354,12 @@ impl FittedFeaturizer {
     /// What was done, one line per group of columns.
     pub fn steps(&self) -> Vec<String> {
         let impute = self.mode == FeaturizationMode::Auto;
-        let encoders: Vec<&Encoder> = self
+        let encoders: Vec<&Encoder> = self.encoders.iter().map(Encoder::unwrapped).collect();
+        let ordered = self
             .encoders
             .iter()
-            .map(|e| match e {
-                Encoder::Filled { inner, .. } => inner.as_ref(),
-                other => other,
-            })
+            .filter(|e| e.ordered())
+            .map(|e| e.column().to_string())
             .collect();
         let summaries = |summary: fn(&Encoder) -> Option<String>| -> Vec<String> {
             encoders.iter().filter_map(|e| summary(e)).collect()
@@ -336,7 +374,7 @@ impl FittedFeaturizer {
             .iter()
             .map(|(c, k)| format!("{c} ({})", k.name()))
             .collect();
-        let groups: [(&str, &str, Vec<String>); 7] = [
+        let groups: [(&str, &str, Vec<String>); 8] = [
             ("boolean", boolean_step, summaries(boolean_summary)),
             (
                 "categorical",
@@ -347,6 +385,11 @@ impl FittedFeaturizer {
                 "high-cardinality categorical",
                 "frequency encoded plus one-hot of the most frequent",
                 summaries(frequency_summary),
+            ),
+            (
+                "categories ordered by label mean",
+                "one more column each, the order learned on the training rows",
+                ordered,
             ),
             (
                 "datetime",
@@ -565,6 +608,134 @@ mod tests {
         let json = serde_json::to_string(&f).expect("serialize");
         let back: FittedFeaturizer = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(back, f);
+    }
+
+    /// A table with one categorical column of three categories whose label means differ:
+    /// "b" rows are all 0, "c" rows half 1, "a" rows all 1.
+    fn three_categories() -> (Dataset, Vec<f64>) {
+        let mut cells = Vec::new();
+        let mut label = Vec::new();
+        for _ in 0..10 {
+            cells.extend(["a", "b", "c", "c"].map(|c| Some(c.to_string())));
+            label.extend([1.0, 0.0, 1.0, 0.0]);
+        }
+        let data = Dataset::new(vec![
+            Column {
+                name: "shade".into(),
+                values: ColumnValues::Text(cells),
+            },
+            Column {
+                name: "y".into(),
+                values: ColumnValues::Numeric(label.clone()),
+            },
+        ])
+        .expect("dataset");
+        (data, label)
+    }
+
+    #[test]
+    fn categories_get_their_label_order_only_when_the_label_is_given() {
+        let (data, label) = three_categories();
+        let s = schema(&data, "y");
+        let features = data.without("y");
+        let config = FeaturizerConfig::default();
+        let classes = Targets::Classes(label.iter().map(|&l| l as usize).collect(), 2);
+        let f = fit_featurizer_with_label(&s, &features, Some(&classes), &config).expect("fit");
+        assert_eq!(
+            f.feature_names(),
+            ["shade=c", "shade=a", "shade=b", "shade__target_order"]
+        );
+        assert_eq!(f.input_columns(), ["shade"]);
+        assert_eq!(f.feature_sources(), ["shade"; 4]);
+        let x = f.transform(&features).expect("transform");
+        // Rows are a, b, c, c: b (mean 0) is 0, c (0.5) is 1, a (1) is 2.
+        assert_eq!(
+            x.column(3).iter().take(4).copied().collect::<Vec<_>>(),
+            [2.0, 0.0, 1.0, 1.0]
+        );
+        assert_eq!(x.row(0).to_vec(), vec![0.0, 1.0, 0.0, 2.0]);
+        assert!(
+            f.steps()
+                .iter()
+                .any(|s| s.starts_with("categories ordered by label mean (1)")),
+            "{:?}",
+            f.steps()
+        );
+        let json = serde_json::to_string(&f).expect("serialize");
+        let back: FittedFeaturizer = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, f);
+
+        // A regression label orders the same way; an unseen category sits where the overall
+        // mean (0.5) falls, between b and c.
+        let values = Targets::Values(label.clone());
+        let g = fit_featurizer_with_label(&s, &features, Some(&values), &config).expect("fit");
+        assert_eq!(g.feature_names(), f.feature_names());
+        let unseen = Dataset::new(vec![Column {
+            name: "shade".into(),
+            values: ColumnValues::Text(vec![Some("mauve".into()), None]),
+        }])
+        .expect("dataset");
+        let x = g.transform(&unseen).expect("transform");
+        assert_eq!(x.row(0).to_vec(), vec![0.0, 0.0, 0.0, 0.5]);
+        assert_eq!(x.row(1).to_vec(), vec![0.0, 0.0, 0.0, 0.5]);
+
+        // Without the label, with a multiclass label, or with the order switched off (Azure's
+        // blocked CatTargetEncoder): one-hot only.
+        let multiclass = Targets::Classes((0..40).map(|i| i % 3).collect(), 3);
+        let off = FeaturizerConfig {
+            target_order: false,
+            ..FeaturizerConfig::default()
+        };
+        for g in [
+            fit_featurizer(&s, &features, &config),
+            fit_featurizer_with_label(&s, &features, Some(&multiclass), &config),
+            fit_featurizer_with_label(&s, &features, Some(&classes), &off),
+        ] {
+            assert_eq!(
+                g.expect("fit").feature_names(),
+                ["shade=c", "shade=a", "shade=b"]
+            );
+        }
+        // Labels that do not match the rows are refused.
+        let short = Targets::Values(vec![1.0; 3]);
+        let err = fit_featurizer_with_label(&s, &features, Some(&short), &config)
+            .expect_err("3 labels for 40 rows");
+        assert!(
+            err.to_string().contains("3 labels for 40 training rows"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_imputed_category_is_ordered_as_its_fill() {
+        let (data, label) = three_categories();
+        let mut cells: Vec<Option<String>> = match &data.require("shade").expect("shade").values {
+            ColumnValues::Text(v) => v.clone(),
+            ColumnValues::Numeric(_) => unreachable!("text column"),
+        };
+        cells[1] = None; // a "b" row loses its category
+        let features = Dataset::new(vec![Column {
+            name: "shade".into(),
+            values: ColumnValues::Text(cells),
+        }])
+        .expect("dataset");
+        let mut with_label = features.columns().to_vec();
+        with_label.push(data.require("y").expect("y").clone());
+        let s = schema(&Dataset::new(with_label).expect("dataset"), "y");
+        let config = config_with(&[(
+            "shade",
+            Imputation::Constant {
+                fill_value: "b".into(),
+            },
+        )]);
+        let classes = Targets::Classes(label.iter().map(|&l| l as usize).collect(), 2);
+        let f = fit_featurizer_with_label(&s, &features, Some(&classes), &config).expect("fit");
+        let x = f.transform(&features).expect("transform");
+        assert_eq!(
+            f.feature_names().last().map(String::as_str),
+            Some("shade__target_order")
+        );
+        assert_eq!(x[[1, 3]], x[[5, 3]], "the missing cell is coded as 'b'");
     }
 
     #[test]

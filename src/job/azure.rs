@@ -773,6 +773,10 @@ fn apply_featurization(
                 .featurization
                 .blocked_transformers
                 .push(BlockedTransformer::CountVectorizer),
+            AzureTransformer::CatTargetEncoder => spec
+                .featurization
+                .blocked_transformers
+                .push(BlockedTransformer::CatTargetEncoder),
             other => notes.0.push(format!(
                 "featurization.blocked_transformers: {other:?} is not used by autotab; nothing to block"
             )),

@@ -182,7 +182,7 @@ featurization:
         parameters: {strategy: most_frequent}
       - fields: [age]
         parameters: {strategy: constant, fill_value: 0}
-  blocked_transformers: [WordEmbedding, OneHotEncoder]
+  blocked_transformers: [WordEmbedding, OneHotEncoder, CatTargetEncoder]
 training:
   enable_model_explainability: true
   enable_vote_ensemble: false
@@ -216,8 +216,13 @@ forecasting:
         );
         assert_eq!(
             spec.featurization.blocked_transformers,
-            vec![BlockedTransformer::OneHotEncoder]
+            vec![
+                BlockedTransformer::OneHotEncoder,
+                BlockedTransformer::CatTargetEncoder
+            ]
         );
+        let config = spec.featurization.featurizer_config();
+        assert!(!config.one_hot && !config.target_order);
         assert!(!spec.training.enable_vote_ensemble);
         assert_eq!(
             spec.training.allowed,

@@ -163,6 +163,8 @@ pub enum BlockedTransformer {
     OneHotEncoder,
     /// `CountVectorizer`: free text keeps its length and word count, no hashed word counts.
     CountVectorizer,
+    /// `CatTargetEncoder`: categorical columns get no label order (`col__target_order`).
+    CatTargetEncoder,
 }
 
 /// Featurization settings.
@@ -186,6 +188,7 @@ impl FeaturizationSpec {
         FeaturizerConfig {
             mode: self.mode,
             one_hot: !blocked(BlockedTransformer::OneHotEncoder),
+            target_order: !blocked(BlockedTransformer::CatTargetEncoder),
             text_hash_buckets: if blocked(BlockedTransformer::CountVectorizer) {
                 0
             } else {
