@@ -168,6 +168,53 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the rows: the training categories take the codes 0..k once each, in
+        /// increasing smoothed label mean, and an unseen category falls half-way between two
+        /// of them, where the overall mean does.
+        #[test]
+        fn codes_are_the_ranks_of_the_smoothed_means(
+            rows in proptest::collection::vec((0usize..6, -50.0f64..50.0), 3..80)
+        ) {
+            let keys: Vec<Option<String>> = rows
+                .iter()
+                .map(|(k, _)| (*k > 0).then(|| format!("c{k}")))
+                .collect();
+            let target: Vec<f64> = rows.iter().map(|(_, t)| *t).collect();
+            let Some(order) = TargetOrder::fit(keys.clone().into_iter(), &target) else {
+                let groups: std::collections::BTreeSet<_> = keys.iter().collect();
+                proptest::prop_assert!(groups.len() < MIN_GROUPS);
+                return Ok(());
+            };
+            let prior = target.iter().sum::<f64>() / target.len() as f64;
+            let smoothed = |key: &Option<String>| {
+                let (sum, count) = keys
+                    .iter()
+                    .zip(&target)
+                    .filter(|(k, _)| *k == key)
+                    .fold((0.0, 0.0), |(s, c), (_, t)| (s + t, c + 1.0));
+                (sum + SMOOTHING * prior) / (count + SMOOTHING)
+            };
+            let mut groups: Vec<&Option<String>> = keys.iter().collect();
+            groups.sort();
+            groups.dedup();
+            let mut codes: Vec<f64> = groups.iter().map(|k| order.code(k.as_deref())).collect();
+            for a in &groups {
+                for b in &groups {
+                    if smoothed(a) < smoothed(b) {
+                        proptest::prop_assert!(order.code(a.as_deref()) < order.code(b.as_deref()));
+                    }
+                }
+            }
+            codes.sort_by(f64::total_cmp);
+            let ranks: Vec<f64> = (0..groups.len()).map(|i| i as f64).collect();
+            proptest::prop_assert_eq!(codes, ranks);
+            let unseen = order.code(Some("never seen"));
+            proptest::prop_assert_eq!(unseen.fract().abs(), 0.5);
+            proptest::prop_assert!(unseen >= -0.5 && unseen <= groups.len() as f64 - 0.5);
+        }
+    }
+
     #[test]
     fn only_binary_and_regression_labels_give_ordering_values() {
         assert_eq!(
