@@ -281,6 +281,20 @@ struct AllRows<'a> {
 }
 
 impl<'a> AllRows<'a> {
+    /// The all-rows featurizer and refitter already made in `slot`, else made now.
+    fn take_or_fit(
+        slot: &mut Option<AllRows<'a>>,
+        pool: &'a WorkerPool,
+        data: &'a LoadedData,
+        plan: &RunPlan,
+        seed: u64,
+    ) -> Result<Self> {
+        match slot.take() {
+            Some(rows) => Ok(rows),
+            None => AllRows::fit(pool, data, plan, seed),
+        }
+    }
+
     fn fit(pool: &'a WorkerPool, data: &'a LoadedData, plan: &RunPlan, seed: u64) -> Result<Self> {
         let featurizer = fit_featurizer_with_label(
             &data.schema,
@@ -340,6 +354,17 @@ pub(crate) fn finalize(
         pipeline,
         winner,
         seconds: start.elapsed().as_secs_f64(),
+    };
+    let refit_trial = |rows: AllRows, trial: &TrialRecord, model: FittedModel| {
+        finished(
+            refit_pipeline(
+                data,
+                rows.featurizer,
+                Learner::Algorithm(trial.algorithm),
+                model,
+            ),
+            Entry::of_trial(trial),
+        )
     };
 
     for candidate in candidates {
@@ -426,26 +451,15 @@ pub(crate) fn finalize(
     let affordable = cost.seconds(best) <= left_before;
     let try_refit = refit_plan(cost.seconds(best), left_before, bag) == RefitPlan::Attempt;
     if try_refit && !prefer_folds {
-        let attempt = match all_rows.take() {
-            Some(rows) => Ok(rows),
-            None => AllRows::fit(pool, data, plan, seed),
-        }
-        .and_then(|rows| {
-            let model = rows.refitter.fit(best.algorithm, &best.params, hard_end)?;
-            Ok((rows, model))
-        });
+        let attempt =
+            AllRows::take_or_fit(&mut all_rows, pool, data, plan, seed).and_then(|rows| {
+                let model = rows.refitter.fit(best.algorithm, &best.params, hard_end)?;
+                Ok((rows, model))
+            });
         match attempt {
             Ok((rows, model)) => {
                 observer.message(&format!("refit trial {} on all rows", best.index));
-                return Ok(finished(
-                    refit_pipeline(
-                        data,
-                        rows.featurizer,
-                        Learner::Algorithm(best.algorithm),
-                        model,
-                    ),
-                    Entry::of_trial(best),
-                ));
+                return Ok(refit_trial(rows, best, model));
             }
             Err(e) => observer.message(&format!(
                 "not refitting trial {}: its refit, estimated at {:.1}s, did not finish in the {left_before:.1}s left ({e}); shipping its fold model",
@@ -477,20 +491,9 @@ pub(crate) fn finalize(
         return Ok(finished(pipeline, Entry::of_trial(best)));
     }
     observer.message("refitting the best configuration on all rows");
-    let rows = match all_rows.take() {
-        Some(rows) => rows,
-        None => AllRows::fit(pool, data, plan, seed)?,
-    };
+    let rows = AllRows::take_or_fit(&mut all_rows, pool, data, plan, seed)?;
     let (best, model) = refit_best(&rows.refitter, &ranked, deadline, observer)?;
-    Ok(finished(
-        refit_pipeline(
-            data,
-            rows.featurizer,
-            Learner::Algorithm(best.algorithm),
-            model,
-        ),
-        Entry::of_trial(best),
-    ))
+    Ok(refit_trial(rows, best, model))
 }
 
 fn refit_best<'t>(
