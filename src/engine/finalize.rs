@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ndarray::{Array2, Axis};
+use rayon::prelude::*;
 
 use super::load::LoadedData;
 use super::observer::RunObserver;
@@ -40,9 +41,8 @@ enum RefitPlan {
     /// The estimate fits in the time left: refit.
     Refit,
     /// The estimate does not fit, but the folds' models can be shipped if the refit does not
-    /// finish: try it until the run's end. [`RefitCost`] scales the trials' fit times, which
-    /// include early stopping's extra rounds and ran beside another trial: on bank_marketing at
-    /// 60 s it put a 4-member vote at 13.1 s, and such votes refit in 1.1-1.4 s.
+    /// finish: try it until the run's end ([`RefitCost`] carries a safety margin, and the
+    /// search reserves a refit's expected time, without it, when fold models can stand in).
     Attempt,
     /// The estimate does not fit and there is nothing to fall back on, or no time at all.
     Skip,
@@ -60,7 +60,17 @@ fn refit_plan(needed: f64, left: f64, fallback: bool) -> RefitPlan {
     }
 }
 
-/// Estimates how long refitting a trial's configuration on all rows takes, from its fold fits.
+/// Safety margin on the estimated fit seconds of a refit.
+pub(crate) const REFIT_MARGIN: f64 = 1.3;
+/// Fixed seconds of a refit besides fitting and featurizing (binning, assembling).
+const REFIT_OVERHEAD_S: f64 = 0.2;
+
+/// Estimates how long refitting trials' configurations on all rows takes, from their fold
+/// fits. A trial's fold fit ran on one thread (see `search::executor::run_isolated`); a refit's
+/// members fit side by side on the pool's threads (see `refit_ensemble`), and the featurizer
+/// on all rows is fitted once for them all. Measured against this estimate on adult at 60 s: a
+/// 6-member vote refit in 3.6 s; the estimate that summed one whole refit per member (with
+/// its own featurizing) said 10.9 s, and cost the run its refit on two seeds out of three.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RefitCost {
     /// Mean training rows of a fold.
@@ -69,17 +79,27 @@ pub(crate) struct RefitCost {
     pub scale: f64,
     /// Seconds to featurize all rows (scaled from the folds).
     pub featurize_all: f64,
+    /// Members a refit fits at once: the pool's threads, at most one per core.
+    pub parallel: usize,
 }
 
 impl RefitCost {
     /// The estimate for `n_rows` rows, given folds of `mean_train_rows` featurized in
-    /// `fold_seconds` in all.
-    pub fn new(n_rows: usize, mean_train_rows: f64, fold_seconds: f64, n_folds: usize) -> Self {
+    /// `fold_seconds` in all, refit on a pool of `threads`.
+    pub fn new(
+        n_rows: usize,
+        mean_train_rows: f64,
+        fold_seconds: f64,
+        n_folds: usize,
+        threads: usize,
+    ) -> Self {
         let scale = n_rows as f64 / mean_train_rows.max(1.0);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         RefitCost {
             mean_train_rows,
             scale,
             featurize_all: fold_seconds / n_folds.max(1) as f64 * scale,
+            parallel: threads.clamp(1, cores),
         }
     }
 
@@ -88,8 +108,9 @@ impl RefitCost {
         1.0 / self.scale.max(1.0)
     }
 
-    /// Seconds to refit `trial` on all rows, with a safety margin.
-    pub fn seconds(&self, trial: &TrialRecord) -> f64 {
+    /// Seconds of one fit of `trial`'s configuration on all rows (no margin): its fold fit,
+    /// grown to all rows.
+    fn fit_seconds(&self, trial: &TrialRecord) -> f64 {
         // A learner capped at fewer rows than a fold refits on the same number of rows.
         let capped = trial
             .algorithm
@@ -101,7 +122,33 @@ impl RefitCost {
             None => self.scale,
         };
         let growth = if capped { 1.0 } else { scale.max(1.0) };
-        trial.fit_seconds_per_fold * growth * 1.3 + self.featurize_all + 0.2
+        trial.fit_seconds_per_fold * growth
+    }
+
+    /// Seconds to refit `trial` on all rows, with a safety margin.
+    pub fn seconds(&self, trial: &TrialRecord) -> f64 {
+        self.members_seconds([trial])
+    }
+
+    /// Seconds to refit the members of an ensemble on all rows, side by side on
+    /// [`RefitCost::parallel`] threads, with a safety margin.
+    pub fn members_seconds<'t>(&self, members: impl IntoIterator<Item = &'t TrialRecord>) -> f64 {
+        let (sum, longest) = members
+            .into_iter()
+            .map(|t| self.fit_seconds(t))
+            .fold((0.0, 0.0f64), |(sum, longest), s| (sum + s, longest.max(s)));
+        self.featurize_all
+            + REFIT_OVERHEAD_S
+            + REFIT_MARGIN * longest.max(sum / self.parallel as f64)
+    }
+
+    /// Seconds to refit `members` ensemble members each as costly as `trial`, with the fit
+    /// seconds multiplied by `margin` (1: the expected time; [`REFIT_MARGIN`]: a safe one).
+    pub fn like_seconds(&self, trial: &TrialRecord, members: f64, margin: f64) -> f64 {
+        let fit = self.fit_seconds(trial);
+        self.featurize_all
+            + REFIT_OVERHEAD_S
+            + margin * fit * (members / self.parallel as f64).max(1.0)
     }
 }
 
@@ -175,6 +222,18 @@ impl<'a> Refitter<'a> {
             catch_unwind(AssertUnwindSafe(fit))
                 .unwrap_or_else(|_| Err(AutotabError::fit(algorithm, "the learner panicked")))
         })
+    }
+
+    /// The binned copy of all rows the tree learners share, built now (on every pool thread)
+    /// rather than by the first of several members refitting at once, which would hold the
+    /// others waiting for it.
+    fn bin_for(&self, algorithms: impl IntoIterator<Item = Algorithm>) {
+        if algorithms.into_iter().any(uses_binned_features) {
+            self.pool.install(|| {
+                self.binned_all
+                    .get_or_init(|| BinnedData::build(self.x_all.view(), 255, 0));
+            });
+        }
     }
 
     /// Fits every member of a weighted ensemble.
@@ -381,8 +440,9 @@ pub(crate) fn finalize(
         let winner = Entry::of_ensemble(record, trials);
         let learner = Learner::Ensemble(record.kind);
         if !(prefer_folds && bag) {
-            let needed: f64 = members.iter().map(|(_, t)| cost.seconds(t)).sum();
+            let needed = cost.members_seconds(members.iter().map(|(_, t)| *t));
             let left_before = left();
+            let refit_start = Instant::now();
             let refit = match refit_plan(needed, left_before, bag) {
                 RefitPlan::Refit => {
                     refit_ensemble(pool, data, plan, seed, &mut all_rows, &members, deadline())
@@ -410,7 +470,11 @@ pub(crate) fn finalize(
                         None => FittedModel::Ensemble(models),
                     };
                     let rows = all_rows.take().expect("refit on all rows");
-                    observer.message(&format!("refit the {} on all rows", record.kind.name()));
+                    observer.message(&format!(
+                        "refit the {} on all rows in {:.1}s (estimated {needed:.1}s)",
+                        record.kind.name(),
+                        refit_start.elapsed().as_secs_f64()
+                    ));
                     return Ok(finished(
                         refit_pipeline(data, rows.featurizer, learner, model),
                         winner,
@@ -451,6 +515,7 @@ pub(crate) fn finalize(
     let affordable = cost.seconds(best) <= left_before;
     let try_refit = refit_plan(cost.seconds(best), left_before, bag) == RefitPlan::Attempt;
     if try_refit && !prefer_folds {
+        let refit_start = Instant::now();
         let attempt =
             AllRows::take_or_fit(&mut all_rows, pool, data, plan, seed).and_then(|rows| {
                 let model = rows.refitter.fit(best.algorithm, &best.params, hard_end)?;
@@ -458,7 +523,12 @@ pub(crate) fn finalize(
             });
         match attempt {
             Ok((rows, model)) => {
-                observer.message(&format!("refit trial {} on all rows", best.index));
+                observer.message(&format!(
+                    "refit trial {} on all rows in {:.1}s (estimated {:.1}s)",
+                    best.index,
+                    refit_start.elapsed().as_secs_f64(),
+                    cost.seconds(best)
+                ));
                 return Ok(refit_trial(rows, best, model));
             }
             Err(e) => observer.message(&format!(
@@ -491,8 +561,15 @@ pub(crate) fn finalize(
         return Ok(finished(pipeline, Entry::of_trial(best)));
     }
     observer.message("refitting the best configuration on all rows");
+    let refit_start = Instant::now();
     let rows = AllRows::take_or_fit(&mut all_rows, pool, data, plan, seed)?;
     let (best, model) = refit_best(&rows.refitter, &ranked, deadline, observer)?;
+    observer.message(&format!(
+        "refit trial {} on all rows in {:.1}s (estimated {:.1}s)",
+        best.index,
+        refit_start.elapsed().as_secs_f64(),
+        cost.seconds(best)
+    ));
     Ok(refit_trial(rows, best, model))
 }
 
@@ -530,15 +607,20 @@ fn refit_ensemble<'a>(
         *all_rows = Some(AllRows::fit(pool, data, plan, seed).map_err(|e| e.to_string())?);
     }
     let refitter = &all_rows.as_ref().expect("just fitted").refitter;
-    members
-        .iter()
-        .map(|(w, t)| {
-            refitter
-                .fit(t.algorithm, &t.params, deadline)
-                .map(|model| (*w, model))
-                .map_err(|e| format!("refit of trial {} failed: {e}", t.index))
-        })
-        .collect()
+    refitter.bin_for(members.iter().map(|(_, t)| t.algorithm));
+    // The members refit side by side, one per pool thread: each learner's own parallel loops
+    // use a second core less well than a second member does.
+    pool.install(|| {
+        members
+            .par_iter()
+            .map(|(w, t)| {
+                refitter
+                    .fit(t.algorithm, &t.params, deadline)
+                    .map(|model| (*w, model))
+                    .map_err(|e| format!("refit of trial {} failed: {e}", t.index))
+            })
+            .collect()
+    })
 }
 
 /// The pipeline of the folds' `parts` (featurizer and model of each fold, in fold order).
@@ -581,6 +663,62 @@ pub(crate) fn refit_pipeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search::TrialStatus;
+
+    /// A completed boosting trial whose fold fit took `seconds`.
+    fn fitted(seconds: f64) -> TrialRecord {
+        let mut t = TrialRecord::unscored(
+            0,
+            Algorithm::GradientBoosting,
+            Params::new(),
+            TrialStatus::Completed,
+            seconds,
+            0.0,
+            None,
+        );
+        t.fit_seconds_per_fold = seconds;
+        t
+    }
+
+    #[test]
+    fn members_refit_side_by_side_after_one_featurizing() {
+        // Folds of 900 rows out of 1000: a fold fit of 0.9 s is 1 s on all rows.
+        let cost = RefitCost {
+            mean_train_rows: 900.0,
+            scale: 1000.0 / 900.0,
+            featurize_all: 0.5,
+            parallel: 2,
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        let fixed = 0.5 + REFIT_OVERHEAD_S;
+        let four = [fitted(0.9), fitted(0.9), fitted(0.9), fitted(0.9)];
+        assert!(close(
+            cost.members_seconds(&four),
+            fixed + REFIT_MARGIN * 2.0
+        ));
+        assert!(close(cost.seconds(&four[0]), fixed + REFIT_MARGIN));
+        // The longest member bounds the time from below.
+        let uneven = [fitted(9.0), fitted(0.09)];
+        assert!(close(
+            cost.members_seconds(&uneven),
+            fixed + REFIT_MARGIN * 10.0
+        ));
+        // Members like a trial: four of 1 s on two threads, with and without the margin.
+        assert!(close(cost.like_seconds(&four[0], 4.0, 1.0), fixed + 2.0));
+        assert!(close(
+            cost.like_seconds(&four[0], 1.0, REFIT_MARGIN),
+            fixed + REFIT_MARGIN
+        ));
+        // One thread fits them one after another.
+        let serial = RefitCost {
+            parallel: 1,
+            ..cost
+        };
+        assert!(close(
+            serial.members_seconds(&four),
+            fixed + REFIT_MARGIN * 4.0
+        ));
+    }
 
     #[test]
     fn a_refit_over_its_estimate_is_attempted_only_with_fold_models_to_fall_back_on() {

@@ -39,7 +39,7 @@ use crate::search::{
     SearchSettings, TrialBackend, WorkerPool,
 };
 use crate::task::Task;
-use finalize::{FoldModels, RefitCost, Refitter};
+use finalize::{FoldModels, RefitCost, Refitter, REFIT_MARGIN};
 use folds::FoldSet;
 use load::LoadedData;
 use plan::RunPlan;
@@ -367,11 +367,12 @@ impl RunClock {
     }
 }
 
-/// Time kept free at the end of the search besides the best trial's own refit, in refits of
-/// it: an ensemble refits several members of about its cost, and one that beat the best trial
-/// but could not be refit in time is lost (seen on ames_housing: 7 members needing 9.1 s,
-/// 1.4 s left). Capped at [`ENSEMBLE_RESERVE_SHARE`] of the budget.
-const ENSEMBLE_REFIT_FACTOR: f64 = 2.0;
+/// Members, each as costly as the best trial, that the reserve at the end of the search pays
+/// to refit (side by side, see [`RefitCost::like_seconds`]): an ensemble refits several members
+/// of about its cost, and one that beat the best trial but could not be refit in time is lost
+/// (seen on ames_housing: 7 members needing 9.1 s, 1.4 s left). The reserve beyond the best
+/// trial's own refit is capped at [`ENSEMBLE_RESERVE_SHARE`] of the budget.
+const ENSEMBLE_RESERVE_MEMBERS: f64 = 4.0;
 /// Most of the budget kept for refitting an ensemble beyond the best trial's refit (without a
 /// cap, an expensive best trial early in a short run, such as 150 extra trees on diamonds at
 /// 30 s, reserved more than the budget and ended the search after 5 s).
@@ -419,6 +420,7 @@ fn run_on(
         folds.mean_train_rows(),
         folds.seconds,
         folds.prepared.len(),
+        pool.threads(),
     );
     let FoldSet {
         splits,
@@ -717,15 +719,19 @@ fn search_stage(
         &settings,
         |t| {
             let refit = cost.seconds(t);
-            let ensemble_refit =
-                refit + (ENSEMBLE_REFIT_FACTOR * refit).min(ENSEMBLE_RESERVE_SHARE * budget);
-            if fold_models || ensemble_refit > reserve_cap {
+            let ensemble_refit = cost
+                .like_seconds(t, ENSEMBLE_RESERVE_MEMBERS, REFIT_MARGIN)
+                .min(refit + ENSEMBLE_RESERVE_SHARE * budget);
+            // With fold models to fall back on, a refit is attempted past its safe estimate
+            // (`finalize::RefitPlan::Attempt`): the expected time is enough to reserve.
+            let expected = cost.like_seconds(t, ENSEMBLE_RESERVE_MEMBERS, 1.0);
+            if fold_models || expected > reserve_cap {
                 // Nothing to refit, or a refit the capped reserve cannot pay for: the run ships
                 // the folds' models, and the rest of the reserve is search time (adult,
                 // diamonds and bank_marketing ended 6 s early with a reserve no refit used).
                 refit.min(FOLD_MODELS_RESERVE_SHARE * budget)
             } else {
-                ensemble_refit
+                ensemble_refit.min(reserve_cap)
             }
         },
         |t| observer.trial(t),
