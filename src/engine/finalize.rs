@@ -20,11 +20,11 @@ use crate::featurize::{fit_featurizer_with_label, FittedFeaturizer};
 use crate::leaderboard::Entry;
 use crate::models::trees::BinnedData;
 use crate::models::{
-    uses_binned_features, Algorithm, Estimator, FitContext, FittedModel, Params, StackInput,
-    TrainSet,
+    uses_binned_features, Algorithm, AlgorithmParams, Estimator, FitContext, FittedModel, Params,
+    StackInput, TrainSet,
 };
 use crate::pipeline::{FinalFit, FoldModel, Pipeline};
-use crate::search::{SearchOutcome, TrialRecord, WorkerPool};
+use crate::search::{early_stopping_train_rows, SearchOutcome, TrialRecord, WorkerPool};
 use crate::target::Targets;
 use crate::validation::subsample_rows;
 
@@ -152,6 +152,26 @@ impl RefitCost {
     }
 }
 
+/// Most a refit multiplies the boosting rounds its trial kept (see [`refit_rounds_scale`]).
+const MAX_REFIT_ROUNDS_SCALE: f64 = 1.5;
+
+/// How many times the rounds a boosting trial kept a refit on `n_rows` rows trains, for folds
+/// of `mean_train_rows` training rows: the square root of the rows refit over the rows the
+/// rounds were early-stopped on (more rows carry more rounds before they overfit), at most
+/// [`MAX_REFIT_ROUNDS_SCALE`]; 1 when the folds did not stop early. Measured with LightGBM on
+/// the bench splits, stopping as the trials do and refitting on all rows (five seeds, two
+/// boosters: `reports/scripts/refit_rounds.py`): against the kept rounds, 1.2 times them
+/// gained 0.0014 r2 on ames_housing (9 of 10 runs), 0.0001 on diamonds (10 of 10), 0.0001 AUC
+/// on adult (7 of 10), and lost 0.00005 on bank_marketing (5 of 10).
+pub(crate) fn refit_rounds_scale(n_rows: usize, mean_train_rows: f64) -> f64 {
+    match early_stopping_train_rows(mean_train_rows) {
+        Some(stopped_on) => (n_rows as f64 / stopped_on)
+            .sqrt()
+            .clamp(1.0, MAX_REFIT_ROUNDS_SCALE),
+        None => 1.0,
+    }
+}
+
 /// Fits configurations on every training row, sharing one binned copy for the tree learners.
 pub(crate) struct Refitter<'a> {
     pool: &'a WorkerPool,
@@ -159,6 +179,8 @@ pub(crate) struct Refitter<'a> {
     targets: &'a Targets,
     binned_all: OnceLock<BinnedData>,
     seed: u64,
+    /// Times the recorded boosting rounds the refit trains (see [`refit_rounds_scale`]).
+    rounds_scale: f64,
 }
 
 impl<'a> Refitter<'a> {
@@ -170,7 +192,24 @@ impl<'a> Refitter<'a> {
             targets,
             binned_all: OnceLock::new(),
             seed,
+            rounds_scale: 1.0,
         }
+    }
+
+    /// The refitter training `scale` times the recorded boosting rounds (see
+    /// [`refit_rounds_scale`]).
+    pub fn with_rounds_scale(mut self, scale: f64) -> Self {
+        self.rounds_scale = scale;
+        self
+    }
+
+    /// The estimator of `params`, boosting's rounds multiplied by the refitter's scale.
+    fn estimator(&self, algorithm: Algorithm, params: &Params) -> Result<Estimator> {
+        let mut typed = AlgorithmParams::check(algorithm, params)?;
+        if let AlgorithmParams::GradientBoosting(p) = &mut typed {
+            p.n_estimators = ((p.n_estimators as f64 * self.rounds_scale).round() as usize).max(1);
+        }
+        Ok(Estimator::from_typed(typed))
     }
 
     /// Fits `algorithm` with `params` on all rows (subsampled for capped learners) by
@@ -182,7 +221,7 @@ impl<'a> Refitter<'a> {
         params: &Params,
         deadline: Instant,
     ) -> Result<FittedModel> {
-        let estimator = Estimator::new(algorithm, params)?;
+        let estimator = self.estimator(algorithm, params)?;
         let ctx = FitContext {
             deadline: Some(deadline),
             seed: self.seed,
@@ -346,15 +385,22 @@ impl<'a> AllRows<'a> {
         pool: &'a WorkerPool,
         data: &'a LoadedData,
         plan: &RunPlan,
+        cost: &RefitCost,
         seed: u64,
     ) -> Result<Self> {
         match slot.take() {
             Some(rows) => Ok(rows),
-            None => AllRows::fit(pool, data, plan, seed),
+            None => AllRows::fit(pool, data, plan, cost, seed),
         }
     }
 
-    fn fit(pool: &'a WorkerPool, data: &'a LoadedData, plan: &RunPlan, seed: u64) -> Result<Self> {
+    fn fit(
+        pool: &'a WorkerPool,
+        data: &'a LoadedData,
+        plan: &RunPlan,
+        cost: &RefitCost,
+        seed: u64,
+    ) -> Result<Self> {
         let featurizer = fit_featurizer_with_label(
             &data.schema,
             &data.features,
@@ -366,7 +412,8 @@ impl<'a> AllRows<'a> {
             featurizer.transform(&data.features)?,
             &data.targets,
             seed,
-        );
+        )
+        .with_rounds_scale(refit_rounds_scale(data.data.n_rows(), cost.mean_train_rows));
         Ok(AllRows {
             featurizer,
             refitter,
@@ -445,10 +492,10 @@ pub(crate) fn finalize(
             let refit_start = Instant::now();
             let refit = match refit_plan(needed, left_before, bag) {
                 RefitPlan::Refit => {
-                    refit_ensemble(pool, data, plan, seed, &mut all_rows, &members, deadline())
+                    refit_ensemble(pool, data, plan, &cost, seed, &mut all_rows, &members, deadline())
                 }
                 RefitPlan::Attempt => {
-                    refit_ensemble(pool, data, plan, seed, &mut all_rows, &members, hard_end)
+                    refit_ensemble(pool, data, plan, &cost, seed, &mut all_rows, &members, hard_end)
                         .map_err(|e| {
                             format!(
                                 "refitting its {} members, estimated at {needed:.1}s, did not finish in the {left_before:.1}s left ({e})",
@@ -517,7 +564,7 @@ pub(crate) fn finalize(
     if try_refit && !prefer_folds {
         let refit_start = Instant::now();
         let attempt =
-            AllRows::take_or_fit(&mut all_rows, pool, data, plan, seed).and_then(|rows| {
+            AllRows::take_or_fit(&mut all_rows, pool, data, plan, &cost, seed).and_then(|rows| {
                 let model = rows.refitter.fit(best.algorithm, &best.params, hard_end)?;
                 Ok((rows, model))
             });
@@ -562,7 +609,7 @@ pub(crate) fn finalize(
     }
     observer.message("refitting the best configuration on all rows");
     let refit_start = Instant::now();
-    let rows = AllRows::take_or_fit(&mut all_rows, pool, data, plan, seed)?;
+    let rows = AllRows::take_or_fit(&mut all_rows, pool, data, plan, &cost, seed)?;
     let (best, model) = refit_best(&rows.refitter, &ranked, deadline, observer)?;
     observer.message(&format!(
         "refit trial {} on all rows in {:.1}s (estimated {:.1}s)",
@@ -598,13 +645,14 @@ fn refit_ensemble<'a>(
     pool: &'a WorkerPool,
     data: &'a LoadedData,
     plan: &RunPlan,
+    cost: &RefitCost,
     seed: u64,
     all_rows: &mut Option<AllRows<'a>>,
     members: &[(f64, &TrialRecord)],
     deadline: Instant,
 ) -> std::result::Result<Vec<(f64, FittedModel)>, String> {
     if all_rows.is_none() {
-        *all_rows = Some(AllRows::fit(pool, data, plan, seed).map_err(|e| e.to_string())?);
+        *all_rows = Some(AllRows::fit(pool, data, plan, cost, seed).map_err(|e| e.to_string())?);
     }
     let refitter = &all_rows.as_ref().expect("just fitted").refitter;
     refitter.bin_for(members.iter().map(|(_, t)| t.algorithm));
@@ -678,6 +726,40 @@ mod tests {
         );
         t.fit_seconds_per_fold = seconds;
         t
+    }
+
+    #[test]
+    fn a_refit_trains_more_rounds_the_more_rows_it_has_over_the_early_stopping_rows() {
+        // Folds of 900 rows stop on 6/7 of them: 1000 rows are 1.296 times as many.
+        let scale = refit_rounds_scale(1000, 900.0);
+        assert!((scale - (1000.0f64 / (900.0 * 6.0 / 7.0)).sqrt()).abs() < 1e-12);
+        assert_eq!(refit_rounds_scale(100_000, 900.0), MAX_REFIT_ROUNDS_SCALE);
+        // Folds too small to stop early: the configuration's rounds are trained as they are.
+        assert_eq!(refit_rounds_scale(150, 100.0), 1.0);
+
+        let (pool, _) = WorkerPool::new(1).unwrap();
+        let targets = Targets::Values(vec![0.0, 1.0]);
+        let refitter =
+            Refitter::new(&pool, Array2::zeros((2, 1)), &targets, 0).with_rounds_scale(1.2);
+        let mut params = Params::new();
+        params.insert("n_estimators".into(), crate::models::ParamValue::Int(100));
+        let boosting = refitter
+            .estimator(Algorithm::GradientBoosting, &params)
+            .unwrap();
+        match boosting.typed_params() {
+            AlgorithmParams::GradientBoosting(p) => assert_eq!(p.n_estimators, 120),
+            other => panic!("not boosting: {other:?}"),
+        }
+        let mut forest = Params::new();
+        forest.insert("n_estimators".into(), crate::models::ParamValue::Int(100));
+        assert_eq!(
+            refitter
+                .estimator(Algorithm::RandomForest, &forest)
+                .unwrap()
+                .params()
+                .get("n_estimators"),
+            Some(&crate::models::ParamValue::Int(100))
+        );
     }
 
     #[test]

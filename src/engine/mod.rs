@@ -370,9 +370,14 @@ impl RunClock {
 /// Members, each as costly as the best trial, that the reserve at the end of the search pays
 /// to refit (side by side, see [`RefitCost::like_seconds`]): an ensemble refits several members
 /// of about its cost, and one that beat the best trial but could not be refit in time is lost
-/// (seen on ames_housing: 7 members needing 9.1 s, 1.4 s left). The reserve beyond the best
-/// trial's own refit is capped at [`ENSEMBLE_RESERVE_SHARE`] of the budget.
-const ENSEMBLE_RESERVE_MEMBERS: f64 = 4.0;
+/// (seen on ames_housing: 7 members needing 9.1 s, 1.4 s left; with a reserve for 4, two
+/// seeds of three lost their 6-member votes). The reserve beyond the best trial's own refit is
+/// capped at [`ENSEMBLE_RESERVE_SHARE`] of the budget.
+const ENSEMBLE_RESERVE_MEMBERS: f64 = 6.0;
+/// Members of a small ensemble: when fold models can stand in, the search keeps a refit
+/// reserve only if refitting that many members like the best trial is expected to fit in the
+/// capped reserve (adult's 4-6 member votes refit in 2.5-5.5 s of its 6 s).
+const SMALL_ENSEMBLE_MEMBERS: f64 = 4.0;
 /// Most of the budget kept for refitting an ensemble beyond the best trial's refit (without a
 /// cap, an expensive best trial early in a short run, such as 150 extra trees on diamonds at
 /// 30 s, reserved more than the budget and ended the search after 5 s).
@@ -724,7 +729,7 @@ fn search_stage(
                 .min(refit + ENSEMBLE_RESERVE_SHARE * budget);
             // With fold models to fall back on, a refit is attempted past its safe estimate
             // (`finalize::RefitPlan::Attempt`): the expected time is enough to reserve.
-            let expected = cost.like_seconds(t, ENSEMBLE_RESERVE_MEMBERS, 1.0);
+            let expected = cost.like_seconds(t, SMALL_ENSEMBLE_MEMBERS, 1.0);
             if fold_models || expected > reserve_cap {
                 // Nothing to refit, or a refit the capped reserve cannot pay for: the run ships
                 // the folds' models, and the rest of the reserve is search time (adult,
@@ -791,12 +796,22 @@ pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)
         Some(&data.targets),
         &spec.featurization.featurizer_config(),
     )?;
+    // The rounds scale of the run's own refit, from the same folds.
+    let folds = spec
+        .validation_plan(data.data.n_rows(), data.n_given_valid)
+        .folds(&data.targets, spec.seed)?;
+    let mean_train_rows =
+        folds.iter().map(|f| f.train.len()).sum::<usize>() as f64 / folds.len().max(1) as f64;
     let refitter = Refitter::new(
         &pool,
         featurizer.transform(&data.features)?,
         &data.targets,
         spec.seed,
-    );
+    )
+    .with_rounds_scale(finalize::refit_rounds_scale(
+        data.data.n_rows(),
+        mean_train_rows,
+    ));
     let deadline = Instant::now() + spec.limits.timeout.max(Duration::from_secs(60));
     let model = match (&recipe.meta, recipe.members.as_slice()) {
         (Some(meta), members) => {

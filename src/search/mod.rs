@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use executor::{Resumed, TrialBackend, WorkerPool};
 pub use sampler::{low_cost_params, random_params, Sampler};
 pub use scheduler::{CostFrugalScheduler, Fidelity, Proposal, Scheduler};
-pub use trial::{PreparedFold, TrialOutput, TrialRecord, TrialStatus};
+pub use trial::{early_stopping_train_rows, PreparedFold, TrialOutput, TrialRecord, TrialStatus};
 
 use crate::error::{AutotabError, Result};
 use crate::leaderboard::rank_by_loss;

@@ -150,6 +150,14 @@ impl PreparedFold {
     }
 }
 
+/// Rows a boosting trial's rounds were early-stopped on, for folds of `fold_train_rows`
+/// training rows: the inner training part, or `None` when the folds are too small for an
+/// inner split (the rounds then are the configuration's own, see [`ROUNDS_WITHOUT_EARLY_STOPPING`]).
+pub fn early_stopping_train_rows(fold_train_rows: f64) -> Option<f64> {
+    (fold_train_rows >= MIN_ROWS_FOR_INNER_SPLIT as f64)
+        .then(|| fold_train_rows * (INNER_PARTS - 1) as f64 / INNER_PARTS as f64)
+}
+
 /// Splits training rows (and their binned copy) into an inner training and an inner
 /// validation part, or `None` when there are too few rows for one.
 fn split_for_early_stopping(
