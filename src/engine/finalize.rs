@@ -379,18 +379,14 @@ struct AllRows<'a> {
 }
 
 impl<'a> AllRows<'a> {
-    /// The all-rows featurizer and refitter already made in `slot`, else made now.
+    /// The all-rows featurizer and refitter already made in `slot`, else made now by `make`.
     fn take_or_fit(
         slot: &mut Option<AllRows<'a>>,
-        pool: &'a WorkerPool,
-        data: &'a LoadedData,
-        plan: &RunPlan,
-        cost: &RefitCost,
-        seed: u64,
+        make: impl FnOnce() -> Result<AllRows<'a>>,
     ) -> Result<Self> {
         match slot.take() {
             Some(rows) => Ok(rows),
-            None => AllRows::fit(pool, data, plan, cost, seed),
+            None => make(),
         }
     }
 
@@ -455,6 +451,7 @@ pub(crate) fn finalize(
             .saturating_duration_since(Instant::now())
             .as_secs_f64()
     };
+    let all_rows_fit = || AllRows::fit(pool, data, plan, &cost, seed);
     let mut all_rows: Option<AllRows> = None;
     let finished = |pipeline: Pipeline, winner: Entry| Finalized {
         pipeline,
@@ -492,10 +489,10 @@ pub(crate) fn finalize(
             let refit_start = Instant::now();
             let refit = match refit_plan(needed, left_before, bag) {
                 RefitPlan::Refit => {
-                    refit_ensemble(pool, data, plan, &cost, seed, &mut all_rows, &members, deadline())
+                    refit_ensemble(pool, all_rows_fit, &mut all_rows, &members, deadline())
                 }
                 RefitPlan::Attempt => {
-                    refit_ensemble(pool, data, plan, &cost, seed, &mut all_rows, &members, hard_end)
+                    refit_ensemble(pool, all_rows_fit, &mut all_rows, &members, hard_end)
                         .map_err(|e| {
                             format!(
                                 "refitting its {} members, estimated at {needed:.1}s, did not finish in the {left_before:.1}s left ({e})",
@@ -563,11 +560,10 @@ pub(crate) fn finalize(
     let try_refit = refit_plan(cost.seconds(best), left_before, bag) == RefitPlan::Attempt;
     if try_refit && !prefer_folds {
         let refit_start = Instant::now();
-        let attempt =
-            AllRows::take_or_fit(&mut all_rows, pool, data, plan, &cost, seed).and_then(|rows| {
-                let model = rows.refitter.fit(best.algorithm, &best.params, hard_end)?;
-                Ok((rows, model))
-            });
+        let attempt = AllRows::take_or_fit(&mut all_rows, all_rows_fit).and_then(|rows| {
+            let model = rows.refitter.fit(best.algorithm, &best.params, hard_end)?;
+            Ok((rows, model))
+        });
         match attempt {
             Ok((rows, model)) => {
                 observer.message(&format!(
@@ -609,7 +605,7 @@ pub(crate) fn finalize(
     }
     observer.message("refitting the best configuration on all rows");
     let refit_start = Instant::now();
-    let rows = AllRows::take_or_fit(&mut all_rows, pool, data, plan, &cost, seed)?;
+    let rows = AllRows::take_or_fit(&mut all_rows, all_rows_fit)?;
     let (best, model) = refit_best(&rows.refitter, &ranked, deadline, observer)?;
     observer.message(&format!(
         "refit trial {} on all rows in {:.1}s (estimated {:.1}s)",
@@ -642,17 +638,14 @@ fn refit_best<'t>(
 /// Refits an ensemble's members on all rows (fitting the featurizer on all rows first if
 /// `all_rows` has none yet), in member order with their weights; the error is the reason.
 fn refit_ensemble<'a>(
-    pool: &'a WorkerPool,
-    data: &'a LoadedData,
-    plan: &RunPlan,
-    cost: &RefitCost,
-    seed: u64,
+    pool: &WorkerPool,
+    make: impl FnOnce() -> Result<AllRows<'a>>,
     all_rows: &mut Option<AllRows<'a>>,
     members: &[(f64, &TrialRecord)],
     deadline: Instant,
 ) -> std::result::Result<Vec<(f64, FittedModel)>, String> {
     if all_rows.is_none() {
-        *all_rows = Some(AllRows::fit(pool, data, plan, cost, seed).map_err(|e| e.to_string())?);
+        *all_rows = Some(make().map_err(|e| e.to_string())?);
     }
     let refitter = &all_rows.as_ref().expect("just fitted").refitter;
     refitter.bin_for(members.iter().map(|(_, t)| t.algorithm));
