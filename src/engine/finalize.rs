@@ -94,12 +94,11 @@ impl RefitCost {
         threads: usize,
     ) -> Self {
         let scale = n_rows as f64 / mean_train_rows.max(1.0);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         RefitCost {
             mean_train_rows,
             scale,
             featurize_all: fold_seconds / n_folds.max(1) as f64 * scale,
-            parallel: threads.clamp(1, cores),
+            parallel: threads.clamp(1, WorkerPool::cores()),
         }
     }
 
@@ -137,18 +136,21 @@ impl RefitCost {
             .into_iter()
             .map(|t| self.fit_seconds(t))
             .fold((0.0, 0.0f64), |(sum, longest), s| (sum + s, longest.max(s)));
-        self.featurize_all
-            + REFIT_OVERHEAD_S
-            + REFIT_MARGIN * longest.max(sum / self.parallel as f64)
+        self.side_by_side(sum, longest, REFIT_MARGIN)
     }
 
     /// Seconds to refit `members` ensemble members each as costly as `trial`, with the fit
     /// seconds multiplied by `margin` (1: the expected time; [`REFIT_MARGIN`]: a safe one).
     pub fn like_seconds(&self, trial: &TrialRecord, members: f64, margin: f64) -> f64 {
         let fit = self.fit_seconds(trial);
-        self.featurize_all
-            + REFIT_OVERHEAD_S
-            + margin * fit * (members / self.parallel as f64).max(1.0)
+        self.side_by_side(members * fit, fit, margin)
+    }
+
+    /// Seconds to featurize all rows once, then fit members whose fits take `sum` seconds in
+    /// all and `longest` at most, side by side on [`RefitCost::parallel`] threads, the fit
+    /// seconds multiplied by `margin`.
+    fn side_by_side(&self, sum: f64, longest: f64, margin: f64) -> f64 {
+        self.featurize_all + REFIT_OVERHEAD_S + margin * longest.max(sum / self.parallel as f64)
     }
 }
 
@@ -244,10 +246,7 @@ impl<'a> Refitter<'a> {
                 estimator.fit(&train, &ctx)
             }
             None => {
-                let binned = uses_binned_features(algorithm).then(|| {
-                    self.binned_all
-                        .get_or_init(|| BinnedData::build(self.x_all.view(), 255, 0))
-                });
+                let binned = uses_binned_features(algorithm).then(|| self.binned_all());
                 let train = TrainSet {
                     x: self.x_all.view(),
                     y: self.targets.as_ref(),
@@ -269,10 +268,15 @@ impl<'a> Refitter<'a> {
     fn bin_for(&self, algorithms: impl IntoIterator<Item = Algorithm>) {
         if algorithms.into_iter().any(uses_binned_features) {
             self.pool.install(|| {
-                self.binned_all
-                    .get_or_init(|| BinnedData::build(self.x_all.view(), 255, 0));
+                self.binned_all();
             });
         }
+    }
+
+    /// The binned copy of all rows (built once; concurrent callers wait for the first).
+    fn binned_all(&self) -> &BinnedData {
+        self.binned_all
+            .get_or_init(|| BinnedData::build(self.x_all.view(), 255, 0))
     }
 
     /// Fits every member of a weighted ensemble.
@@ -556,8 +560,9 @@ pub(crate) fn finalize(
 
     let bag = allow_folds && folds.has(&[best.index]);
     let left_before = left();
-    let affordable = cost.seconds(best) <= left_before;
-    let try_refit = refit_plan(cost.seconds(best), left_before, bag) == RefitPlan::Attempt;
+    let best_refit = cost.seconds(best);
+    let affordable = best_refit <= left_before;
+    let try_refit = refit_plan(best_refit, left_before, bag) == RefitPlan::Attempt;
     if try_refit && !prefer_folds {
         let refit_start = Instant::now();
         let attempt = AllRows::take_or_fit(&mut all_rows, all_rows_fit).and_then(|rows| {
@@ -567,26 +572,23 @@ pub(crate) fn finalize(
         match attempt {
             Ok((rows, model)) => {
                 observer.message(&format!(
-                    "refit trial {} on all rows in {:.1}s (estimated {:.1}s)",
+                    "refit trial {} on all rows in {:.1}s (estimated {best_refit:.1}s)",
                     best.index,
                     refit_start.elapsed().as_secs_f64(),
-                    cost.seconds(best)
                 ));
                 return Ok(refit_trial(rows, best, model));
             }
             Err(e) => observer.message(&format!(
-                "not refitting trial {}: its refit, estimated at {:.1}s, did not finish in the {left_before:.1}s left ({e}); shipping its fold model",
+                "not refitting trial {}: its refit, estimated at {best_refit:.1}s, did not finish in the {left_before:.1}s left ({e}); shipping its fold model",
                 best.index,
-                cost.seconds(best)
             )),
         }
     }
     if bag && (prefer_folds || !affordable) {
         if !prefer_folds && !try_refit {
             observer.message(&format!(
-                "not refitting trial {}: its refit needs about {:.1}s, {:.1}s left; shipping its fold model",
+                "not refitting trial {}: its refit needs about {best_refit:.1}s, {:.1}s left; shipping its fold model",
                 best.index,
-                cost.seconds(best),
                 left()
             ));
         }

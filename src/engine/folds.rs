@@ -30,11 +30,7 @@ pub(crate) struct FoldSet {
 impl FoldSet {
     /// Mean number of training rows of a fold.
     pub fn mean_train_rows(&self) -> f64 {
-        self.prepared
-            .iter()
-            .map(|f| f.x_train.nrows())
-            .sum::<usize>() as f64
-            / self.prepared.len().max(1) as f64
+        crate::validation::mean_train_rows(&self.splits)
     }
 
     /// Number of features after featurization.

@@ -800,8 +800,6 @@ pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)
     let folds = spec
         .validation_plan(data.data.n_rows(), data.n_given_valid)
         .folds(&data.targets, spec.seed)?;
-    let mean_train_rows =
-        folds.iter().map(|f| f.train.len()).sum::<usize>() as f64 / folds.len().max(1) as f64;
     let refitter = Refitter::new(
         &pool,
         featurizer.transform(&data.features)?,
@@ -810,7 +808,7 @@ pub fn fit_recipe(spec: &JobSpec, recipe: &Recipe) -> Result<(Pipeline, Dataset)
     )
     .with_rounds_scale(finalize::refit_rounds_scale(
         data.data.n_rows(),
-        mean_train_rows,
+        crate::validation::mean_train_rows(&folds),
     ));
     let deadline = Instant::now() + spec.limits.timeout.max(Duration::from_secs(60));
     let model = match (&recipe.meta, recipe.members.as_slice()) {

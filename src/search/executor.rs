@@ -51,8 +51,12 @@ impl WorkerPool {
 
     /// The most workers this machine gets: [`Self::MAX_THREADS_PER_CORE`] per core.
     pub fn max_threads() -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        cores * Self::MAX_THREADS_PER_CORE
+        Self::cores() * Self::MAX_THREADS_PER_CORE
+    }
+
+    /// The machine's cores (1 when it cannot say).
+    pub fn cores() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
     /// Number of worker threads.

@@ -114,6 +114,11 @@ impl ValidationPlan {
     }
 }
 
+/// Mean number of training rows of `folds`.
+pub fn mean_train_rows(folds: &[Fold]) -> f64 {
+    folds.iter().map(|f| f.train.len()).sum::<usize>() as f64 / folds.len().max(1) as f64
+}
+
 /// `cap` row numbers out of `0..n`, drawn with `seed`, in increasing order.
 pub fn subsample_rows(n: usize, cap: usize, seed: u64) -> Vec<usize> {
     let mut rows: Vec<usize> = (0..n).collect();
