@@ -40,7 +40,13 @@ impl BinMapper {
         }
     }
 
-    /// Chooses at most `max_bins` value bins from the (non-NaN) sample values.
+    /// Chooses at most `max_bins` value bins from the (non-NaN) sample values, as LightGBM's
+    /// `FindBinWithZeroAsOneBin` does: zero (|v| <= 1e-35) gets a bin of its own, the negative
+    /// and the positive values share the other bins in proportion to their counts, and each side
+    /// is cut by [`greedy_bins`]. Measured with LightGBM on bank_marketing (one-hot plus label
+    /// order, three of the run's boosting configurations, three seeds;
+    /// `reports/scripts/binning_study.py`): these boundaries score 0.00045 AUC above the
+    /// earlier equal-count cuts (6 runs of 9), as LightGBM's own boundaries do.
     fn from_sample(mut values: Vec<f64>, max_bins: usize) -> BinMapper {
         values.retain(|v| !v.is_nan());
         if values.is_empty() {
@@ -56,35 +62,104 @@ impl BinMapper {
                 _ => distinct.push((v, 1)),
             }
         }
+        let negative_end = distinct.partition_point(|&(v, _)| v < -ZERO_THRESHOLD);
+        let positive_start = distinct.partition_point(|&(v, _)| v <= ZERO_THRESHOLD);
+        let (negatives, positives) = (&distinct[..negative_end], &distinct[positive_start..]);
+        let count = |part: &[(f64, usize)]| part.iter().map(|&(_, c)| c).sum::<usize>();
+        let (n_negative, n_positive) = (count(negatives), count(positives));
         let mut upper = Vec::new();
-        if distinct.len() <= max_bins {
-            for pair in distinct.windows(2) {
-                upper.push(midpoint(pair[0].0, pair[1].0));
+        if !negatives.is_empty() {
+            let share = n_negative as f64 / (n_negative + n_positive) as f64;
+            let bins = ((share * (max_bins - 1) as f64) as usize).max(1);
+            upper = greedy_bins(negatives, bins, n_negative);
+            if let Some(last) = upper.last_mut() {
+                *last = -ZERO_THRESHOLD;
             }
+        }
+        let positive_bins = (max_bins - 1).saturating_sub(upper.len());
+        if !positives.is_empty() && positive_bins > 0 {
+            upper.push(ZERO_THRESHOLD);
+            upper.extend(greedy_bins(positives, positive_bins, n_positive));
         } else {
-            let mut remaining = values.len() as f64;
-            let mut bins_left = max_bins as f64;
-            let mut acc = 0usize;
-            let mut target = remaining / bins_left;
-            for i in 0..distinct.len() - 1 {
-                acc += distinct[i].1;
-                if bins_left <= 1.0 {
-                    break;
-                }
-                // Close the bin when it is full, or when the next value alone would overfill it.
-                let next = distinct[i + 1].1 as f64;
-                if acc as f64 >= target || (acc as f64 + next / 2.0 >= target && acc > 0) {
-                    upper.push(midpoint(distinct[i].0, distinct[i + 1].0));
-                    remaining -= acc as f64;
-                    bins_left -= 1.0;
-                    acc = 0;
-                    target = remaining / bins_left;
-                }
+            upper.push(f64::INFINITY);
+        }
+        BinMapper { upper }
+    }
+}
+
+/// Values this close to zero are zero to the binning (LightGBM's `kZeroThreshold`).
+const ZERO_THRESHOLD: f64 = 1e-35;
+
+/// Fewest sample values a bin is closed with, except the last (LightGBM's `min_data_in_bin`,
+/// whose default is 3). At 1 a table of a few hundred rows keeps a bin per distinct value, so
+/// a forest can still split between any two of them (with 3, one tree could no longer fit a
+/// 200-row step function exactly); on bank_marketing 3 measured +0.0006 AUC over the earlier
+/// cuts and 1 +0.00045, the same within the runs' spread (`reports/scripts/binning_study.py`).
+const MIN_VALUES_IN_BIN: usize = 1;
+
+/// Upper bounds (the last `+inf`) of at most `max_bins` bins over sorted `(value, count)` pairs
+/// holding `total` values, as LightGBM's `GreedyFindBin`: with few distinct values, one bin per
+/// value (merging values until a bin holds [`MIN_VALUES_IN_BIN`]); otherwise bins of about
+/// equal counts, where a value holding at least a bin's share gets a bin of its own and the
+/// share is recomputed over the rest.
+fn greedy_bins(distinct: &[(f64, usize)], max_bins: usize, total: usize) -> Vec<f64> {
+    let mut upper = Vec::new();
+    let push = |upper: &mut Vec<f64>, bound: f64| {
+        if upper.last() != Some(&bound) {
+            upper.push(bound);
+        }
+    };
+    if distinct.len() <= max_bins {
+        let mut in_bin = 0;
+        for pair in distinct.windows(2) {
+            in_bin += pair[0].1;
+            if in_bin >= MIN_VALUES_IN_BIN {
+                push(&mut upper, midpoint(pair[0].0, pair[1].0));
+                in_bin = 0;
             }
         }
         upper.push(f64::INFINITY);
-        BinMapper { upper }
+        return upper;
     }
+    let max_bins = max_bins.min(total / MIN_VALUES_IN_BIN).max(1);
+    let share = total as f64 / max_bins as f64;
+    let big: Vec<bool> = distinct.iter().map(|&(_, c)| c as f64 >= share).collect();
+    let mut bins_left = max_bins;
+    let mut values_left = total;
+    for (&(_, c), _) in distinct.iter().zip(&big).filter(|(_, &b)| b) {
+        bins_left = bins_left.saturating_sub(1);
+        values_left -= c;
+    }
+    let mut share = values_left as f64 / bins_left.max(1) as f64;
+    // Cuts between `distinct[i]` and `distinct[i + 1]`.
+    let mut cuts = Vec::new();
+    let mut in_bin = 0;
+    for i in 0..distinct.len() - 1 {
+        let c = distinct[i].1;
+        if !big[i] {
+            values_left -= c;
+        }
+        in_bin += c;
+        let closes = big[i]
+            || in_bin as f64 >= share
+            || (big[i + 1] && in_bin as f64 >= (share * 0.5).max(1.0));
+        if closes {
+            cuts.push(i);
+            if cuts.len() + 1 >= max_bins {
+                break;
+            }
+            in_bin = 0;
+            if !big[i] {
+                bins_left = bins_left.saturating_sub(1);
+                share = values_left as f64 / bins_left.max(1) as f64;
+            }
+        }
+    }
+    for i in cuts {
+        push(&mut upper, midpoint(distinct[i].0, distinct[i + 1].0));
+    }
+    upper.push(f64::INFINITY);
+    upper
 }
 
 /// A threshold strictly between `a < b` that keeps `a` below or on it and `b` above it.
@@ -413,11 +488,58 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn few_distinct_values_get_one_bin_each_and_nan_its_own() {
+    fn negatives_zero_and_positives_get_their_own_bins_and_nan_its_own() {
+        let values = [-2.0, -1.0, 0.0, 1.0, 2.0];
+        let mut x: Vec<f64> = values.iter().flat_map(|&v| [v; 3]).collect();
+        x.push(f64::NAN);
+        let x = Array2::from_shape_vec((16, 1), x).unwrap();
+        let b = BinnedData::build(x.view(), 255, 0);
+        let m = b.mapper(0);
+        assert_eq!(
+            m.upper,
+            vec![-1.5, -ZERO_THRESHOLD, ZERO_THRESHOLD, 1.5, f64::INFINITY]
+        );
+        assert_eq!(m.bin(-2.0), 0);
+        assert_eq!(m.bin(0.0), 2);
+        assert_eq!(m.bin(-0.0), 2);
+        assert_eq!(m.bin(2.0), 4);
+        assert_eq!(b.column(0)[15], 5);
+    }
+
+    #[test]
+    fn few_distinct_values_get_one_bin_each_after_the_zero_bin() {
         let x = Array2::from_shape_vec((6, 1), vec![1.0, 2.0, 2.0, 3.0, f64::NAN, 1.0]).unwrap();
         let b = BinnedData::build(x.view(), 255, 0);
-        assert_eq!(b.mapper(0).n_value_bins(), 3);
-        assert_eq!(b.column(0), &[0, 1, 1, 2, 3, 0]);
+        // The zero bin (empty here), then one bin per value.
+        assert_eq!(
+            b.mapper(0).upper,
+            vec![ZERO_THRESHOLD, 1.5, 2.5, f64::INFINITY]
+        );
+        assert_eq!(b.column(0), &[1, 2, 2, 3, 4, 1]);
+    }
+
+    #[test]
+    fn a_value_holding_a_bins_share_closes_its_bin() {
+        // Half the rows at 7.0 among 5,000 distinct values: 7.0 closes its bin, which may hold
+        // fewer than half a bin's share of the values just below it, and none above it.
+        let other = |i: usize| 1.0 + i as f64 * 1e-3;
+        let x = Array2::from_shape_fn(
+            (10_000, 1),
+            |(i, _)| if i % 2 == 0 { 7.0 } else { other(i) },
+        );
+        let b = BinnedData::build(x.view(), 16, 0);
+        let m = b.mapper(0);
+        assert!(m.n_value_bins() <= 16);
+        let seven = m.bin(7.0);
+        let sharing = |above: bool| {
+            (1..10_000)
+                .step_by(2)
+                .filter(|&i| (other(i) > 7.0) == above && m.bin(other(i)) == seven)
+                .count()
+        };
+        assert_eq!(sharing(true), 0, "bounds {:?}", m.upper);
+        let half_share = 5_000 / 15 / 2;
+        assert!(sharing(false) < half_share, "bounds {:?}", m.upper);
     }
 
     #[test]
