@@ -2,10 +2,11 @@
 the bin codes of autotab's earlier equal-count cuts, and on the bin codes of autotab's
 LightGBM-style cuts (`src/models/trees/binning.rs`: zero in a bin of its own, big-count values
 closing their bins, `MIN_VALUES_IN_BIN` as set there). The codes are passed with `max_bin=256`
-and `min_data_in_bin=1`, so LightGBM keeps one bin per code. Three of the boosting
+and `min_data_in_bin=1`, so LightGBM keeps one bin per code. The first three of the boosting
 configurations autotab's 60 s runs put in their votes (`crossfit_study.py`'s table), rounds
-early-stopped on a 1/7 inner split of a 90% part (as a trial), refit on all rows with the rounds
-x 1.14; three seeds. Prints the test metric of each run and the paired means.
+early-stopped on a 10% split of the training rows (patience 5 / learning rate, as a trial's),
+refit on all rows with the rounds x 1.14; three seeds. Prints the test metric of each run and
+the paired means.
 
     python3 reports/scripts/binning_study.py <bench folder> <split> [min_values_in_bin]
 """
@@ -15,29 +16,14 @@ import sys
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from category_encodings import label_order, load, one_hot
+from crossfit_study import CONFIGS, metric, predict
 
 ZERO = 1e-35
 SEEDS = range(3)
-# From the 60 s run logs of 2026-12-04 (reports/benchmark-logs), the voting members.
-CONFIGS = {
-    "adult": [
-        dict(colsample_bytree=0.851, learning_rate=0.0748, min_child_samples=8, num_leaves=18, reg_alpha=0.001, reg_lambda=0.5374, subsample=0.9431),
-        dict(colsample_bytree=0.9127, learning_rate=0.0921, min_child_samples=8, num_leaves=16, reg_alpha=0.001, reg_lambda=0.1648, subsample=0.9257),
-        dict(colsample_bytree=0.8341, learning_rate=0.082, min_child_samples=9, num_leaves=22, reg_alpha=0.0015, reg_lambda=0.8296, subsample=0.9085),
-    ],
-    "bank_marketing": [
-        dict(colsample_bytree=0.7613, learning_rate=0.016, min_child_samples=8, num_leaves=47, reg_alpha=0.0098, reg_lambda=1.0402, subsample=0.8122),
-        dict(colsample_bytree=0.8003, learning_rate=0.0202, min_child_samples=10, num_leaves=34, reg_alpha=0.009, reg_lambda=2.0726, subsample=0.8282),
-        dict(colsample_bytree=0.7329, learning_rate=0.0205, min_child_samples=8, num_leaves=34, reg_alpha=0.024, reg_lambda=0.891, subsample=0.7979),
-    ],
-}
-
-
 def equal_count(values, max_bins=255):
     """autotab's cuts before: one bin per distinct value, else equal-count greedy cuts."""
     v = np.sort(values[~np.isnan(values)])
@@ -137,7 +123,7 @@ def main():
     print("| seed | config | " + " | ".join(coded) + " |")
     print("|---|---|" + "---|" * len(coded))
     for seed in SEEDS:
-        for ci, cfg in enumerate(CONFIGS[name]):
+        for ci, cfg in enumerate(CONFIGS[name][:3]):
             for kind, (X, XT, extra) in coded.items():
                 p = dict(cfg, subsample_freq=1, verbose=-1, n_jobs=2, random_state=seed, **extra)
                 xi, xv, yi, yv = train_test_split(X, y, test_size=0.1, random_state=seed)
@@ -145,8 +131,7 @@ def main():
                 probe = model(n_estimators=4000, **p).fit(
                     xi, yi, eval_set=[(xv, yv)], callbacks=[lgb.early_stopping(patience, verbose=False)])
                 final = model(n_estimators=max(1, round(probe.best_iteration_ * 1.14)), **p).fit(X, y)
-                pred = final.predict(XT) if regression else final.predict_proba(XT)[:, 1]
-                scores[kind].append(r2_score(y_test, pred) if regression else roc_auc_score(y_test, pred))
+                scores[kind].append(metric(y_test, predict(final, XT, regression), regression))
             print(f"| {seed} | {ci} | " + " | ".join(f"{scores[k][-1]:.5f}" for k in coded) + " |", flush=True)
     base = np.array(scores["equal-count"])
     print(f"\n{name}, min_values_in_bin {min_values}: " + "; ".join(
@@ -154,4 +139,5 @@ def main():
         for k, v in scores.items()))
 
 
-main()
+if __name__ == "__main__":
+    main()

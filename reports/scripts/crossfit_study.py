@@ -123,4 +123,5 @@ def main():
         print(f"| {name} | mean | {r[:,0].mean():.5f} | {r[:,1].mean():.5f} ({d[:,1].mean():+.5f}) | {r[:,2].mean():.5f} ({d[:,2].mean():+.5f}) |", flush=True)
 
 
-main()
+if __name__ == "__main__":
+    main()

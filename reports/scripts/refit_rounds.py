@@ -14,11 +14,11 @@ import sys
 import numpy as np
 import pandas as pd
 import lightgbm as lgb
-from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from category_encodings import load, one_hot, label_order
+from crossfit_study import fit_es, metric, predict
 
 FACTORS = [1.0, 1.1, 1.2, 1.35]
 SEEDS = range(5)
@@ -40,13 +40,10 @@ def main():
             for seed in SEEDS:
                 p = dict(bp, subsample_freq=1, verbose=-1, n_jobs=2, random_state=seed)
                 x90, _, y90, _ = train_test_split(x, y, test_size=0.1, random_state=seed)
-                xi, xv, yi, yv = train_test_split(x90, y90, test_size=1/7, random_state=seed + 100)
-                probe = model(n_estimators=4000, **p).fit(xi, yi, eval_set=[(xv, yv)],
-                    callbacks=[lgb.early_stopping(int(min(200, max(10, round(5 / p['learning_rate'])))), verbose=False)])
-                r = probe.best_iteration_
+                _, r = fit_es(model, p, x90, y90, seed)
                 for f in FACTORS:
                     m = model(n_estimators=max(1, round(r * f)), **p).fit(x, y)
-                    s = r2_score(y_test, m.predict(xt)) if regression else roc_auc_score(y_test, m.predict_proba(xt)[:, 1])
+                    s = metric(y_test, predict(m, xt, regression), regression)
                     rows[f].append(s)
         base = np.array(rows[1.0])
         cells = [f"{np.mean(rows[f]):.5f} ({np.mean(np.array(rows[f]) - base):+.5f}, wins {np.sum(np.array(rows[f]) > base)}/{len(base)})" for f in FACTORS]
